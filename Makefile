@@ -1,0 +1,37 @@
+# Two commands do all set-up from a clean clone: `make demo` and `make test`.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-all demo lint bench sample lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "derma-outcomes needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-all: install  ## also the slow checks (coverage simulation)
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+demo: install
+	$(BIN)/derma demo
+
+lint: install
+	$(BIN)/ruff check .
+
+sample: install  ## regenerate the committed sample in sample_data/sample/
+	$(BIN)/python -m sample_data.make_sample
+
+lock: install  ## refresh constraints.txt from the tested environment
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^derma-outcomes' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache data

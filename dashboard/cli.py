@@ -1,0 +1,291 @@
+"""The ``derma`` command line: thin subcommands that parse, call the library and print."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from etl.settings import Settings
+
+EXIT_FAILED = 1
+
+
+class Failure(click.ClickException):
+    """A user-facing failure: one line on stderr, exit status 1."""
+
+    exit_code = EXIT_FAILED
+
+    def show(self, file=None) -> None:  # noqa: ARG002 - click's signature
+        click.echo(f"derma: {self.format_message()}", err=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def handled(func):
+    """Turn the library's own errors (and anything unexpected) into one line and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from etl.load import LoadError
+        from etl.pseudonym import SecretKeyError
+        from etl.settings import SettingsError
+        from etl.warehouse import WarehouseError
+        from queries import QueryError
+
+        try:
+            return func(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except (LoadError, WarehouseError, SecretKeyError, SettingsError, QueryError) as exc:
+            raise Failure(_one_line(exc)) from None
+        except KeyboardInterrupt:
+            raise Failure("interrupted; nothing was published") from None
+        except Exception as exc:  # noqa: BLE001 - never a traceback for a user
+            if os.environ.get("DERMA_DEBUG"):
+                raise
+            raise Failure(f"unexpected error ({type(exc).__name__}): {_one_line(exc)}") from None
+
+    return wrapper
+
+
+def data_dir_option(func):
+    return click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="Warehouse folder (default: $DERMA_DATA_DIR or ./data).")(func)
+
+
+def settings_for(data_dir: Path | None) -> Settings:
+    return Settings.from_env().with_data_dir(data_dir)
+
+
+def format_option(*choices: str, default: str):
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
+                        help="Output format.")
+
+
+def print_frame(frame, fmt: str) -> None:
+    """Print a DataFrame as a table, CSV or JSON records (dates as ISO strings)."""
+    if fmt == "csv":
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(frame.to_json(orient="records", date_format="iso", force_ascii=False))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(show_lines=False)
+        for column in frame.columns:
+            table.add_column(str(column))
+        for row in frame.itertuples(index=False):
+            table.add_row(*["" if _is_missing(v) else str(v) for v in row])
+        Console(width=max(120, Console().width)).print(table)
+        click.echo(f"{len(frame)} row(s)")
+
+
+def _is_missing(value) -> bool:
+    try:
+        import pandas as pd
+
+        return value is None or (not isinstance(value, list | tuple) and bool(pd.isna(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="derma-outcomes")
+def main() -> None:
+    """derma-outcomes: microdermabrasion session logs in, trustworthy outcomes out."""
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write to.")
+@click.option("--clinics", type=click.IntRange(1, 200), default=4, show_default=True)
+@click.option("--patients", type=click.IntRange(1), default=600, show_default=True,
+              help="Patients (courses) across the network.")
+@click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--messy-rate", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Share of rows given a defect (every quarantine reason is planted).")
+@click.option("--end-month", default=None, help="Last month of data, YYYY-MM (default: last complete month).")
+@format_option("csv", "xlsx", "parquet", "jsonl", default="csv")
+@handled
+def sample(out, clinics, patients, months, seed, messy_rate, end_month, fmt) -> None:
+    """Write synthetic session-log exports (one file per clinic per month)."""
+    from sample_data.generator import generate_sessions
+    from sample_data.writer import write_exports
+
+    end = end_month or last_complete_month(dt.date.today())
+    frame = generate_sessions(clinics=clinics, patients=patients, months=months, seed=seed, end_month=end)
+    result = write_exports(frame, out, fmt=fmt, messy_rate=messy_rate, seed=seed)
+    click.echo(f"wrote {len(result.files)} file(s), {len(frame)} session(s) to {out}"
+               + (f"; planted {len(result.planted)} defect(s)" if result.planted else ""))
+
+
+def last_complete_month(today: dt.date) -> str:
+    first = today.replace(day=1)
+    return (first - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@data_dir_option
+@format_option("text", "json", default="text")
+@click.option("--skip-models", is_flag=True, help="Do not refresh the model results after the load.")
+@handled
+def ingest(paths, data_dir, fmt, skip_models) -> None:
+    """Load files and folders of exports as one atomic batch and publish a new snapshot."""
+    from etl.load import ingest as run_ingest
+
+    settings = settings_for(data_dir)
+    progress = _progress(fmt)
+    result = run_ingest(paths, settings, on_file=progress.advance if progress else None,
+                        after_load=_after_load_hook())
+    if progress:
+        progress.close()
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict()))
+    else:
+        _print_ingest(result)
+    if not skip_models:
+        _refresh_models(settings)
+    if result.any_rejected:
+        sys.exit(EXIT_FAILED)
+
+
+def _after_load_hook():
+    try:
+        from etl.marts import build_marts
+    except ImportError:  # the marts arrive with the SQL layer
+        return None
+    return build_marts
+
+
+def _refresh_models(settings: Settings) -> None:
+    try:
+        from dashboard.modelling import refresh_models
+    except ImportError:  # the models arrive with the statistics layer
+        return
+    refresh_models(settings)
+
+
+class _Progress:
+    def __init__(self) -> None:
+        from rich.progress import Progress
+
+        self._progress = Progress(transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task("loading", total=None)
+
+    def advance(self, result) -> None:
+        self._progress.update(self._task, advance=1, description=f"loaded {result.file}")
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+def _progress(fmt: str) -> _Progress | None:
+    return _Progress() if fmt == "text" and sys.stderr.isatty() else None
+
+
+def _print_ingest(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"batch {result.batch_id}")
+    for column in ("file", "status", "rows", "inserted", "updated", "unchanged", "quarantined"):
+        table.add_column(column, justify="right" if column not in ("file", "status") else "left")
+    for f in result.files:
+        table.add_row(f.file, f.status, *(str(getattr(f, k)) for k in ("rows", "inserted", "updated",
+                                                                        "unchanged", "quarantined")))
+    totals = result.totals
+    table.add_row("total", "", *(str(totals[k]) for k in ("rows", "inserted", "updated", "unchanged",
+                                                          "quarantined")))
+    console = Console(width=max(110, Console().width))
+    console.print(table)
+    for f in result.files:
+        if f.reason:
+            click.echo(f"rejected: {f.reason}")
+        if f.dropped_columns:
+            click.echo(f"{f.file}: dropped protected/free-text column(s) {', '.join(f.dropped_columns)}")
+        if f.ignored_columns:
+            click.echo(f"{f.file}: ignored unknown column(s) {', '.join(f.ignored_columns)}")
+    if result.skipped:
+        click.echo(f"skipped {len(result.skipped)} file(s) that are not exports")
+    click.echo(f"published snapshot {result.snapshot}")
+
+
+def _read_current(data_dir: Path | None, query: str, values: dict):
+    from etl.warehouse import connect_current
+    from queries import run_query
+
+    settings = settings_for(data_dir)
+    _, con = connect_current(settings.data_dir)
+    try:
+        return run_query(con, query, values)
+    finally:
+        con.close()
+
+
+@main.command()
+@data_dir_option
+@format_option("text", "json", default="text")
+@handled
+def batches(data_dir, fmt) -> None:
+    """Load history: batch id, time, files, counts, sha256 per file."""
+    frame = _read_current(data_dir, "load_batches", {})
+    if fmt == "json":
+        out = []
+        for batch_id, group in frame.groupby("batch_id", sort=False):
+            first = group.iloc[0]
+            files = [{k: _plain(row[k]) for k in ("file", "format", "status", "reason", "rows", "inserted", "updated",
+                                                  "unchanged", "quarantined", "sha256", "bytes")}
+                     for _, row in group.iterrows()]
+            totals = {k: int(group[k].sum()) for k in ("rows", "inserted", "updated", "unchanged", "quarantined")}
+            out.append({"batch_id": batch_id, "snapshot": first["snapshot"],
+                        "started_at": first["started_at"].isoformat(), "finished_at": first["finished_at"].isoformat(),
+                        "software_version": first["software_version"], "files": files, "totals": totals})
+        click.echo(json.dumps(out))
+    else:
+        print_frame(frame.drop(columns=["snapshot", "software_version", "finished_at", "file_seq"]), "table")
+
+
+def _plain(value):
+    if hasattr(value, "item"):
+        return value.item()
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+@main.command()
+@click.option("--batch", "batch_id", default=None, help="Only this batch.")
+@data_dir_option
+@format_option("text", "csv", "json", default="text")
+@handled
+def quarantine(batch_id, data_dir, fmt) -> None:
+    """Rejected rows with their reasons (patient numbers masked)."""
+    frame = _read_current(data_dir, "quarantine_records", {"batch_id": batch_id})
+    if fmt == "json":
+        keep = ["batch_id", "file", "row", "column", "value", "reason"]
+        records = [{k: _plain(v) for k, v in zip(keep, row, strict=True)}
+                   for row in frame[keep].itertuples(index=False)]
+        click.echo(json.dumps(records, ensure_ascii=False))
+    else:
+        print_frame(frame, "csv" if fmt == "csv" else "table")
+
+
+if __name__ == "__main__":
+    main()

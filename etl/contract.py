@@ -1,0 +1,145 @@
+"""The session-log export contract (v1): columns, categories, synonyms and quarantine reasons."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+REASONS = (
+    "missing_required",
+    "bad_type",
+    "bad_date",
+    "future_date",
+    "out_of_range",
+    "unknown_category",
+    "inconsistent",
+    "duplicate_in_file",
+)
+
+CRYSTAL_TYPES = ("corundum", "aluminium_hydroxide", "sodium_bicarbonate", "diamond_tip")
+TREATMENT_AREAS = ("face", "neck", "decolletage", "hands", "back", "body")
+INDICATIONS = ("wrinkles", "hyperpigmentation", "acne_scars", "surgical_scars", "stretch_marks", "texture")
+SIDE_EFFECTS = (
+    "prolonged_erythema",
+    "petechiae",
+    "abrasion",
+    "hyperpigmentation",
+    "infection",
+    "eye_irritation",
+    "other",
+)
+
+SYNONYMS: dict[str, dict[str, str]] = {
+    "crystal_type": {
+        "aluminium_oxide": "corundum",
+        "aluminum_oxide": "corundum",
+        "al2o3": "corundum",
+        "aluminum_hydroxide": "aluminium_hydroxide",
+        "diamond": "diamond_tip",
+        "diamond_peel": "diamond_tip",
+        "crystal_free": "diamond_tip",
+        "bicarbonate": "sodium_bicarbonate",
+    },
+    "treatment_area": {"decollete": "decolletage", "chest": "decolletage"},
+    "indication": {
+        "pigmentation": "hyperpigmentation",
+        "sun_spots": "hyperpigmentation",
+        "age_spots": "hyperpigmentation",
+        "melasma": "hyperpigmentation",
+        "acne": "acne_scars",
+        "scars": "surgical_scars",
+        "striae": "stretch_marks",
+        "rejuvenation": "texture",
+        "dull_skin": "texture",
+    },
+}
+
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "crystal_type": CRYSTAL_TYPES,
+    "treatment_area": TREATMENT_AREAS,
+    "indication": INDICATIONS,
+}
+
+ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
+TRUE_WORDS = ("true", "yes", "y", "1")
+FALSE_WORDS = ("false", "no", "n", "0")
+
+MMHG_TO_KPA = 0.133322
+INHG_TO_KPA = 3.38639
+
+REQUIRED = (
+    "clinic_id",
+    "session_id",
+    "patient_id",
+    "clinician_id",
+    "session_date",
+    "crystal_type",
+    "vacuum_kpa",
+    "passes",
+    "treatment_area",
+    "indication",
+    "fitzpatrick",
+)
+OPTIONAL = (
+    "particle_flow",
+    "session_number",
+    "device_model",
+    "anaesthesia",
+    "pre_care_followed",
+    "soothing_mask",
+    "birth_year",
+    "satisfaction",
+    "side_effects",
+    "follow_up_done",
+)
+#: The vacuum may come in one of three units; any one of them satisfies ``vacuum_kpa``.
+VACUUM_COLUMNS = {"vacuum_kpa": 1.0, "vacuum_mmhg": MMHG_TO_KPA, "vacuum_inhg": INHG_TO_KPA}
+BOOLEANS = ("anaesthesia", "pre_care_followed", "soothing_mask", "follow_up_done")
+KNOWN = (*REQUIRED, *OPTIONAL, "vacuum_mmhg", "vacuum_inhg")
+
+#: Free text and direct identifiers: never stored, dropped at the door.
+PHI_EXACT = ("notes", "comments")
+PHI_PARTS = ("name", "email", "phone", "address", "dob")
+
+
+def normalise_header(name: object) -> str:
+    """``Session ID``, ``session-id`` and ``SESSION_ID`` all become ``session_id``."""
+    text = str(name).replace("\ufeff", "").strip().lower()
+    return re.sub(r"[\s\-]+", "_", text)
+
+
+def is_phi_column(normalised: str) -> bool:
+    return normalised in PHI_EXACT or any(part in normalised for part in PHI_PARTS)
+
+
+@dataclass(frozen=True)
+class HeaderPlan:
+    """How one file's header maps onto the contract."""
+
+    mapping: dict[str, str]  # canonical column -> the file's own header text
+    ignored: tuple[str, ...]  # unknown columns, reported once per file
+    dropped: tuple[str, ...]  # PHI / free-text columns, never read into the warehouse
+    missing: tuple[str, ...]  # required columns the file lacks
+    duplicated: tuple[str, ...]  # canonical names that more than one header maps to
+
+
+def plan_header(headers: list[str]) -> HeaderPlan:
+    """Match a file's header to the contract (case-insensitive, spaces/dashes as ``_``)."""
+    mapping: dict[str, str] = {}
+    ignored: list[str] = []
+    dropped: list[str] = []
+    duplicated: list[str] = []
+    for raw in headers:
+        name = normalise_header(raw)
+        if name in KNOWN:
+            if name in mapping:
+                duplicated.append(name)
+            mapping[name] = raw
+        elif is_phi_column(name):
+            dropped.append(str(raw))
+        elif name:
+            ignored.append(str(raw))
+    missing = [c for c in REQUIRED if c != "vacuum_kpa" and c not in mapping]
+    if not any(c in mapping for c in VACUUM_COLUMNS):
+        missing.append("vacuum_kpa (or vacuum_mmhg / vacuum_inhg)")
+    return HeaderPlan(mapping, tuple(ignored), tuple(dropped), tuple(missing), tuple(duplicated))

@@ -1,0 +1,319 @@
+"""The atomic load: files in, one published snapshot out, every input row accounted for."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from etl import warehouse
+from etl.checks import TYPED_COLUMNS, check_rows
+from etl.pseudonym import load_secret_key, pseudonymise_many
+from etl.readers import RejectedFile, detect_format, read_export
+from etl.settings import Settings
+
+#: Columns written to ``sessions`` (the table's order), the load's own ones included.
+SESSION_COLUMNS = (
+    "clinic_id", "session_id", "patient_key", "clinician_id", "session_date", "crystal_type", "vacuum_kpa",
+    "passes", "treatment_area", "indication", "fitzpatrick", "particle_flow", "session_number",
+    "reported_session_number", "device_model", "anaesthesia", "pre_care_followed", "soothing_mask",
+    "birth_year", "age_years", "satisfaction", "side_effects", "follow_up_done", "any_side_effect",
+    "batch_id", "source_file", "source_row",
+)
+#: What decides "unchanged": the stored content of a row, not where or when it was loaded.
+CONTENT_COLUMNS = tuple(c for c in SESSION_COLUMNS if c not in ("session_number", "batch_id", "source_file",
+                                                                  "source_row", "clinic_id", "session_id"))
+MASK = "•••"
+
+
+class LoadError(RuntimeError):
+    """The batch failed as a whole; nothing was published. The message is one line."""
+
+
+@dataclass(frozen=True)
+class FileResult:
+    file: str
+    status: str
+    reason: str | None
+    rows: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    format: str = ""
+    sha256: str = ""
+    ignored_columns: tuple[str, ...] = ()
+    dropped_columns: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "file": self.file, "status": self.status, "reason": self.reason, "rows": self.rows,
+            "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
+            "quarantined": self.quarantined, "format": self.format, "sha256": self.sha256,
+            "ignored_columns": list(self.ignored_columns), "dropped_columns": list(self.dropped_columns),
+        }
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: str
+    snapshot: str
+    files: tuple[FileResult, ...]
+    skipped: tuple[str, ...] = field(default=())
+
+    @property
+    def totals(self) -> dict[str, int]:
+        keys = ("rows", "inserted", "updated", "unchanged", "quarantined")
+        return {k: sum(getattr(f, k) for f in self.files) for k in keys}
+
+    @property
+    def any_rejected(self) -> bool:
+        return any(f.status == "rejected" for f in self.files)
+
+    def to_dict(self) -> dict:
+        return {"batch_id": self.batch_id, "snapshot": self.snapshot,
+                "files": [f.to_dict() for f in self.files], "totals": self.totals}
+
+
+def software_version() -> str:
+    try:
+        return version("derma-outcomes")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
+    """Expand folders (recursively, sorted); files named on the command line are always tried.
+
+    Returns the export files and the names of files inside folders that are not exports.
+    """
+    files: list[Path] = []
+    skipped: list[str] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if any(part.startswith(".") for part in child.relative_to(path).parts):
+                    continue
+                (files.append(child) if detect_format(child) else skipped.append(str(child)))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise LoadError(f"{path}: no such file or folder")
+    return files, skipped
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def new_batch_id(now: dt.datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
+
+
+def ingest(
+    paths: Iterable[Path],
+    settings: Settings,
+    *,
+    today: dt.date | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
+    after_load: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> BatchResult:
+    """Load files and folders of exports as one atomic batch and publish a new snapshot.
+
+    Parameters
+    ----------
+    paths : files and folders; folders are searched recursively for exports.
+    settings : where the warehouse lives and how loads run.
+    today : the date after which a session date counts as in the future (default: today).
+    on_file : called after each file (for progress display).
+    after_load : called with the connection (warehouse attached as ``wh``) before publishing,
+        e.g. to rebuild marts; an exception there aborts the batch.
+
+    Notes
+    -----
+    Rows are checked in an in-memory DuckDB, so raw patient numbers never touch the data
+    directory; only pseudonymised, checked rows are written to a private copy of the current
+    snapshot, which is published by an atomic rename once every count has been verified.
+    """
+    files, skipped = collect_files(paths)
+    if not files:
+        raise LoadError("no export files found (.csv, .csv.gz, .xlsx, .parquet, .jsonl, .ndjson)")
+    today = today or dt.date.today()
+    key = load_secret_key(settings)
+    data_dir = settings.data_dir
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    batch_id = new_batch_id(started)
+    with warehouse.load_lock(data_dir):
+        warehouse.clear_leftovers(data_dir)
+        building = warehouse.start_building(data_dir, batch_id)
+        con = warehouse.connect_memory({
+            "memory_limit": settings.memory_limit,
+            "temp_directory": str(warehouse.work_dir(data_dir)),
+            **({"threads": settings.threads} if settings.threads else {}),
+        })
+        try:
+            con.execute("attach $p as wh", {"p": str(building)})
+            _ensure_schema(con)
+            results = []
+            for seq, path in enumerate(files, start=1):
+                result = _load_file(con, path, seq, batch_id, key, today)
+                results.append(result)
+                if on_file:
+                    on_file(result)
+            _derive_session_numbers(con)
+            if after_load:
+                after_load(con)
+            _record_batch(con, batch_id, started, results)
+            con.execute("checkpoint wh")
+            con.execute("detach wh")
+        except BaseException:
+            con.close()
+            building.unlink(missing_ok=True)
+            warehouse.clear_leftovers(data_dir)
+            raise
+        con.close()
+        warehouse.publish(data_dir, building, batch_id, settings.keep_snapshots)
+        warehouse.clear_leftovers(data_dir)
+    return BatchResult(batch_id, batch_id, tuple(results), tuple(skipped))
+
+
+def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    ddl = resources.files("etl").joinpath("schema.sql").read_text(encoding="utf-8")
+    con.execute("use wh")
+    con.execute(ddl)
+    con.execute("insert or replace into schema_info values ('schema_version', '1')")
+    con.execute("use memory")
+    con.execute("create or replace temp table _touched (patient_key varchar)")
+
+
+def _load_file(con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.date) -> FileResult:
+    digest = sha256_file(path)
+    name = path.name
+    fmt = detect_format(path) or "unknown"
+    try:
+        raw = read_export(con, path, "_raw")
+    except RejectedFile as exc:
+        result = FileResult(name, "rejected", str(exc), getattr(exc, "rows", 0), format=fmt, sha256=digest)
+        _record_file(con, batch_id, seq, path, result)
+        return result
+    check_rows(con, raw, today, "_rows")
+    _attach_pseudonyms(con, key)
+    counts = _apply(con, batch_id, name)
+    result = FileResult(name, "loaded", None, raw.rows, *counts, format=raw.format, sha256=digest,
+                        ignored_columns=raw.plan.ignored, dropped_columns=raw.plan.dropped)
+    if sum(counts) != raw.rows:
+        raise LoadError(f"{name}: row counts do not add up ({sum(counts)} accounted for, {raw.rows} read)")
+    _record_file(con, batch_id, seq, path, result)
+    con.execute("drop table _raw; drop table _rows; drop table _keys")
+    return result
+
+
+def _attach_pseudonyms(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    pairs = con.sql(
+        "select distinct clinic_id, patient_id from _rows where clinic_id is not null and patient_id is not null"
+    ).to_arrow_table()
+    clinics = pairs.column("clinic_id").to_pylist()
+    patients = pairs.column("patient_id").to_pylist()
+    keys = pa.table({"clinic_id": clinics, "patient_id": patients,
+                     "patient_key": pseudonymise_many(key, clinics, patients)})
+    con.register("_keys_arrow", keys)
+    con.execute("create or replace temp table _keys as select * from _keys_arrow")
+    con.unregister("_keys_arrow")
+    # From here on the raw number is not needed: drop it from the rows table.
+    con.execute("""create or replace temp table _rows as
+        select r.* exclude (patient_id), k.patient_key,
+               list_transform(r.problems, lambda p: case when p.column = 'patient_id' and p.value is not null
+                    then {'column': p.column, 'reason': p.reason, 'value': '""" + MASK + """'} else p end) as _problems
+        from _rows r left join _keys k using (clinic_id, patient_id)""")
+    con.execute("alter table _rows drop column problems")
+    con.execute("alter table _rows rename column _problems to problems")
+
+
+def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[int, int, int, int]:
+    """Upsert the file's good rows by natural key and quarantine the rest, in one transaction."""
+    typed = [c for c in TYPED_COLUMNS if c != "patient_id"]
+    same = " and ".join(f"i.{c} is not distinct from s.{c}" for c in CONTENT_COLUMNS)
+    con.execute(f"""create or replace temp table _incoming as
+        select i.*, case when s.session_id is null then 'insert' when {same} then 'unchanged' else 'update' end
+                   as action
+        from (select {', '.join(typed)}, patient_key, _row from _rows
+              where len(problems) = 0 and repeat_of_row is null) i
+        left join wh.sessions s on s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
+    (inserted, updated, unchanged_new), = con.execute(
+        "select count(*) filter (action = 'insert'), count(*) filter (action = 'update'), "
+        "count(*) filter (action = 'unchanged') from _incoming").fetchall()
+    repeats, quarantined, records = con.execute(
+        "select count(*) filter (len(problems) = 0 and repeat_of_row is not null), "
+        "count(*) filter (len(problems) > 0), coalesce(sum(len(problems)), 0) from _rows").fetchone()
+    before_sessions = con.execute("select count(*) from wh.sessions").fetchone()[0]
+    before_quarantine = con.execute("select count(*) from wh.quarantine").fetchone()[0]
+    columns = ", ".join(SESSION_COLUMNS)
+    con.execute("begin transaction")
+    try:
+        con.execute("""delete from wh.sessions s using _incoming i
+                       where i.action = 'update' and s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
+        con.execute(f"""insert into wh.sessions ({columns})
+            select {', '.join(c if c not in ('session_number', 'batch_id', 'source_file', 'source_row') else
+                              {'session_number': 'coalesce(reported_session_number, 0)', 'batch_id': '$batch',
+                               'source_file': '$file', 'source_row': '_row'}[c] for c in SESSION_COLUMNS)}
+            from _incoming where action in ('insert', 'update')""", {"batch": batch_id, "file": name})
+        con.execute("""insert into wh.quarantine
+            select $batch, $file, _row, p.column, left(p.value, 200), p.reason, clinic_id, session_id, patient_key
+            from (select _row, unnest(problems) as p, clinic_id, session_id, patient_key from _rows
+                  where len(problems) > 0)""", {"batch": batch_id, "file": name})
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    after_sessions = con.execute("select count(*) from wh.sessions").fetchone()[0]
+    after_quarantine = con.execute("select count(*) from wh.quarantine").fetchone()[0]
+    # A failed statement inside an explicit transaction can make COMMIT a silent no-op: verify.
+    if after_sessions != before_sessions + inserted or after_quarantine != before_quarantine + records:
+        raise LoadError(f"{name}: stored counts do not match the load; the batch was abandoned")
+    con.execute("insert into _touched select distinct patient_key from _incoming where action <> 'unchanged'")
+    return inserted, updated, unchanged_new + repeats, quarantined
+
+
+def _derive_session_numbers(con: duckdb.DuckDBPyConnection) -> None:
+    """Number each touched patient's sessions in date order where the file gave no number."""
+    con.execute("""update wh.sessions s set session_number = d.n
+        from (select clinic_id, session_id,
+                     row_number() over (partition by patient_key order by session_date, session_id) as n
+              from wh.sessions where patient_key in (select patient_key from _touched)) d
+        where s.clinic_id = d.clinic_id and s.session_id = d.session_id
+          and s.reported_session_number is null and s.session_number is distinct from d.n""")
+
+
+def _record_file(con, batch_id: str, seq: int, path: Path, r: FileResult) -> None:
+    con.execute(
+        """insert into wh.load_files values ($batch, $seq, $file, $format, $sha, $bytes, $status, $reason, $rows,
+           $inserted, $updated, $unchanged, $quarantined, $ignored, $dropped, current_timestamp::timestamp)""",
+        {"batch": batch_id, "seq": seq, "file": r.file, "format": r.format, "sha": r.sha256,
+         "bytes": path.stat().st_size, "status": r.status, "reason": r.reason, "rows": r.rows,
+         "inserted": r.inserted, "updated": r.updated, "unchanged": r.unchanged, "quarantined": r.quarantined,
+         "ignored": list(r.ignored_columns), "dropped": list(r.dropped_columns)},
+    )
+
+
+def _record_batch(con, batch_id: str, started: dt.datetime, results: list[FileResult]) -> None:
+    con.execute(
+        """insert into wh.load_batches values ($batch, $snapshot, $started, current_timestamp::timestamp, $version,
+           $files, $rejected, $rows, $inserted, $updated, $unchanged, $quarantined)""",
+        {"batch": batch_id, "snapshot": batch_id, "started": started, "version": software_version(),
+         "files": len(results), "rejected": sum(r.status == "rejected" for r in results),
+         **{k: sum(getattr(r, k) for r in results) for k in ("rows", "inserted", "updated", "unchanged",
+                                                               "quarantined")}},
+    )

@@ -1,0 +1,76 @@
+"""Settings: the one frozen configuration read from ``DERMA_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+#: Every environment variable the product reads, with its default and meaning.
+#: The README lists each of them (a test keeps the two in step).
+ENV_VARS: dict[str, tuple[str, str]] = {
+    "DERMA_DATA_DIR": ("./data", "warehouse folder: published snapshots, current-snapshot link, load lineage"),
+    "DERMA_SECRET_KEY_FILE": (
+        "~/.config/derma/secret.key",
+        "file holding the pseudonym key (created with mode 0600 on first use); never inside the data dir",
+    ),
+    "DERMA_SECRET_KEY": ("(unset)", "the pseudonym key itself; wins over DERMA_SECRET_KEY_FILE when set"),
+    "DERMA_KEEP_SNAPSHOTS": ("3", "how many published snapshots to keep (the current one included)"),
+    "DERMA_MEMORY_LIMIT": ("2GB", "DuckDB memory limit for loads; larger work spills to a private temp folder"),
+    "DERMA_THREADS": ("0", "DuckDB worker threads for loads (0 = all cores)"),
+}
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where data lives and how loads run; explicit arguments win over the environment."""
+
+    data_dir: Path = field(default_factory=lambda: Path("./data"))
+    secret_key_file: Path = field(default_factory=lambda: Path("~/.config/derma/secret.key").expanduser())
+    secret_key: str | None = field(default=None, repr=False)
+    keep_snapshots: int = 3
+    memory_limit: str = "2GB"
+    threads: int = 0
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Read the ``DERMA_*`` variables; keyword arguments that are not ``None`` win."""
+        values: dict[str, object] = {}
+        if (v := _env("DERMA_DATA_DIR")) is not None:
+            values["data_dir"] = Path(v)
+        if (v := _env("DERMA_SECRET_KEY_FILE")) is not None:
+            values["secret_key_file"] = Path(v).expanduser()
+        if (v := _env("DERMA_SECRET_KEY")) is not None:
+            values["secret_key"] = v
+        if (v := _env("DERMA_KEEP_SNAPSHOTS")) is not None:
+            values["keep_snapshots"] = _positive_int("DERMA_KEEP_SNAPSHOTS", v)
+        if (v := _env("DERMA_MEMORY_LIMIT")) is not None:
+            values["memory_limit"] = v
+        if (v := _env("DERMA_THREADS")) is not None:
+            values["threads"] = _positive_int("DERMA_THREADS", v, allow_zero=True)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_data_dir(self, data_dir: Path | str | None) -> Settings:
+        return self if data_dir is None else replace(self, data_dir=Path(data_dir))
+
+
+class SettingsError(ValueError):
+    """A setting has a value the product cannot use."""
+
+
+def _positive_int(name: str, value: str, allow_zero: bool = False) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
+    if number < (0 if allow_zero else 1):
+        raise SettingsError(f"{name} must be at least {0 if allow_zero else 1}, got {number}")
+    return number

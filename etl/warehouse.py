@@ -1,0 +1,200 @@
+"""The warehouse on disk: the one place that opens DuckDB, published snapshots and the current link.
+
+Layout of a data directory::
+
+    warehouse.duckdb        symlink to the current snapshot (what analysts open, read-only)
+    snapshots/<id>.duckdb   published snapshots, never written after publication
+    snapshots/.building-*   a load in progress (removed by the next load if the last one died)
+    .load.lock              held by the one load that may run at a time
+    .work/                  private spill folder of a running load (raw rows may spill here; wiped)
+
+A load never writes a published file: it copies the current snapshot, applies the batch to the
+copy, checkpoints it and swaps the link with an atomic rename. Readers therefore never meet a lock
+and never see a half-load; a reader that keeps its connection keeps reading the snapshot it opened,
+so long-lived readers resolve the link (``current_snapshot``) and reconnect when it changes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+CURRENT_LINK = "warehouse.duckdb"
+SNAPSHOT_DIR = "snapshots"
+BUILDING_PREFIX = ".building-"
+LOCK_FILE = ".load.lock"
+WORK_DIR = ".work"
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be opened or published; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One published, immutable warehouse state."""
+
+    snapshot_id: str
+    path: Path
+
+
+def current_snapshot(data_dir: Path) -> Snapshot | None:
+    """The snapshot ``<data_dir>/warehouse.duckdb`` names now, or ``None`` before the first load."""
+    link = Path(data_dir) / CURRENT_LINK
+    if not link.exists():
+        return None
+    target = link.resolve()
+    return Snapshot(snapshot_id=target.stem, path=target)
+
+
+def list_snapshots(data_dir: Path) -> list[Snapshot]:
+    """Published snapshots, oldest first (ids sort by time)."""
+    folder = Path(data_dir) / SNAPSHOT_DIR
+    if not folder.is_dir():
+        return []
+    paths = sorted(p for p in folder.glob("*.duckdb") if not p.name.startswith("."))
+    return [Snapshot(p.stem, p) for p in paths]
+
+
+def connect(path: Path | str, read_only: bool = True, config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file. Every database connection of the product is made here."""
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=config or {})
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot open the warehouse {path}: {str(exc).splitlines()[0]}") from None
+
+
+def connect_memory(config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB: where raw rows live while a load checks and pseudonymises them."""
+    return duckdb.connect(":memory:", config=config or {})
+
+
+def connect_attached(path: Path | str, alias: str, config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """A private in-memory DuckDB with the file attached read-only as its default catalog ``alias``.
+
+    DuckDB keeps one database instance per file and process and refuses to open that file again with
+    another configuration, so a connection that needs settings of its own (the analyst sandbox) could
+    not coexist with the app's connection to the same snapshot. Attaching the file to a fresh
+    in-memory instance gives it its own settings and leaves the app's instance alone.
+    """
+    if not alias.isidentifier():
+        raise ValueError(f"catalog alias must be a plain identifier, not {alias!r}")
+    con = None
+    try:
+        con = duckdb.connect(":memory:", config=config or {})
+        con.execute(f'ATTACH ? AS "{alias}" (READ_ONLY)', [str(path)])
+        con.execute(f'USE "{alias}"')
+    except duckdb.Error as exc:
+        if con is not None:
+            con.close()
+        raise WarehouseError(f"cannot open the warehouse {path}: {str(exc).splitlines()[0]}") from None
+    return con
+
+
+def connect_current(data_dir: Path) -> tuple[Snapshot, duckdb.DuckDBPyConnection]:
+    """Open the current snapshot read-only (resolved, so the connection is pinned to it)."""
+    snapshot = current_snapshot(data_dir)
+    if snapshot is None:
+        raise WarehouseError(f"no warehouse in {data_dir} yet: load data with 'derma ingest' first")
+    return snapshot, connect(snapshot.path, read_only=True)
+
+
+@contextmanager
+def load_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the data directory's load lock; the kernel frees it if the process dies."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    handle = open(Path(data_dir) / LOCK_FILE, "a+")  # noqa: SIM115 - held for the block
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WarehouseError(f"another load is running in {data_dir}; try again when it ends") from None
+        yield
+    finally:
+        handle.close()
+
+
+def clear_leftovers(data_dir: Path) -> None:
+    """Remove what a killed load left behind: unpublished copies and spill files."""
+    folder = Path(data_dir) / SNAPSHOT_DIR
+    if folder.is_dir():
+        for stale in folder.glob(BUILDING_PREFIX + "*"):
+            stale.unlink(missing_ok=True)
+    shutil.rmtree(Path(data_dir) / WORK_DIR, ignore_errors=True)
+
+
+def start_building(data_dir: Path, snapshot_id: str) -> Path:
+    """Copy the current snapshot (or nothing, on first load) to a private building file."""
+    folder = Path(data_dir) / SNAPSHOT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    building = folder / f"{BUILDING_PREFIX}{snapshot_id}.duckdb"
+    current = current_snapshot(data_dir)
+    if current is not None:
+        shutil.copyfile(current.path, building)
+    return building
+
+
+def work_dir(data_dir: Path) -> Path:
+    path = Path(data_dir) / WORK_DIR
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def publish(data_dir: Path, building: Path, snapshot_id: str, keep: int) -> Snapshot:
+    """Make ``building`` the current snapshot atomically, then prune old snapshots.
+
+    The file is fsynced before the rename and the link is swapped with ``os.replace`` of a fresh
+    symlink, so a crash at any point leaves either the old or the new snapshot current.
+    """
+    data_dir = Path(data_dir)
+    final = data_dir / SNAPSHOT_DIR / f"{snapshot_id}.duckdb"
+    _fsync_file(building)
+    os.replace(building, final)
+    tmp_link = data_dir / f".{CURRENT_LINK}.{snapshot_id}.tmp"
+    tmp_link.unlink(missing_ok=True)
+    os.symlink(Path(SNAPSHOT_DIR) / final.name, tmp_link)
+    os.replace(tmp_link, data_dir / CURRENT_LINK)
+    _fsync_dir(data_dir / SNAPSHOT_DIR)
+    _fsync_dir(data_dir)
+    prune_snapshots(data_dir, keep)
+    return Snapshot(snapshot_id, final)
+
+
+def prune_snapshots(data_dir: Path, keep: int) -> list[Snapshot]:
+    """Delete all but the newest ``keep`` snapshots; the current one is never deleted.
+
+    A reader that still has a pruned file open keeps reading it (the inode lives until closed).
+    """
+    current = current_snapshot(data_dir)
+    snapshots = list_snapshots(data_dir)
+    removed = []
+    for snap in snapshots[: max(0, len(snapshots) - max(1, keep))]:
+        if current is not None and snap.path == current.path:
+            continue
+        snap.path.unlink(missing_ok=True)
+        Path(str(snap.path) + ".wal").unlink(missing_ok=True)
+        removed.append(snap)
+    return removed
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
