@@ -19,6 +19,7 @@ from etl.checks import TYPED_COLUMNS, check_rows
 from etl.pseudonym import load_secret_key, pseudonymise_many
 from etl.readers import RejectedFile, detect_format, read_export
 from etl.settings import Settings
+from etl.warehouse import scalar
 
 #: Columns written to ``sessions`` (the table's order), the load's own ones included.
 SESSION_COLUMNS = (
@@ -170,6 +171,7 @@ def ingest(
             results = []
             for seq, path in enumerate(files, start=1):
                 result = _load_file(con, path, seq, batch_id, key, today)
+                warehouse.crash_point("after_file")
                 results.append(result)
                 if on_file:
                     on_file(result)
@@ -177,6 +179,7 @@ def ingest(
             if after_load:
                 after_load(con)
             _record_batch(con, batch_id, started, results)
+            warehouse.crash_point("before_checkpoint")
             con.execute("checkpoint wh")
             con.execute("detach wh")
         except BaseException:
@@ -257,9 +260,9 @@ def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[in
         "count(*) filter (action = 'unchanged') from _incoming").fetchall()
     repeats, quarantined, records = con.execute(
         "select count(*) filter (len(problems) = 0 and repeat_of_row is not null), "
-        "count(*) filter (len(problems) > 0), coalesce(sum(len(problems)), 0) from _rows").fetchone()
-    before_sessions = con.execute("select count(*) from wh.sessions").fetchone()[0]
-    before_quarantine = con.execute("select count(*) from wh.quarantine").fetchone()[0]
+        "count(*) filter (len(problems) > 0), coalesce(sum(len(problems)), 0) from _rows").fetchall()[0]
+    before_sessions = scalar(con, "select count(*) from wh.sessions")
+    before_quarantine = scalar(con, "select count(*) from wh.quarantine")
     columns = ", ".join(SESSION_COLUMNS)
     con.execute("begin transaction")
     try:
@@ -278,8 +281,8 @@ def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[in
     except BaseException:
         con.execute("rollback")
         raise
-    after_sessions = con.execute("select count(*) from wh.sessions").fetchone()[0]
-    after_quarantine = con.execute("select count(*) from wh.quarantine").fetchone()[0]
+    after_sessions = scalar(con, "select count(*) from wh.sessions")
+    after_quarantine = scalar(con, "select count(*) from wh.quarantine")
     # A failed statement inside an explicit transaction can make COMMIT a silent no-op: verify.
     if after_sessions != before_sessions + inserted or after_quarantine != before_quarantine + records:
         raise LoadError(f"{name}: stored counts do not match the load; the batch was abandoned")

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from etl.contract import HeaderPlan, plan_header
+from etl.warehouse import scalar
 
 FORMATS = {".csv": "csv", ".csv.gz": "csv", ".xlsx": "xlsx", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
@@ -130,7 +131,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile
         from _csv"""
     )
     con.execute("drop table _csv")
-    rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+    rows = scalar(con, f"select count(*) from {table}")
     return RawFile(table, "csv", plan, rows, decimal_comma=delimiter == ";")
 
 
@@ -212,7 +213,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Raw
         order by file_row_number""",
         {"p": str(path)},
     )
-    rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+    rows = scalar(con, f"select count(*) from {table}")
     return RawFile(table, "parquet", plan, rows, decimal_comma=False)
 
 
@@ -234,7 +235,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFi
     con.execute("update _lines set _ok = case when json_valid(line) then json_type(line) = 'OBJECT' else false end")
     keys = [r[0] for r in con.execute(
         "select distinct unnest(json_keys(case when _ok then line end)) as k from _lines order by k").fetchall()]
-    if not keys and con.execute("select count(*) from _lines").fetchone()[0] == 0:
+    if not keys and scalar(con, "select count(*) from _lines") == 0:
         raise RejectedFile(f"{path.name}: empty file, no records")
     plan = plan_header(keys)
     _check_plan(path, plan)
@@ -250,5 +251,5 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFi
         params,
     )
     con.execute("drop table _lines")
-    rows = con.execute(f"select count(*) from {table}").fetchone()[0]
+    rows = scalar(con, f"select count(*) from {table}")
     return RawFile(table, "jsonl", plan, rows, decimal_comma=False)

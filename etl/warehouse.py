@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,15 @@ SNAPSHOT_DIR = "snapshots"
 BUILDING_PREFIX = ".building-"
 LOCK_FILE = ".load.lock"
 WORK_DIR = ".work"
+
+
+def crash_point(name: str) -> None:
+    """Die here, as ``kill -9`` would, when ``DERMA_CRASH_AT`` names this point.
+
+    Crash-safety tests use it to stop a load at every step deterministically; unset, it does nothing.
+    """
+    if os.environ.get("DERMA_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class WarehouseError(RuntimeError):
@@ -98,6 +108,12 @@ def connect_attached(path: Path | str, alias: str, config: dict | None = None) -
     return con
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None):
+    """The single value of a one-row, one-column query (fetched completely, leaving no open result)."""
+    rows = con.execute(sql, params or {}).fetchall()
+    return rows[0][0] if rows else None
+
+
 def connect_current(data_dir: Path) -> tuple[Snapshot, duckdb.DuckDBPyConnection]:
     """Open the current snapshot read-only (resolved, so the connection is pinned to it)."""
     snapshot = current_snapshot(data_dir)
@@ -156,11 +172,15 @@ def publish(data_dir: Path, building: Path, snapshot_id: str, keep: int) -> Snap
     data_dir = Path(data_dir)
     final = data_dir / SNAPSHOT_DIR / f"{snapshot_id}.duckdb"
     _fsync_file(building)
+    crash_point("before_rename")
     os.replace(building, final)
+    crash_point("after_rename")
     tmp_link = data_dir / f".{CURRENT_LINK}.{snapshot_id}.tmp"
     tmp_link.unlink(missing_ok=True)
     os.symlink(Path(SNAPSHOT_DIR) / final.name, tmp_link)
+    crash_point("before_link_swap")
     os.replace(tmp_link, data_dir / CURRENT_LINK)
+    crash_point("after_link_swap")
     _fsync_dir(data_dir / SNAPSHOT_DIR)
     _fsync_dir(data_dir)
     prune_snapshots(data_dir, keep)
