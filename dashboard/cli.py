@@ -119,8 +119,9 @@ def main() -> None:
 @handled
 def sample(out, clinics, patients, months, seed, messy_rate, end_month, fmt) -> None:
     """Write synthetic session-log exports (one file per clinic per month)."""
-    from sample_data.generator import generate_sessions
     from sample_data.writer import write_exports
+
+    from sample_data.generator import generate_sessions
 
     end = end_month or last_complete_month(dt.date.today())
     frame = generate_sessions(clinics=clinics, patients=patients, months=months, seed=seed, end_month=end)
@@ -146,8 +147,7 @@ def ingest(paths, data_dir, fmt, skip_models) -> None:
 
     settings = settings_for(data_dir)
     progress = _progress(fmt)
-    result = run_ingest(paths, settings, on_file=progress.advance if progress else None,
-                        after_load=_after_load_hook())
+    result = run_ingest(paths, settings, on_file=progress.advance if progress else None)
     if progress:
         progress.close()
     if fmt == "json":
@@ -158,14 +158,6 @@ def ingest(paths, data_dir, fmt, skip_models) -> None:
         _refresh_models(settings)
     if result.any_rejected:
         sys.exit(EXIT_FAILED)
-
-
-def _after_load_hook():
-    try:
-        from etl.marts import build_marts
-    except ImportError:  # the marts arrive with the SQL layer
-        return None
-    return build_marts
 
 
 def _refresh_models(settings: Settings) -> None:
@@ -285,6 +277,68 @@ def quarantine(batch_id, data_dir, fmt) -> None:
         click.echo(json.dumps(records, ensure_ascii=False))
     else:
         print_frame(frame, "csv" if fmt == "csv" else "table")
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (localhost by default).")
+@data_dir_option
+@handled
+def serve(port, host, data_dir) -> None:
+    """The Streamlit dashboard over the current snapshot."""
+    _serve(settings_for(data_dir), port, host)
+
+
+def _serve(settings: Settings, port: int, host: str) -> None:
+    app = Path(__file__).with_name("streamlit_app.py")
+    if not app.exists():
+        raise Failure("the dashboard is not part of this version yet; explore the warehouse with 'derma batches', "
+                      f"'derma quarantine' or duckdb -readonly {settings.data_dir / 'warehouse.duckdb'}")
+    env = {**os.environ, "DERMA_DATA_DIR": str(settings.data_dir.resolve())}
+    if settings.secret_key:
+        env["DERMA_SECRET_KEY"] = settings.secret_key
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+               "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    click.echo(f"dashboard on http://{host}:{port}  (Ctrl+C to stop)")
+    os.execvpe(command[0], command, env)
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+@click.option("--patients", type=click.IntRange(50), default=1500, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Stop after loading (print what to run instead of serving).")
+@data_dir_option
+@handled
+def demo(port, patients, no_serve, data_dir) -> None:
+    """Sample -> ingest -> serve, in a throw-away data dir unless --data-dir is given."""
+    import secrets
+    import tempfile
+    from dataclasses import replace
+
+    from sample_data.writer import write_exports
+
+    from etl.load import ingest as run_ingest
+    from sample_data.generator import generate_sessions
+
+    workspace = Path(tempfile.mkdtemp(prefix="derma-demo-"))
+    settings = Settings.from_env().with_data_dir(data_dir or workspace / "data")
+    if data_dir is None:  # throw-away data gets a throw-away key, never written anywhere
+        settings = replace(settings, secret_key=secrets.token_hex(32))
+    end = last_complete_month(dt.date.today())
+    click.echo(f"generating synthetic exports for {patients} patients (12 months to {end}) ...")
+    frame = generate_sessions(clinics=4, patients=patients, months=12, seed=7, end_month=end)
+    exports = write_exports(frame, workspace / "exports", fmt="csv", messy_rate=0.02, seed=7)
+    click.echo(f"loading {len(exports.files)} files ...")
+    result = run_ingest([workspace / "exports"], settings)
+    _print_ingest(result)
+    _refresh_models(settings)
+    if no_serve or not Path(__file__).with_name("streamlit_app.py").exists():
+        click.echo(f"\nwarehouse ready: {settings.data_dir / 'warehouse.duckdb'}\n"
+                   f"  derma batches --data-dir {settings.data_dir}\n"
+                   f"  derma quarantine --data-dir {settings.data_dir}\n"
+                   f"  duckdb -readonly {settings.data_dir / 'warehouse.duckdb'}")
+        return
+    _serve(settings, port, "127.0.0.1")
 
 
 if __name__ == "__main__":

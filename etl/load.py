@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from etl import warehouse
 from etl.checks import TYPED_COLUMNS, check_rows
+from etl.marts import build_marts
 from etl.pseudonym import load_secret_key, pseudonymise_many
 from etl.readers import RejectedFile, detect_format, read_export
 from etl.settings import Settings
@@ -140,8 +141,8 @@ def ingest(
     settings : where the warehouse lives and how loads run.
     today : the date after which a session date counts as in the future (default: today).
     on_file : called after each file (for progress display).
-    after_load : called with the connection (warehouse attached as ``wh``) before publishing,
-        e.g. to rebuild marts; an exception there aborts the batch.
+    after_load : called with the connection (warehouse attached as ``wh``) after the marts are
+        rebuilt and before publishing; an exception there aborts the batch.
 
     Notes
     -----
@@ -176,6 +177,7 @@ def ingest(
                 if on_file:
                     on_file(result)
             _derive_session_numbers(con)
+            build_marts(con)
             if after_load:
                 after_load(con)
             _record_batch(con, batch_id, started, results)

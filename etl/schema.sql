@@ -76,3 +76,14 @@ create table if not exists quarantine (
     session_id varchar,
     patient_key varchar
 );
+
+-- Wilson score interval (95%) for a proportion x/n: the interval every rate in the product shows.
+create or replace macro wilson_low(x, n) as
+    case when n > 0 then ((x / n) + 1.920729 / n
+        - 1.959964 * sqrt((x / n) * (1 - x / n) / n + 0.960365 / (n * n))) / (1 + 3.841459 / n) end;
+create or replace macro wilson_high(x, n) as
+    case when n > 0 then ((x / n) + 1.920729 / n
+        + 1.959964 * sqrt((x / n) * (1 - x / n) / n + 0.960365 / (n * n))) / (1 + 3.841459 / n) end;
+-- Planned course length by indication (clinical reference: ~6 for photoageing/texture, 6-10 for scars/striae).
+create or replace macro planned_sessions(indication) as
+    case when indication in ('acne_scars', 'surgical_scars', 'stretch_marks') then 8 else 6 end;

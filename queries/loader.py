@@ -4,7 +4,9 @@ A file's header is at most three comment lines::
 
     -- Side-effect rate by vacuum band with Wilson 95% intervals.
     -- Grain: one row per vacuum band.
-    -- Params: $clinic_id (text, optional), $date_from (date, optional), $date_to (date, optional)
+    -- Params: $clinic_id (text, optional), $date_from (date, optional), $setting (text, one of a|b)
+
+Types are text, date, integer, number, boolean; ``optional`` parameters may be omitted (NULL).
 
 Values are always bound (``cursor.execute(sql, params)``); nothing a user typed becomes SQL text.
 """
@@ -34,6 +36,7 @@ class Param:
     name: str
     type: str = "text"
     optional: bool = False
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,8 @@ def parse_query(path: Path, layer: str) -> Query:
     for name, spec in _PARAM_DECL.findall(decl):
         words = [w.strip() for w in spec.split(",") if w.strip()]
         kind = next((w for w in words if w in TYPES), "text")
-        params.append(Param(name, kind, "optional" in words))
+        choices = next((tuple(w[len("one of "):].split("|")) for w in words if w.startswith("one of ")), ())
+        params.append(Param(name, kind, "optional" in words, choices))
     return Query(path.stem, layer, path, text, purpose, grain, tuple(params))
 
 
@@ -97,6 +101,9 @@ def _convert(query: Query, param: Param, value: object) -> object:
         if param.optional:
             return None
         raise QueryError(f"query '{query.name}': parameter '{param.name}' needs a value")
+    if param.choices and str(value) not in param.choices:
+        raise QueryError(f"query '{query.name}': parameter '{param.name}' must be one of "
+                         f"{', '.join(param.choices)}, got {str(value)[:40]!r}")
     if not isinstance(value, str):
         return value
     try:

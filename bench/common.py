@@ -1,0 +1,97 @@
+"""Shared bench plumbing: realistic exports of a given size, timed subprocesses with peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE = Path(os.environ.get("DERMA_BENCH_CACHE", "/tmp/derma-bench"))
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    seconds: float
+    peak_rss_mb: float
+
+
+def machine() -> dict:
+    mem_kb = 0
+    try:
+        mem_kb = int(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")).split()[1])
+    except (OSError, StopIteration):
+        pass
+    return {"cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def export_csv(rows: int, seed: int = 11) -> Path:
+    """One realistic session-log CSV of about ``rows`` rows (generated once, then cached)."""
+    path = CACHE / f"sessions_{rows}.csv"
+    if path.exists():
+        return path
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from sample_data.generator import generate_sessions
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    frames = []
+    made = 0
+    chunk = 0
+    while made < rows:  # chunks keep the generator's memory flat at 10M rows
+        want = min(1_000_000, rows - made)
+        frame = generate_sessions(clinics=12, patients=max(50, want // 6 + 1), months=12, seed=seed + chunk,
+                                  end_month="2026-10")
+        frame = frame.iloc[: rows - made].copy()
+        frame["session_id"] = [f"B{chunk}-{s}" for s in frame["session_id"]]
+        frames.append(frame)
+        made += len(frame)
+        chunk += 1
+    tmp = path.with_suffix(".tmp")
+    with pacsv.CSVWriter(tmp, pa.Table.from_pandas(frames[0].astype({"session_date": "string"}),
+                                                   preserve_index=False).schema) as writer:
+        for frame in frames:
+            writer.write_table(pa.Table.from_pandas(frame.astype({"session_date": "string"}), preserve_index=False))
+    tmp.rename(path)
+    return path
+
+
+def timed(label: str, command: list[str], env: dict | None = None) -> Run:
+    """Run a command, returning wall time and the child's own peak RSS (from wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) not in (0,):
+        raise RuntimeError(f"{label} failed: {proc.stderr.read().decode()[-500:]}")
+    return Run(label, seconds, usage.ru_maxrss / 1024)
+
+
+def summarise(runs: list[Run]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for label in dict.fromkeys(r.label for r in runs):
+        mine = [r for r in runs if r.label == label]
+        out[label] = {"median_s": statistics.median(r.seconds for r in mine),
+                      "runs_s": [round(r.seconds, 3) for r in mine],
+                      "peak_rss_mb": max(r.peak_rss_mb for r in mine)}
+    return out
+
+
+def save(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+PYTHON = sys.executable

@@ -1,0 +1,72 @@
+-- Side-effect rate by one setting ($setting: vacuum_band, passes, flow_band or crystal_type) with Wilson 95% intervals; sessions without follow-up excluded.
+-- Grain: one row per level of the chosen setting.
+-- Params: $date_from (date, optional), $date_to (date, optional), $clinic_id (text, optional), $clinician_id (text, optional), $crystal_type (text, optional), $treatment_area (text, optional), $indication (text, optional), $fitzpatrick (integer, optional), $setting (text, one of vacuum_band|passes|flow_band|crystal_type)
+with bands as (
+    select * from settings_bands
+),
+
+levels as (
+    select
+        case $setting
+            when 'vacuum_band' then vacuum_band
+            when 'passes' then cast(passes as varchar) || ' passes'
+            when 'flow_band' then flow_band
+            when 'crystal_type' then crystal_type
+            else error('setting must be one of vacuum_band, passes, flow_band, crystal_type')
+        end as level,
+        case $setting
+            when 'vacuum_band' then vacuum_band_low
+            when 'passes' then passes
+            when 'flow_band' then flow_band_low
+            else null
+        end as level_order,
+        *
+    from bands
+    where ($date_from is null or month >= date_trunc('month', cast($date_from as date)))
+        and ($date_to is null or month <= cast($date_to as date))
+        and ($clinic_id is null or clinic_id = $clinic_id)
+        and ($clinician_id is null or clinician_id = $clinician_id)
+        and ($crystal_type is null or crystal_type = $crystal_type)
+        and ($treatment_area is null or treatment_area = $treatment_area)
+        and ($indication is null or indication = $indication)
+        and ($fitzpatrick is null or fitzpatrick = $fitzpatrick)
+),
+
+by_level as (
+    select
+        level,
+        min(level_order) as level_order,
+        cast(sum(sessions) as bigint) as sessions,
+        cast(sum(outcome_known) as bigint) as outcome_known,
+        cast(sum(side_effect_sessions) as bigint) as side_effect_sessions,
+        cast(sum(petechiae) as bigint) as petechiae,
+        cast(sum(prolonged_erythema) as bigint) as prolonged_erythema,
+        cast(sum(hyperpigmentation) as bigint) as hyperpigmentation,
+        cast(sum(answered) as bigint) as answered,
+        cast(sum(satisfied) as bigint) as satisfied
+    from levels
+    where level is not null
+    group by level
+),
+
+final as (
+    select
+        $setting as setting,
+        level,
+        level_order,
+        sessions,
+        outcome_known,
+        side_effect_sessions,
+        side_effect_sessions / nullif(outcome_known, 0) as side_effect_rate,
+        wilson_low(side_effect_sessions, outcome_known) as side_effect_rate_low,
+        wilson_high(side_effect_sessions, outcome_known) as side_effect_rate_high,
+        petechiae / nullif(outcome_known, 0) as petechiae_rate,
+        answered,
+        satisfied / nullif(answered, 0) as pct_satisfied,
+        wilson_low(satisfied, answered) as pct_satisfied_low,
+        wilson_high(satisfied, answered) as pct_satisfied_high
+    from by_level
+)
+
+select * from final
+order by level_order nulls last, level

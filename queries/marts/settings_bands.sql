@@ -1,0 +1,24 @@
+-- Settings-band rollup for dose-response views: outcomes by vacuum band, passes and particle-flow band.
+-- Grain: one row per clinic, clinician, month, crystal type, area, indication, skin type, vacuum band, passes, flow band.
+-- Params: none
+with sessions_staged as (
+    select * from stg_sessions
+),
+
+final as (
+    select
+        clinic_id, clinician_id, month, crystal_type, treatment_area, indication, fitzpatrick,
+        vacuum_band_low, vacuum_band, passes, flow_band_low, flow_band,
+        count(*) as sessions,
+        count(*) filter (outcome_known) as outcome_known,
+        count(*) filter (had_side_effect) as side_effect_sessions,
+        count(*) filter (had_petechiae) as petechiae,
+        count(*) filter (had_prolonged_erythema) as prolonged_erythema,
+        count(*) filter (had_hyperpigmentation) as hyperpigmentation,
+        count(*) filter (answered) as answered,
+        count(*) filter (satisfied) as satisfied
+    from sessions_staged
+    group by all
+)
+
+select * from final
