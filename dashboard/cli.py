@@ -119,9 +119,8 @@ def main() -> None:
 @handled
 def sample(out, clinics, patients, months, seed, messy_rate, end_month, fmt) -> None:
     """Write synthetic session-log exports (one file per clinic per month)."""
-    from sample_data.writer import write_exports
-
     from sample_data.generator import generate_sessions
+    from sample_data.writer import write_exports
 
     end = end_month or last_complete_month(dt.date.today())
     frame = generate_sessions(clinics=clinics, patients=patients, months=months, seed=seed, end_month=end)
@@ -280,6 +279,57 @@ def quarantine(batch_id, data_dir, fmt) -> None:
 
 
 @main.command()
+@click.argument("name", required=False)
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter value (repeatable).")
+@click.option("--list", "list_only", is_flag=True, help="List the named queries with their parameters.")
+@data_dir_option
+@format_option("table", "csv", "json", default="table")
+@handled
+def query(name, params, list_only, data_dir, fmt) -> None:
+    """Run queries/analyses/NAME.sql with bound parameters."""
+    from queries import QueryError, get_query, list_queries
+
+    if list_only or not name:
+        for q in list_queries():
+            names = ", ".join(f"{p.name}{'?' if p.optional else ''}" for p in q.params) or "-"
+            click.echo(f"{q.name:34} {names}\n{'':34} {q.purpose}")
+        return
+    values = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise QueryError(f"query '{name}': parameter '{item}' must be written key=value")
+        values[key.strip()] = value
+    frame = _read_current(data_dir, get_query(name).name, values)
+    print_frame(frame, fmt)
+
+
+@main.command()
+@click.argument("statement")
+@click.option("--max-rows", type=click.IntRange(1, 1_000_000), default=10_000, show_default=True)
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True, help="Seconds.")
+@data_dir_option
+@format_option("table", "csv", "json", default="table")
+@handled
+def sql(statement, max_rows, timeout, data_dir, fmt) -> None:
+    """One read-only SELECT in the analyst sandbox (no files, network, extensions or settings)."""
+    from etl.sandbox import SandboxError, run_sandboxed
+    from etl.warehouse import current_snapshot
+
+    settings = settings_for(data_dir)
+    snapshot = current_snapshot(settings.data_dir)
+    if snapshot is None:
+        raise Failure(f"no warehouse in {settings.data_dir} yet: load data with 'derma ingest' first")
+    try:
+        result = run_sandboxed(statement, snapshot.path, max_rows=max_rows, timeout_s=timeout)
+    except SandboxError as exc:
+        raise Failure(_one_line(exc)) from None
+    print_frame(result.frame, fmt)
+    if result.truncated:
+        click.echo(f"derma: result truncated to the first {result.row_limit} rows", err=True)
+
+
+@main.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (localhost by default).")
 @data_dir_option
@@ -315,10 +365,9 @@ def demo(port, patients, no_serve, data_dir) -> None:
     import tempfile
     from dataclasses import replace
 
-    from sample_data.writer import write_exports
-
     from etl.load import ingest as run_ingest
     from sample_data.generator import generate_sessions
+    from sample_data.writer import write_exports
 
     workspace = Path(tempfile.mkdtemp(prefix="derma-demo-"))
     settings = Settings.from_env().with_data_dir(data_dir or workspace / "data")
