@@ -61,3 +61,17 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+SAMPLE = Path(__file__).parents[1] / "sample_data" / "sample"
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory) -> Settings:
+    """The committed sample, loaded once into a real warehouse (read it, never write it)."""
+    from etl.load import ingest
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("sample") / "data", secret_key="sample-test-key",
+                        memory_limit="1GB", threads=2)
+    ingest([SAMPLE], settings, today=TODAY)
+    return settings

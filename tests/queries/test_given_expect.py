@@ -1,0 +1,105 @@
+"""Given small hand-made sessions, expect exact rows: courses, denominators, deltas and bands."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from etl.load import ingest
+from queries import run_query
+from tests.conftest import TODAY, row, write_csv
+
+
+@pytest.fixture
+def load(tmp_path, settings):
+    def _load(rows):
+        write_csv(tmp_path / "given.csv", rows)
+        ingest([tmp_path / "given.csv"], settings, today=TODAY)
+        return duckdb.connect(str(settings.data_dir / "warehouse.duckdb"), read_only=True)
+
+    return _load
+
+
+def test_rates_exclude_unanswered_surveys_and_unknown_outcomes(load):
+    con = load([
+        row(session_id="a", satisfaction="5", side_effects="petechiae"),
+        row(session_id="b", satisfaction="2", side_effects=""),
+        row(session_id="c", satisfaction="", side_effects="", follow_up_done="false"),  # both unknown
+        row(session_id="d", satisfaction="", side_effects="", follow_up_done="true"),  # no answer, no event
+    ])
+    kpi = run_query(con, "kpis_by_month").iloc[0]
+    assert (kpi["sessions"], kpi["answered"], kpi["satisfied"]) == (4, 2, 1)
+    assert kpi["pct_satisfied"] == pytest.approx(0.5)
+    assert (kpi["outcome_known"], kpi["side_effect_sessions"]) == (3, 1)
+    assert kpi["side_effect_rate"] == pytest.approx(1 / 3)
+    assert kpi["response_rate"] == pytest.approx(0.5)
+    # Wilson 95% for 1/3 (textbook value).
+    assert (kpi["side_effect_rate_low"], kpi["side_effect_rate_high"]) == (pytest.approx(0.0615, abs=1e-4),
+                                                                           pytest.approx(0.7923, abs=1e-4))
+
+
+def test_deltas_compare_with_the_previous_month_and_the_same_month_last_year(load):
+    rows = []
+    for month, n, events in (("2025-10", 4, 2), ("2026-09", 2, 0), ("2026-10", 5, 1)):
+        for i in range(n):
+            rows.append(row(session_id=f"{month}-{i}", patient_id=f"PN{month}{i}", session_date=f"{month}-0{i + 1}",
+                            side_effects="petechiae" if i < events else ""))
+    con = load(rows)
+    frame = run_query(con, "kpis_by_month").set_index("month")
+    october = frame.loc["2026-10-01"]
+    assert october["sessions_delta_prev"] == 3 and october["sessions_delta_year"] == 1
+    assert october["side_effect_rate_delta_prev"] == pytest.approx(0.2)
+    assert october["side_effect_rate_delta_year"] == pytest.approx(0.2 - 0.5)
+    assert october["patients_delta_prev"] == 3
+    assert pd.isna(frame.loc["2026-09-01"]["sessions_delta_year"])  # no September 2025 to compare with
+
+
+def test_courses_are_completed_ongoing_or_dropped_out(load):
+    rows = []
+    # wrinkles plans 6 sessions: 6 done -> completed
+    rows += [row(session_id=f"c{i}", patient_id="PN1", session_date=f"2026-0{i + 1}-10") for i in range(6)]
+    # 3 sessions, last long before the clinic's latest data -> dropped out
+    rows += [row(session_id=f"d{i}", patient_id="PN2", session_date=f"2026-0{i + 1}-12", satisfaction=str(2 + i))
+             for i in range(3)]
+    # 2 sessions, last within 42 days of the clinic's latest data (2026-10-20) -> ongoing
+    rows += [row(session_id=f"o{i}", patient_id="PN3", session_date=d, indication="acne",
+                 side_effects="petechiae" if i == 1 else "") for i, d in enumerate(("2026-10-01", "2026-10-20"))]
+    con = load(rows)
+    courses = con.sql("select * from patient_courses order by first_session_date").df()
+    assert courses["status"].tolist() == ["completed", "dropped_out", "ongoing"]
+    dropped = courses.iloc[1]
+    assert (dropped["sessions_done"], dropped["last_satisfaction"], dropped["best_satisfaction"],
+            dropped["first_satisfied_session"]) == (3, 4, 4, 3)
+    ongoing = courses.iloc[2]
+    assert (ongoing["planned_sessions"], ongoing["first_side_effect_session"], ongoing["max_gap_days"]) == (8, 2, 19)
+    completion = run_query(con, "course_completion").set_index("indication")
+    assert completion.loc["wrinkles", ["completed", "dropped_out", "ongoing"]].tolist() == [1, 1, 0]
+    assert completion.loc["wrinkles", "dropout_rate"] == pytest.approx(0.5)
+    assert completion.loc["acne_scars", "ongoing"] == 1
+
+
+def test_setting_bands_put_edges_in_the_upper_band_and_full_flow_in_the_top_band(load):
+    con = load([row(session_id="a", vacuum_kpa="30", particle_flow="100"),
+                row(session_id="b", vacuum_kpa="34.99", particle_flow="90"),
+                row(session_id="c", vacuum_kpa="35", particle_flow="89.9"),
+                row(session_id="d", crystal_type="diamond_tip", particle_flow="", vacuum_kpa="12")])
+    bands = dict(con.sql("select session_id, vacuum_band from stg_sessions").fetchall())
+    assert bands == {"a": "30–35 kPa", "b": "30–35 kPa", "c": "35–40 kPa", "d": "10–15 kPa"}
+    flows = dict(con.sql("select session_id, flow_band from stg_sessions").fetchall())
+    assert flows == {"a": "90–100 %", "b": "90–100 %", "c": "80–90 %", "d": None}
+    by_vacuum = run_query(con, "side_effect_rate_by_setting", {"setting": "vacuum_band"})
+    assert by_vacuum["level"].tolist() == ["10–15 kPa", "30–35 kPa", "35–40 kPa"]
+    assert by_vacuum["sessions"].tolist() == [1, 2, 1]
+
+
+def test_filters_scope_every_count(load):
+    con = load([row(session_id="a", clinic_id="A-1", fitzpatrick="5"),
+                row(session_id="b", clinic_id="B-2", fitzpatrick="2"),
+                row(session_id="c", clinic_id="B-2", fitzpatrick="5", side_effects="abrasion")])
+    assert run_query(con, "kpis_by_month", {"clinic_id": "B-2"})["sessions"].tolist() == [2]
+    assert run_query(con, "kpis_by_month", {"fitzpatrick": 5})["sessions"].tolist() == [2]
+    assert run_query(con, "clinic_outcomes")["clinic_id"].tolist() == ["A-1", "B-2"]
+    types = run_query(con, "side_effect_types_by_skin_type", {"clinic_id": "B-2"})
+    abrasion = types[(types["side_effect"] == "abrasion")].set_index("fitzpatrick")["events"].to_dict()
+    assert abrasion == {2: 0, 5: 1}
