@@ -49,18 +49,19 @@ def export_csv(rows: int, seed: int = 11) -> Path:
     chunk = 0
     while made < rows:  # chunks keep the generator's memory flat at 10M rows
         want = min(1_000_000, rows - made)
-        frame = generate_sessions(clinics=12, patients=max(50, want // 6 + 1), months=12, seed=seed + chunk,
-                                  end_month="2026-10")
+        frame = generate_sessions(clinics=12, patients=max(50, int(want / 5.7) + 1), months=12,
+                                  seed=seed + chunk, end_month="2026-10")
+        frame["session_date"] = frame["session_date"].dt.strftime("%Y-%m-%d")
         frame = frame.iloc[: rows - made].copy()
         frame["session_id"] = [f"B{chunk}-{s}" for s in frame["session_id"]]
         frames.append(frame)
         made += len(frame)
         chunk += 1
     tmp = path.with_suffix(".tmp")
-    with pacsv.CSVWriter(tmp, pa.Table.from_pandas(frames[0].astype({"session_date": "string"}),
-                                                   preserve_index=False).schema) as writer:
+    schema = pa.Table.from_pandas(frames[0], preserve_index=False).schema
+    with pacsv.CSVWriter(tmp, schema) as writer:
         for frame in frames:
-            writer.write_table(pa.Table.from_pandas(frame.astype({"session_date": "string"}), preserve_index=False))
+            writer.write_table(pa.Table.from_pandas(frame, preserve_index=False, schema=schema))
     tmp.rename(path)
     return path
 

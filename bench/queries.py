@@ -1,0 +1,63 @@
+"""Latency of every named analysis on warehouses of 1M and 10M sessions (p50/p95).
+
+    python -m bench.queries --sizes 1000000 10000000 --repeat 20
+
+Each query runs unfiltered (the network view) and filtered to one clinic, on one read-only
+connection as the dashboard holds it, after one warm-up run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from bench.common import save
+from bench.warehouse import warehouse
+
+REQUIRED = {"setting": "vacuum_band"}
+FIRST_SCREEN = {"kpis_by_month", "clinic_outcomes", "data_freshness"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    import duckdb
+
+    from etl.warehouse import current_snapshot
+    from queries import list_queries, run_query
+
+    results = {}
+    for size in args.sizes:
+        data_dir = warehouse(size)
+        con = duckdb.connect(str(current_snapshot(data_dir).path), read_only=True)
+        sessions = con.execute("select count(*) from sessions").fetchall()[0][0]
+        clinic = con.execute("select min(clinic_id) from sessions").fetchall()[0][0]
+        rows = []
+        for query in list_queries():
+            for scope, extra in (("network", {}), ("one clinic", {"clinic_id": clinic})):
+                if extra and "clinic_id" not in query.param_names:
+                    continue
+                values = {**{k: v for k, v in REQUIRED.items() if k in query.param_names}, **extra}
+                run_query(con, query, values)
+                times = []
+                for _ in range(args.repeat):
+                    start = time.perf_counter()
+                    run_query(con, query, values)
+                    times.append((time.perf_counter() - start) * 1000)
+                rows.append({"query": query.name, "scope": scope, "p50_ms": round(statistics.median(times), 1),
+                             "p95_ms": round(float(np.percentile(times, 95)), 1),
+                             "first_screen": query.name in FIRST_SCREEN})
+                print(f"{size:>9} {query.name:32} {scope:10} p50={rows[-1]['p50_ms']:7.1f} ms "
+                      f"p95={rows[-1]['p95_ms']:7.1f} ms")
+        con.close()
+        results[str(size)] = {"sessions": sessions, "queries": rows}
+    save("queries", {"repeat": args.repeat, "results": results})
+
+
+if __name__ == "__main__":
+    main()
