@@ -176,8 +176,9 @@ def ingest(
                 results.append(result)
                 if on_file:
                     on_file(result)
-            _derive_session_numbers(con)
-            build_marts(con)
+            if any(r.inserted or r.updated for r in results) or not _marts_exist(con):
+                _derive_session_numbers(con)
+                build_marts(con)  # a batch that changed no session leaves every mart as it was
             if after_load:
                 after_load(con)
             _record_batch(con, batch_id, started, results)
@@ -215,70 +216,84 @@ def _load_file(con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.d
         _record_file(con, batch_id, seq, path, result)
         return result
     check_rows(con, raw, today, "_rows")
-    _attach_pseudonyms(con, key)
+    _pseudonymise(con, key)
     counts = _apply(con, batch_id, name)
     result = FileResult(name, "loaded", None, raw.rows, *counts, format=raw.format, sha256=digest,
                         ignored_columns=raw.plan.ignored, dropped_columns=raw.plan.dropped)
     if sum(counts) != raw.rows:
         raise LoadError(f"{name}: row counts do not add up ({sum(counts)} accounted for, {raw.rows} read)")
     _record_file(con, batch_id, seq, path, result)
-    con.execute("drop table _raw; drop table _rows; drop table _keys")
+    con.execute("drop table _raw; drop table _rows; drop table _rows_dups; drop table _keys")
     return result
 
 
-def _attach_pseudonyms(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+def _pseudonymise(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """``_keys``: one pseudonym per distinct (clinic, patient number) of the file, computed in Python."""
     pairs = con.sql(
         "select distinct clinic_id, patient_id from _rows where clinic_id is not null and patient_id is not null"
     ).to_arrow_table()
     clinics = pairs.column("clinic_id").to_pylist()
     patients = pairs.column("patient_id").to_pylist()
-    keys = pa.table({"clinic_id": clinics, "patient_id": patients,
-                     "patient_key": pseudonymise_many(key, clinics, patients)})
+    keys = pa.table({"clinic_id": pa.array(clinics, pa.string()), "patient_id": pa.array(patients, pa.string()),
+                     "patient_key": pa.array(pseudonymise_many(key, clinics, patients), pa.string())})
     con.register("_keys_arrow", keys)
     con.execute("create or replace temp table _keys as select * from _keys_arrow")
     con.unregister("_keys_arrow")
-    # From here on the raw number is not needed: drop it from the rows table.
-    con.execute("""create or replace temp table _rows as
-        select r.* exclude (patient_id), k.patient_key,
-               list_transform(r.problems, lambda p: case when p.column = 'patient_id' and p.value is not null
-                    then {'column': p.column, 'reason': p.reason, 'value': '""" + MASK + """'} else p end) as _problems
-        from _rows r left join _keys k using (clinic_id, patient_id)""")
-    con.execute("alter table _rows drop column problems")
-    con.execute("alter table _rows rename column _problems to problems")
 
 
 def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[int, int, int, int]:
-    """Upsert the file's good rows by natural key and quarantine the rest, in one transaction."""
-    typed = [c for c in TYPED_COLUMNS if c != "patient_id"]
+    """Upsert the file's good rows by natural key and quarantine the rest, in one transaction.
+
+    Returns (inserted, updated, unchanged, quarantined) counted over the file's rows.
+    """
+    typed = ", ".join(f"r.{c}" for c in TYPED_COLUMNS if c != "patient_id")
     same = " and ".join(f"i.{c} is not distinct from s.{c}" for c in CONTENT_COLUMNS)
     con.execute(f"""create or replace temp table _incoming as
+        with good as (
+            select {typed}, k.patient_key, r._row
+            from _rows as r
+            inner join _keys as k using (clinic_id, patient_id)
+            anti join _rows_dups as d on d._row = r._row
+            where len(r.problems) = 0
+        )
         select i.*, case when s.session_id is null then 'insert' when {same} then 'unchanged' else 'update' end
-                   as action
-        from (select {', '.join(typed)}, patient_key, _row from _rows
-              where len(problems) = 0 and repeat_of_row is null) i
-        left join wh.sessions s on s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
-    (inserted, updated, unchanged_new), = con.execute(
+                    as action
+        from good as i
+        left join wh.sessions as s on s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
+    inserted, updated, unchanged_new = con.execute(
         "select count(*) filter (action = 'insert'), count(*) filter (action = 'update'), "
-        "count(*) filter (action = 'unchanged') from _incoming").fetchall()
-    repeats, quarantined, records = con.execute(
-        "select count(*) filter (len(problems) = 0 and repeat_of_row is not null), "
-        "count(*) filter (len(problems) > 0), coalesce(sum(len(problems)), 0) from _rows").fetchall()[0]
+        "count(*) filter (action = 'unchanged') from _incoming").fetchall()[0]
+    # Rows with problems, and every row of a key with differing contents, go to quarantine.
+    con.execute(f"""create or replace temp table _bad as
+        select r._row, r.clinic_id, r.session_id, k.patient_key,
+               list_transform(
+                   r.problems || case when d.kind = 'duplicate_in_file' then
+                       [{{'column': 'session_id', 'reason': 'duplicate_in_file', 'value': r.session_id}}] else [] end,
+                   lambda p: case when p.column = 'patient_id' and p.value is not null
+                                  then {{'column': p.column, 'reason': p.reason, 'value': '{MASK}'}} else p end)
+                   as problems
+        from _rows as r
+        left join _rows_dups as d on d._row = r._row
+        left join _keys as k using (clinic_id, patient_id)
+        where len(r.problems) > 0 or d.kind = 'duplicate_in_file'""")
+    quarantined, records = con.execute("select count(*), coalesce(sum(len(problems)), 0) from _bad").fetchall()[0]
+    repeats = scalar(con, """select count(*) from _rows_dups as d inner join _rows as r using (_row)
+                             where d.kind = 'repeat' and len(r.problems) = 0""")
     before_sessions = scalar(con, "select count(*) from wh.sessions")
     before_quarantine = scalar(con, "select count(*) from wh.quarantine")
     columns = ", ".join(SESSION_COLUMNS)
+    values = ", ".join({"session_number": "coalesce(reported_session_number, 0)", "batch_id": "$batch",
+                        "source_file": "$file", "source_row": "_row"}.get(c, c) for c in SESSION_COLUMNS)
     con.execute("begin transaction")
     try:
         con.execute("""delete from wh.sessions s using _incoming i
                        where i.action = 'update' and s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
         con.execute(f"""insert into wh.sessions ({columns})
-            select {', '.join(c if c not in ('session_number', 'batch_id', 'source_file', 'source_row') else
-                              {'session_number': 'coalesce(reported_session_number, 0)', 'batch_id': '$batch',
-                               'source_file': '$file', 'source_row': '_row'}[c] for c in SESSION_COLUMNS)}
-            from _incoming where action in ('insert', 'update')""", {"batch": batch_id, "file": name})
+            select {values} from _incoming where action in ('insert', 'update')""", {"batch": batch_id, "file": name})
         con.execute("""insert into wh.quarantine
             select $batch, $file, _row, p.column, left(p.value, 200), p.reason, clinic_id, session_id, patient_key
-            from (select _row, unnest(problems) as p, clinic_id, session_id, patient_key from _rows
-                  where len(problems) > 0)""", {"batch": batch_id, "file": name})
+            from (select _row, unnest(problems) as p, clinic_id, session_id, patient_key from _bad)""",
+                    {"batch": batch_id, "file": name})
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -289,7 +304,13 @@ def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[in
     if after_sessions != before_sessions + inserted or after_quarantine != before_quarantine + records:
         raise LoadError(f"{name}: stored counts do not match the load; the batch was abandoned")
     con.execute("insert into _touched select distinct patient_key from _incoming where action <> 'unchanged'")
+    con.execute("drop table _incoming; drop table _bad")
     return inserted, updated, unchanged_new + repeats, quarantined
+
+
+def _marts_exist(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(scalar(con, "select count(*) from duckdb_tables() where database_name = 'wh' "
+                            "and table_name = 'patient_courses'"))
 
 
 def _derive_session_numbers(con: duckdb.DuckDBPyConnection) -> None:

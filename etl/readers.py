@@ -40,6 +40,7 @@ class RawFile:
     plan: HeaderPlan
     rows: int
     decimal_comma: bool
+    row_expr: str = "_row"  # SQL giving the 1-based data-row number in ``table``
 
 
 def detect_format(path: Path) -> str | None:
@@ -115,24 +116,20 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile
     positions = dict(zip(header, names, strict=True))
     options = "delim=$delim, header=true, quote='\"', escape='\"', encoding='utf-8', auto_detect=false, columns=$columns"
     params = {"path": str(path), "delim": delimiter, "columns": dict.fromkeys(names, "VARCHAR")}
+    projection = _select_canonical(plan, positions)
+    # One pass from file to trimmed table; the table's rowid keeps the file's order (row = rowid + 1).
     try:  # fast path: the parallel reader, for well-formed files
-        con.execute(f"create or replace temp table _csv as select *, null as _extra from read_csv($path, {options})",
-                    params)
+        con.execute(f"""create or replace temp table {table} as
+            select cast(null as varchar) as _bad_record, {projection} from read_csv($path, {options})""", params)
     except duckdb.Error:
         # Ragged rows: the single-threaded reader pads short rows; one spare column catches long ones.
         params["columns"] = dict.fromkeys([*names, "_extra"], "VARCHAR")
         tolerant = options + ", null_padding=true, parallel=false, strict_mode=false"
-        con.execute(f"create or replace temp table _csv as select * from read_csv($path, {tolerant})", params)
-    con.execute(
-        f"""create or replace temp table {table} as
-        select rowid + 1 as _row,
-               case when _extra is not null then 'more fields than the header' end as _bad_record,
-               {_select_canonical(plan, positions)}
-        from _csv"""
-    )
-    con.execute("drop table _csv")
+        con.execute(f"""create or replace temp table {table} as
+            select case when _extra is not null then 'more fields than the header' end as _bad_record, {projection}
+            from read_csv($path, {tolerant})""", params)
     rows = scalar(con, f"select count(*) from {table}")
-    return RawFile(table, "csv", plan, rows, decimal_comma=delimiter == ";")
+    return RawFile(table, "csv", plan, rows, decimal_comma=delimiter == ";", row_expr="rowid + 1")
 
 
 # --- Excel -----------------------------------------------------------------------------------------
@@ -209,8 +206,7 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Raw
     con.execute(
         f"""create or replace temp table {table} as
         select file_row_number + 1 as _row, cast(null as varchar) as _bad_record, {_select_canonical(plan, positions)}
-        from read_parquet($p, file_row_number = true)
-        order by file_row_number""",
+        from read_parquet($p, file_row_number = true)""",
         {"p": str(path)},
     )
     rows = scalar(con, f"select count(*) from {table}")

@@ -15,7 +15,6 @@ final as (
         indication,
         fitzpatrick,
         count(*) as sessions,
-        count(distinct patient_key) as patients_in_cell,
         count(*) filter (answered) as answered,
         count(*) filter (satisfied) as satisfied,
         coalesce(sum(satisfaction), 0) as rating_sum,

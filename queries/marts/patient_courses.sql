@@ -9,16 +9,13 @@ data_end as (
     select clinic_id, max(session_date) as clinic_last_date from sessions_staged group by clinic_id
 ),
 
-ordered as (
+gaps as (
     select
         *,
-        row_number() over course_order as course_session,
-        session_date - lag(session_date) over course_order as gap_days,
-        last_value(satisfaction ignore nulls) over (course_order rows between unbounded preceding and unbounded following)
-            as last_satisfaction
+        session_date - lag(session_date) over (
+            partition by clinic_id, patient_key, indication, treatment_area order by session_date, session_id
+        ) as gap_days
     from sessions_staged
-    window course_order as (partition by clinic_id, patient_key, indication, treatment_area
-                            order by session_date, session_number, session_id)
 ),
 
 courses as (
@@ -37,13 +34,13 @@ courses as (
         max(gap_days) as max_gap_days,
         avg(gap_days) as mean_gap_days,
         count(*) filter (answered) as answered_sessions,
-        any_value(last_satisfaction) as last_satisfaction,
+        arg_max(satisfaction, session_date) filter (answered) as last_satisfaction,
         max(satisfaction) as best_satisfaction,
-        min(course_session) filter (satisfied) as first_satisfied_session,
+        min(session_number) filter (satisfied) as first_satisfied_session,
         count(*) filter (outcome_known) as outcome_known_sessions,
         count(*) filter (had_side_effect) as side_effect_sessions,
-        min(course_session) filter (had_side_effect) as first_side_effect_session
-    from ordered
+        min(session_number) filter (had_side_effect) as first_side_effect_session
+    from gaps
     group by clinic_id, patient_key, indication, treatment_area
 ),
 
