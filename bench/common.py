@@ -34,10 +34,20 @@ def machine() -> dict:
 
 
 def export_csv(rows: int, seed: int = 11) -> Path:
-    """One realistic session-log CSV of about ``rows`` rows (generated once, then cached)."""
+    """One realistic session-log CSV of ``rows`` rows, generated once in a child process, then cached.
+
+    Generating in a child keeps this process small: Linux carries a parent's peak RSS into the
+    children it forks, which would otherwise inflate every measured child's peak.
+    """
     path = CACHE / f"sessions_{rows}.csv"
-    if path.exists():
-        return path
+    if not path.exists():
+        subprocess.run([sys.executable, "-c", f"from bench.common import _write_csv; _write_csv({rows}, {seed})"],
+                       check=True)
+    return path
+
+
+def _write_csv(rows: int, seed: int) -> None:
+    path = CACHE / f"sessions_{rows}.csv"
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -63,7 +73,6 @@ def export_csv(rows: int, seed: int = 11) -> Path:
         for frame in frames:
             writer.write_table(pa.Table.from_pandas(frame, preserve_index=False, schema=schema))
     tmp.rename(path)
-    return path
 
 
 def timed(label: str, command: list[str], env: dict | None = None) -> Run:

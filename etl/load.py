@@ -196,6 +196,34 @@ def ingest(
     return BatchResult(batch_id, batch_id, tuple(results), tuple(skipped))
 
 
+def amend_snapshot(settings: Settings, write: Callable[[duckdb.DuckDBPyConnection], None]) -> warehouse.Snapshot:
+    """Publish a copy of the current snapshot with ``write`` applied (e.g. model results).
+
+    Same guarantees as a load: readers keep the snapshot they opened, a crash leaves the current
+    one serving, and one writer at a time holds the load lock. ``write`` gets a connection whose
+    default catalog is the copy.
+    """
+    data_dir = settings.data_dir
+    with warehouse.load_lock(data_dir):
+        current = warehouse.current_snapshot(data_dir)
+        if current is None:
+            raise LoadError(f"no warehouse in {data_dir} yet: load data with 'derma ingest' first")
+        warehouse.clear_leftovers(data_dir)
+        snapshot_id = new_batch_id(dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        building = warehouse.start_building(data_dir, snapshot_id)
+        try:
+            con = warehouse.connect(building, read_only=False)
+            try:
+                write(con)
+                con.execute("checkpoint")
+            finally:
+                con.close()
+        except BaseException:
+            building.unlink(missing_ok=True)
+            raise
+        return warehouse.publish(data_dir, building, snapshot_id, settings.keep_snapshots)
+
+
 def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     ddl = resources.files("etl").joinpath("schema.sql").read_text(encoding="utf-8")
     con.execute("use wh")

@@ -14,7 +14,7 @@ with outcomes as (
 ),
 
 patients as (
-    select clinic_id, count(distinct patient_key) as patients
+    select clinic_id, count(distinct patient_no) as patients
     from patient_months
     where ($date_from is null or month >= date_trunc('month', cast($date_from as date)))
         and ($date_to is null or month <= cast($date_to as date))

@@ -38,8 +38,22 @@ monthly as (
     group by month
 ),
 
+unfiltered_patients as (
+    select month, patients from monthly_patients
+    where ($date_from is null or month >= date_trunc('month', cast($date_from as date)))
+        and ($date_to is null or month <= cast($date_to as date))
+),
+
 patients as (
-    select month, count(distinct patient_key) as patients from patient_months_filtered group by month
+    -- Without a dimension filter the network figure is read, not recounted; both are exact.
+    select month, patients from unfiltered_patients
+    where $clinic_id is null and $clinician_id is null and $crystal_type is null and $treatment_area is null
+        and $indication is null and $fitzpatrick is null
+    union all
+    select month, count(distinct patient_no) as patients from patient_months_filtered
+    where not ($clinic_id is null and $clinician_id is null and $crystal_type is null and $treatment_area is null
+        and $indication is null and $fitzpatrick is null)
+    group by month
 ),
 
 rates as (

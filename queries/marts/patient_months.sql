@@ -1,5 +1,5 @@
 -- Which patients were treated in which month and cell, so distinct patient counts stay exact under any filter.
--- Grain: one row per patient_key, month, clinician_id, crystal_type, treatment_area, indication, fitzpatrick.
+-- Grain: one row per patient, month, clinician_id, crystal_type, treatment_area, indication, fitzpatrick.
 -- Params: none
 with sessions_staged as (
     select * from stg_sessions
@@ -7,8 +7,10 @@ with sessions_staged as (
 
 final as (
     select distinct
-        clinic_id, clinician_id, month, crystal_type, treatment_area, indication, fitzpatrick, patient_key
+        clinic_id, clinician_id, month, crystal_type, treatment_area, indication, fitzpatrick,
+        hash(patient_key) as patient_no
     from sessions_staged
 )
 
 select * from final
+order by clinic_id, month

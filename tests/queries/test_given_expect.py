@@ -103,3 +103,14 @@ def test_filters_scope_every_count(load):
     types = run_query(con, "side_effect_types_by_skin_type", {"clinic_id": "B-2"})
     abrasion = types[(types["side_effect"] == "abrasion")].set_index("fitzpatrick")["events"].to_dict()
     assert abrasion == {2: 0, 5: 1}
+
+
+def test_patient_counts_agree_between_the_network_figure_and_a_filtered_recount(load):
+    rows = [row(session_id=f"s{i}", patient_id=f"PN{i % 3}", clinician_id=f"K{i % 2}",
+                session_date=f"2026-0{1 + i % 2}-1{i}") for i in range(8)]
+    con = load(rows)
+    network = run_query(con, "kpis_by_month")[["month", "patients"]]
+    recount = run_query(con, "kpis_by_month", {"clinic_id": "ETB-01"})[["month", "patients"]]
+    assert network.equals(recount)
+    assert network["patients"].tolist() == [3, 3]
+    assert run_query(con, "kpis_by_month", {"clinician_id": "K0"})["patients"].tolist() == [2, 1]
