@@ -1,1 +1,1 @@
-"""sample_data package."""
+"""Synthetic sessions with planted, documented effects, their clinic-style exports and the committed sample."""
