@@ -160,11 +160,20 @@ def ingest(paths, data_dir, fmt, skip_models) -> None:
 
 
 def _refresh_models(settings: Settings) -> None:
+    """Refresh the network models after a load; the batch is committed either way."""
+    from dashboard.modelling import refresh_models
+
+    if _progress_wanted():
+        click.echo("refreshing model results ...", err=True)
     try:
-        from dashboard.modelling import refresh_models
-    except ImportError:  # the models arrive with the statistics layer
-        return
-    refresh_models(settings)
+        refresh_models(settings)
+    except Exception as exc:  # noqa: BLE001 - the load stands; say why the models did not refresh
+        click.echo(f"derma: the batch is loaded, but the model results were not refreshed: {_one_line(exc)}",
+                   err=True)
+
+
+def _progress_wanted() -> bool:
+    return sys.stderr.isatty()
 
 
 class _Progress:
@@ -327,6 +336,41 @@ def sql(statement, max_rows, timeout, data_dir, fmt) -> None:
     print_frame(result.frame, fmt)
     if result.truncated:
         click.echo(f"derma: result truncated to the first {result.row_limit} rows", err=True)
+
+
+@main.command()
+@click.option("--clinic", "clinic_id", default=None, help="Fit this clinic's own data instead of the network's.")
+@click.option("--refresh", is_flag=True, help="Fit again even when fresh results exist.")
+@data_dir_option
+@format_option("table", "json", default="table")
+@handled
+def models(clinic_id, refresh, data_dir, fmt) -> None:
+    """The fitted models' effects and curves for the current snapshot (fitting them when missing or stale)."""
+    from dashboard.modelling import NETWORK, model_report, refresh_models
+
+    settings = settings_for(data_dir)
+    scope = clinic_id or NETWORK
+    refresh_models(settings, scope, force=refresh)
+    report = model_report(settings, scope)
+    if fmt == "json":
+        click.echo(json.dumps(report, default=str))
+        return
+    click.echo(f"snapshot {report['snapshot']}  scope {scope}  fitted {report['run']['fitted_at']}")
+    for model in report["models"]:
+        click.echo(f"\n{model['name']}: {model['outcome']} — {model['method']}")
+        click.echo(f"  {model['n_sessions']} sessions, {model['n_patients']} patients, {model['n_events']} events; "
+                   f"status {model['status']}")
+        for warning in model["warnings"]:
+            click.echo(f"  warning: {warning}")
+        import pandas as pd
+
+        effects = pd.DataFrame(model["effects"])
+        if not effects.empty:
+            print_frame(effects[["term", "label", "unit", "estimate", "ci_low", "ci_high", "p_value"]]
+                        .round({"estimate": 3, "ci_low": 3, "ci_high": 3, "p_value": 4}), "table")
+    for verdict in report["control_charts"]:
+        if verdict["unit"] == scope or scope == NETWORK and verdict["unit"] == NETWORK:
+            click.echo(f"{verdict['measure']}: {verdict['verdict']}")
 
 
 @main.command()

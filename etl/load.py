@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from etl import warehouse
 from etl.checks import TYPED_COLUMNS, check_rows
-from etl.marts import build_marts
+from etl.marts import build_marts, marts_are_current
 from etl.pseudonym import load_secret_key, pseudonymise_many
 from etl.readers import RejectedFile, detect_format, read_export
 from etl.settings import Settings
@@ -176,7 +176,7 @@ def ingest(
                 results.append(result)
                 if on_file:
                     on_file(result)
-            if any(r.inserted or r.updated for r in results) or not _marts_exist(con):
+            if any(r.inserted or r.updated for r in results) or not marts_are_current(con):
                 _derive_session_numbers(con)
                 build_marts(con)  # a batch that changed no session leaves every mart as it was
             if after_load:
@@ -334,11 +334,6 @@ def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[in
     con.execute("insert into _touched select distinct patient_key from _incoming where action <> 'unchanged'")
     con.execute("drop table _incoming; drop table _bad")
     return inserted, updated, unchanged_new + repeats, quarantined
-
-
-def _marts_exist(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(scalar(con, "select count(*) from duckdb_tables() where database_name = 'wh' "
-                            "and table_name = 'patient_courses'"))
 
 
 def _derive_session_numbers(con: duckdb.DuckDBPyConnection) -> None:

@@ -87,3 +87,73 @@ create or replace macro wilson_high(x, n) as
 -- Planned course length by indication (clinical reference: ~6 for photoageing/texture, 6-10 for scars/striae).
 create or replace macro planned_sessions(indication) as
     case when indication in ('acne_scars', 'surgical_scars', 'stretch_marks') then 8 else 6 end;
+
+-- Model results, written by a model refresh (dashboard/modelling.py) for the data batch they were
+-- fitted on. A run's scope is 'network' or a clinic id (a clinic's own fit).
+create table if not exists model_runs (
+    run_id varchar primary key,
+    scope varchar not null,
+    data_batch_id varchar not null,
+    fitted_at timestamp not null,
+    software_version varchar not null,
+    seconds double not null,
+    n_sessions bigint not null
+);
+create table if not exists model_summaries (
+    run_id varchar, model varchar, outcome varchar, method varchar, status varchar,
+    n_sessions bigint, n_patients bigint, n_events bigint, warnings varchar[]
+);
+create table if not exists model_effects (
+    run_id varchar, model varchar, term varchar, label varchar, unit varchar, scale varchar,
+    estimate double, ci_low double, ci_high double, p_value double, n bigint
+);
+create table if not exists model_curves (
+    run_id varchar, curve varchar, x_name varchar, y_name varchar, x double,
+    estimate double, ci_low double, ci_high double, n bigint, reference varchar, note varchar
+);
+create table if not exists model_po_check (
+    run_id varchar, term varchar, label varchar, cut varchar, binary_or double, binary_ci_low double,
+    binary_ci_high double, po_or double, po_ci_low double, po_ci_high double, verdict varchar
+);
+create table if not exists settings_explorer (
+    run_id varchar, fitzpatrick integer, indication varchar, treatment_area varchar, crystal_type varchar,
+    vacuum_kpa double, passes integer,
+    p_satisfied double, p_satisfied_low double, p_satisfied_high double,
+    p_side_effect double, p_side_effect_low double, p_side_effect_high double
+);
+create table if not exists funnel_units (
+    run_id varchar, unit_type varchar, clinic_id varchar, unit varchar, n_sessions bigint,
+    observed double, expected double, oe_ratio double, oe_low double, oe_high double, z double,
+    lower_95 double, upper_95 double, lower_998 double, upper_998 double, flag varchar, reading varchar,
+    small_sample varchar
+);
+create table if not exists funnel_limits (
+    run_id varchar, unit_type varchar, expected double, lower_95 double, upper_95 double,
+    lower_998 double, upper_998 double
+);
+create table if not exists funnel_summaries (
+    run_id varchar, unit_type varchar, status varchar, method varchar, adjustment varchar,
+    phi double, tau2 double, overdispersion_p double, n_units bigint, notes varchar[]
+);
+create table if not exists spc_points (
+    run_id varchar, unit varchar, chart varchar, measure varchar, month date, value double,
+    events double, n double, centre double, lower double, upper double, lower_2s double, upper_2s double,
+    in_baseline boolean, rule_beyond_limits boolean, rule_run boolean, rule_trend boolean,
+    rule_two_of_three boolean, special_cause boolean
+);
+create table if not exists spc_verdicts (
+    run_id varchar, unit varchar, chart varchar, measure varchar, status varchar, verdict varchar,
+    notes varchar[]
+);
+create table if not exists course_curves (
+    run_id varchar, indication varchar, session integer, at_risk bigint, satisfied bigint, censored bigint,
+    cum_satisfied double, ci_low double, ci_high double
+);
+create table if not exists course_summaries (
+    run_id varchar, indication varchar, n_courses bigint, n_satisfied bigint, median double,
+    median_low double, median_high double, median_text varchar, notes varchar[]
+);
+create table if not exists course_dropout (
+    run_id varchar, indication varchar, session_number integer, reached bigint, dropped_after bigint,
+    at_risk bigint, dropout_rate double, ci_low double, ci_high double, small_sample varchar
+);

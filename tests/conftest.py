@@ -68,10 +68,12 @@ SAMPLE = Path(__file__).parents[1] / "sample_data" / "sample"
 
 @pytest.fixture(scope="session")
 def sample_warehouse(tmp_path_factory) -> Settings:
-    """The committed sample, loaded once into a real warehouse (read it, never write it)."""
+    """The committed sample, loaded once into a real warehouse with fitted models (read it, never write it)."""
+    from dashboard.modelling import refresh_models
     from etl.load import ingest
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("sample") / "data", secret_key="sample-test-key",
                         memory_limit="1GB", threads=2)
     ingest([SAMPLE], settings, today=TODAY)
+    refresh_models(settings)
     return settings

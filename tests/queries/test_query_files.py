@@ -13,7 +13,8 @@ from queries.loader import LAYERS, used_params
 
 ALL = [q for layer in LAYERS for q in list_queries(layer)]
 ANALYSES = list_queries("analyses")
-EXAMPLE_VALUES = {"setting": "vacuum_band"}
+EXAMPLE_VALUES = {"setting": "vacuum_band", "unit_type": "clinician", "fitzpatrick": 2, "indication": "wrinkles",
+                  "treatment_area": "face"}
 
 
 @pytest.mark.parametrize("query", ALL, ids=[f"{q.layer}/{q.name}" for q in ALL])

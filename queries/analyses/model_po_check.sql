@@ -1,0 +1,21 @@
+-- Proportional-odds check: binary-logit odds ratios at each rating cut against the proportional-odds estimate.
+-- Grain: one row per term and cut. The scope is 'network' (default) or a clinic id with its own fit.
+-- Params: $scope (text, optional)
+with runs as (
+    select * from stg_model_runs
+    where is_latest and scope = coalesce($scope, 'network')
+),
+
+results as (
+    select * from model_po_check
+),
+
+final as (
+    select r.*, runs.scope, runs.data_batch_id, runs.fitted_at, runs.is_fresh
+    from results as r
+    inner join runs on runs.run_id = r.run_id
+    where true
+)
+
+select * from final
+order by term, cut

@@ -1,0 +1,23 @@
+-- Control-chart points, limits and special-cause flags per month (Laney p-prime for side effects, XmR for satisfaction).
+-- Grain: one row per unit, chart and month. The scope is 'network' (default) or a clinic id with its own fit.
+-- Params: $scope (text, optional), $unit (text, optional), $chart (text, optional)
+with runs as (
+    select * from stg_model_runs
+    where is_latest and scope = coalesce($scope, 'network')
+),
+
+results as (
+    select * from spc_points
+),
+
+final as (
+    select r.*, runs.scope, runs.data_batch_id, runs.fitted_at, runs.is_fresh
+    from results as r
+    inner join runs on runs.run_id = r.run_id
+    where true
+      and ($unit is null or r.unit = $unit)
+      and ($chart is null or r.chart = $chart)
+)
+
+select * from final
+order by unit, chart, month
