@@ -1,0 +1,469 @@
+"""Covariate coding, covariate-pattern collapsing and design matrices shared by the outcome models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import patsy
+import scipy.sparse as sp
+
+# Skin phototypes grouped where the published risk gradient lies (PIH: I–III low, IV–VI higher) and
+# where single types are sparse in clinic data.
+SKIN_GROUPS = {1: "I–II", 2: "I–II", 3: "III", 4: "IV", 5: "V–VI", 6: "V–VI"}
+
+# Canonical levels, preferred reference first (the reference falls back to the most common level
+# when the preferred one is absent from the data).
+LEVELS = {
+    "skin_type": ("I–II", "III", "IV", "V–VI"),
+    "indication": (
+        "wrinkles",
+        "hyperpigmentation",
+        "acne_scars",
+        "surgical_scars",
+        "stretch_marks",
+        "texture",
+    ),
+    "treatment_area": ("face", "neck", "decolletage", "hands", "back", "body"),
+    "crystal_type": ("corundum", "aluminium_hydroxide", "sodium_bicarbonate", "diamond_tip"),
+    "pre_care": ("followed", "skipped", "not recorded"),
+}
+CATEGORICALS = tuple(LEVELS)
+NUMERICS = ("vacuum_10kpa", "passes", "flow_10pct", "session_number")
+COVARIATES = NUMERICS + CATEGORICALS
+DIAMOND = "diamond_tip"
+
+# The shared adjustment set, so the two models' effects are comparable. ``rcs`` is a restricted
+# cubic spline (linear column first, then the nonlinear columns) with knots fixed from the data.
+ADJUSTMENT = (
+    "vacuum_10kpa + passes + flow_10pct + skin_type + indication + treatment_area"
+    " + crystal_type + pre_care + {session}"
+)
+SESSION_LINEAR = "session_number"
+SESSION_SPLINE = "rcs(session_number, session_knots)"
+# Vacuum stays linear in the models (its odds ratio per 10 kPa is a reported effect); a spline in it
+# is fitted as a check, and used for the vacuum curves when the data reject linearity.
+VACUUM_SPLINE = "rcs(vacuum_10kpa, vacuum_knots)"
+
+
+def code_covariates(sessions: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Code the ``sessions`` columns as model covariates (one row per usable session).
+
+    Vacuum is in units of 10 kPa, particle flow in units of 10 percentage points and set to 0 for
+    diamond-tip sessions (no particles: the ``crystal_type`` indicator absorbs them, so the flow
+    slope is estimated within crystal sessions). Skin types are grouped I–II / III / IV / V–VI;
+    a missing ``pre_care_followed`` is its own level. Crystal sessions without a flow are dropped
+    with a warning (the export contract requires it, so there should be none).
+    """
+    warnings: list[str] = []
+    crystal = sessions["crystal_type"].astype("string")
+    diamond = crystal.eq(DIAMOND).fillna(False).to_numpy(bool)
+    flow = pd.to_numeric(sessions["particle_flow"], errors="coerce").to_numpy(float)
+    flow = np.where(diamond, 0.0, flow)
+    pre = pd.array(sessions["pre_care_followed"], dtype="boolean")
+    frame = pd.DataFrame(
+        {
+            "vacuum_10kpa": pd.to_numeric(sessions["vacuum_kpa"]).to_numpy(float) / 10.0,
+            "passes": pd.to_numeric(sessions["passes"]).to_numpy(float),
+            "flow_10pct": flow / 10.0,
+            "session_number": pd.to_numeric(sessions["session_number"]).to_numpy(float),
+            "skin_type": sessions["fitzpatrick"].map(SKIN_GROUPS).to_numpy(object),
+            "indication": sessions["indication"].to_numpy(object),
+            "treatment_area": sessions["treatment_area"].to_numpy(object),
+            "crystal_type": crystal.to_numpy(object),
+            "pre_care": np.where(
+                np.asarray(pre.isna()),
+                "not recorded",
+                np.where(pre.fillna(True).to_numpy(bool), "followed", "skipped"),
+            ),
+        },
+        index=sessions.index,
+    )
+    bad = frame[list(NUMERICS)].isna().any(axis=1) | frame[list(CATEGORICALS)].isna().any(axis=1)
+    if bad.any():
+        warnings.append(
+            f"{int(bad.sum())} sessions without a usable setting (e.g. crystal flow) were left out"
+        )
+    return frame.loc[~bad.to_numpy()], warnings
+
+
+def as_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Make every categorical covariate a pandas Categorical, reference level first, unused levels dropped."""
+    out = frame.copy()
+    for col in CATEGORICALS:
+        if col not in out:
+            continue
+        values = out[col].astype(object)
+        counts = values.value_counts()
+        present = [lv for lv in LEVELS[col] if lv in counts.index]
+        present += sorted(str(lv) for lv in counts.index if lv not in present)
+        preferred = LEVELS[col][0]
+        # The preferred reference only while it is well populated: a sparse reference makes every
+        # contrast of that term imprecise.
+        ref = preferred if counts.get(preferred, 0) >= min(20, counts.max()) else counts.idxmax()
+        order = [ref] + [lv for lv in present if lv != ref]
+        out[col] = pd.Categorical(values, categories=order)
+    return out
+
+
+def restricted_cubic_spline(x, knots) -> np.ndarray:
+    """Harrell's restricted cubic spline basis: ``x`` then ``len(knots) - 2`` nonlinear columns.
+
+    Linear beyond the outer knots; the nonlinear columns are zero when the relation is linear, so a
+    Wald test on them is a test of linearity.
+    """
+    x = np.asarray(x, dtype=float)
+    t = np.asarray(knots, dtype=float)
+    cols = [x]
+    k = len(t)
+    if k >= 3:
+        scale = (t[-1] - t[0]) ** 2
+
+        def pos3(z):
+            return np.clip(z, 0, None) ** 3
+
+        for j in range(k - 2):
+            cols.append(
+                (
+                    pos3(x - t[j])
+                    - pos3(x - t[-2]) * (t[-1] - t[j]) / (t[-1] - t[-2])
+                    + pos3(x - t[-1]) * (t[-2] - t[j]) / (t[-1] - t[-2])
+                )
+                / scale
+            )
+    return np.column_stack(cols)
+
+
+def spline_knots(x: pd.Series, n_knots: int = 4) -> tuple[float, ...]:
+    """Knots at Harrell's default quantiles (4 knots: 5, 35, 65, 95 %), ties removed."""
+    qs = {3: (0.10, 0.5, 0.90), 4: (0.05, 0.35, 0.65, 0.95), 5: (0.05, 0.275, 0.5, 0.725, 0.95)}[n_knots]
+    return tuple(float(v) for v in np.unique(np.quantile(np.asarray(x, float), qs)))
+
+
+@dataclass(frozen=True)
+class Collapsed:
+    """Rows collapsed to unique covariate patterns, keeping what the cluster sandwich needs.
+
+    ``row_pattern``, ``row_y`` and ``row_cluster`` index every original row; ``counts[p, j]`` is the
+    number of rows of pattern ``p`` with outcome code ``j``.
+    """
+
+    patterns: pd.DataFrame
+    counts: np.ndarray
+    row_pattern: np.ndarray
+    row_y: np.ndarray
+    row_cluster: np.ndarray | None
+    n_clusters: int
+    y_levels: tuple
+
+
+def collapse(frame: pd.DataFrame, columns, y: pd.Series, clusters: pd.Series | None = None) -> Collapsed:
+    """Collapse rows to unique covariate patterns with outcome counts per pattern.
+
+    The likelihood of the rows is the count-weighted likelihood of the patterns, so estimates are
+    identical; the per-row pattern and cluster codes keep per-cluster score sums (hence
+    cluster-robust errors) identical too.
+    """
+    columns = list(columns)
+    keys = frame[columns]
+    row_pattern = keys.groupby(columns, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    _, first = np.unique(row_pattern, return_index=True)
+    patterns = keys.iloc[first].reset_index(drop=True)
+    y_codes, y_levels = pd.factorize(pd.Series(y).to_numpy(), sort=True)
+    counts = np.zeros((len(patterns), len(y_levels)))
+    np.add.at(counts, (row_pattern, y_codes), 1.0)
+    row_cluster, n_clusters = None, 0
+    if clusters is not None:
+        row_cluster, uniq = pd.factorize(pd.Series(clusters).to_numpy())
+        n_clusters = len(uniq)
+    return Collapsed(patterns, counts, row_pattern, y_codes, row_cluster, n_clusters, tuple(y_levels))
+
+
+def design_env(knots: tuple[float, ...], vacuum_knots: tuple[float, ...] = ()) -> patsy.EvalEnvironment:
+    """The names a model formula may use besides the data columns."""
+    return patsy.EvalEnvironment(
+        [{"rcs": restricted_cubic_spline, "session_knots": knots, "vacuum_knots": vacuum_knots}]
+    )
+
+
+def build_design(
+    rhs: str, data: pd.DataFrame, env: patsy.EvalEnvironment
+) -> tuple[np.ndarray, patsy.DesignInfo]:
+    """The design matrix of a formula's right-hand side (with intercept) and its patsy design info."""
+    mat = patsy.dmatrix(rhs, data, eval_env=env, NA_action="raise", return_type="matrix")
+    return np.asarray(mat), mat.design_info
+
+
+def design_rows(design_info: patsy.DesignInfo, data: pd.DataFrame) -> np.ndarray:
+    """Design rows for new data, coded exactly as in the fit."""
+    return np.asarray(patsy.build_design_matrices([design_info], data, NA_action="raise")[0])
+
+
+def cluster_score_sums(weights: np.ndarray, rows: Collapsed, exog: np.ndarray) -> np.ndarray:
+    """Per-cluster sums of ``weights[row] * exog[pattern(row)]`` (shape clusters × columns).
+
+    Builds the sparse cluster-by-pattern matrix of row weights (this is the aggregation within
+    patient × covariate pattern), then multiplies by the pattern design.
+    """
+    mat = sp.csr_matrix(
+        (weights, (rows.row_cluster, rows.row_pattern)), shape=(rows.n_clusters, len(rows.patterns))
+    )
+    return np.asarray(mat @ exog)
+
+
+def cluster_sandwich(hessian: np.ndarray, cluster_scores: np.ndarray) -> np.ndarray:
+    """Cluster-robust covariance ``G/(G-1) · H⁻¹ (Σ_g s_g s_gᵀ) H⁻¹`` from the log-likelihood Hessian."""
+    g = cluster_scores.shape[0]
+    bread = np.linalg.inv(-hessian)
+    meat = cluster_scores.T @ cluster_scores
+    return (g / (g - 1.0)) * bread @ meat @ bread
+
+
+class FitFailure(Exception):
+    """A model could not be fitted credibly (non-convergence, separation, singular information)."""
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """What ``analysis`` keeps of a fitted model: coefficients, covariance and coding, no statsmodels.
+
+    ``params`` holds the covariate coefficients (``names``) followed, for a cumulative-logit model,
+    by the thresholds θ₁ < … < θ_{K-1} of ``logit P(Y ≤ y_j) = θ_j − xβ``.
+    """
+
+    kind: str
+    rhs: str
+    names: tuple[str, ...]
+    params: np.ndarray
+    cov: np.ndarray
+    design_info: patsy.DesignInfo
+    y_levels: tuple
+    reference: dict
+    loglike: float
+    n_clusters: int
+    cov_type: str
+    levels: dict = field(default_factory=dict)
+    support: dict = field(default_factory=dict)
+    decisions: dict = field(default_factory=dict)
+    curve_fits: dict = field(default_factory=dict)
+
+    @property
+    def k_beta(self) -> int:
+        return len(self.names)
+
+    @property
+    def bse(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.cov))
+
+
+def check_information(hessian: np.ndarray) -> None:
+    """Raise FitFailure when the information matrix is singular or nearly so (collinear terms)."""
+    if not np.all(np.isfinite(hessian)):
+        raise FitFailure("the fit produced non-finite values")
+    eig = np.linalg.eigvalsh(-hessian)
+    if eig.min() <= eig.max() * 1e-12:
+        raise FitFailure("some terms cannot be separated in these data (collinear or without variation)")
+
+
+def wald_test(fit: LinearFit, columns) -> tuple[float, int, float]:
+    """Wald χ² test that the coefficients named ``columns`` are all zero: (statistic, df, p)."""
+    from scipy import stats
+
+    idx = [fit.names.index(c) for c in columns]
+    if not idx:
+        return 0.0, 0, 1.0
+    b = fit.params[idx]
+    stat = float(b @ np.linalg.solve(fit.cov[np.ix_(idx, idx)], b))
+    return stat, len(idx), float(stats.chi2.sf(stat, len(idx)))
+
+
+def reference_covariates(frame: pd.DataFrame) -> dict:
+    """Reference covariates: most common level of each categorical (pre-care followed), median numerics.
+
+    Particle flow's reference is the median among crystal sessions (0 when the reference crystal
+    type is the diamond tip).
+    """
+    ref: dict = {}
+    for col in CATEGORICALS:
+        if col in frame:
+            ref[col] = frame[col].value_counts().idxmax()
+    if "pre_care" in frame and "followed" in set(frame["pre_care"]):
+        ref["pre_care"] = "followed"
+    ref["vacuum_10kpa"] = float(np.median(frame["vacuum_10kpa"]))
+    ref["passes"] = float(np.round(np.median(frame["passes"])))
+    ref["session_number"] = float(np.round(np.median(frame["session_number"])))
+    crystal_rows = frame["crystal_type"].astype(object) != DIAMOND
+    ref["crystal_flow_10pct"] = (
+        float(np.median(frame.loc[crystal_rows, "flow_10pct"])) if crystal_rows.any() else 0.0
+    )
+    ref["flow_10pct"] = 0.0 if ref.get("crystal_type") == DIAMOND else ref["crystal_flow_10pct"]
+    ref["crystal_levels"] = tuple(str(v) for v in frame["crystal_type"].astype(object).unique())
+    return ref
+
+
+def data_support(frame: pd.DataFrame) -> dict:
+    """Sessions per observed value of each numeric covariate (to show where a curve has data)."""
+    out = {}
+    crystal = (frame["crystal_type"].astype(object) != DIAMOND).to_numpy()
+    for col in NUMERICS:
+        x = np.asarray(frame[col], float)
+        values, counts = np.unique(x[crystal] if col == "flow_10pct" else x, return_counts=True)
+        out[col] = (values, counts)
+    return out
+
+
+def category_levels(frame: pd.DataFrame) -> dict:
+    """The levels of each categorical covariate as coded for the fit, reference first."""
+    return {c: tuple(frame[c].cat.categories) for c in CATEGORICALS if c in frame}
+
+
+def reference_frame(fit: LinearFit, n: int = 1, **overrides) -> pd.DataFrame:
+    """``n`` rows of the fit's reference covariates with ``overrides`` (scalars or arrays)."""
+    cols = {c: np.repeat(fit.reference[c], n) for c in COVARIATES if c in fit.reference}
+    for key, value in overrides.items():
+        cols[key] = np.broadcast_to(np.asarray(value, dtype=object if isinstance(value, str) else None), (n,))
+    frame = pd.DataFrame(cols)
+    for col in NUMERICS:
+        if col in frame:
+            frame[col] = frame[col].astype(float)
+    return frame
+
+
+def linear_predictor(fit: LinearFit, data: pd.DataFrame, cut_index: int | None = None):
+    """Estimate and standard error of the logit of the modelled probability for each row of ``data``.
+
+    For a logit model: logit P(event). For a cumulative logit: logit P(Y > y_cut) = xβ − θ_cut.
+    """
+    x = design_rows(fit.design_info, data)
+    if fit.kind == "cumulative_logit":
+        x = x[:, 1:]
+        grad = np.zeros((len(x), len(fit.params)))
+        grad[:, : fit.k_beta] = x
+        grad[:, fit.k_beta + cut_index] = -1.0
+    else:
+        grad = x
+    est = grad @ fit.params
+    se = np.sqrt(np.einsum("ij,jk,ik->i", grad, fit.cov, grad))
+    return est, se
+
+
+def contrast(fit: LinearFit, base: pd.DataFrame, alt: pd.DataFrame) -> tuple[float, float]:
+    """Log-odds-ratio of ``alt`` vs ``base`` (one row each) and its standard error."""
+    diff = design_rows(fit.design_info, alt)[0] - design_rows(fit.design_info, base)[0]
+    if fit.kind == "cumulative_logit":
+        diff = diff[1:]
+    cov = fit.cov[: fit.k_beta, : fit.k_beta]
+    return float(diff @ fit.params[: fit.k_beta]), float(np.sqrt(diff @ cov @ diff))
+
+
+SOURCE_NAMES = {
+    "skin_type": ("fitzpatrick", "Skin type {level} vs {ref}"),
+    "indication": ("indication", "Indication: {level} vs {ref}"),
+    "treatment_area": ("treatment_area", "Area: {level} vs {ref}"),
+    "crystal_type": ("crystal_type", "Crystal: {level} vs {ref}"),
+    "pre_care": ("pre_care_followed", "Pre-care {level} vs {ref}"),
+}
+
+
+def effect_contrasts(fit: LinearFit, frame: pd.DataFrame) -> list[dict]:
+    """Every reported effect as a contrast between two covariate rows, with term, label, unit and n.
+
+    Numeric terms: one step of their unit at the reference (for the flow: at the reference crystal
+    type, a crystal). Categorical levels: that level vs the reference level, other covariates at
+    reference; a diamond tip is compared with the reference crystal at its reference flow.
+    """
+    ref = fit.reference
+    specs: list[dict] = []
+    n = len(frame)
+
+    def add(term, label, unit, base, alt, count):
+        specs.append(dict(term=term, label=label, unit=unit, base=base, alt=alt, n=int(count)))
+
+    vac = ref["vacuum_10kpa"]
+    add("vacuum_kpa", "Vacuum", "per 10 kPa", {}, {"vacuum_10kpa": vac + 1}, n)
+    add("passes", "Passes", "per additional pass", {}, {"passes": ref["passes"] + 1}, n)
+    crystals = [c for c in ref["crystal_levels"] if c != DIAMOND]
+    if crystals and "flow_10pct" in fit.rhs:
+        crystal = ref["crystal_type"] if ref["crystal_type"] != DIAMOND else crystals[0]
+        flow = ref["crystal_flow_10pct"]
+        add(
+            "particle_flow",
+            "Particle flow",
+            "per 10 percentage points (crystal sessions)",
+            {"crystal_type": crystal, "flow_10pct": flow},
+            {"crystal_type": crystal, "flow_10pct": flow + 1},
+            (frame["crystal_type"].astype(object) != DIAMOND).sum(),
+        )
+    if SESSION_SPLINE in fit.rhs:
+        last = min(6.0, float(frame["session_number"].max()))
+        add(
+            "session_number",
+            "Session number",
+            f"session {last:g} vs session 1",
+            {"session_number": 1.0},
+            {"session_number": last},
+            n,
+        )
+    else:
+        add(
+            "session_number",
+            "Session number",
+            "per additional session",
+            {},
+            {"session_number": ref["session_number"] + 1},
+            n,
+        )
+    for col, (source, template) in SOURCE_NAMES.items():
+        if col not in frame or col not in fit.rhs:
+            continue
+        counts = frame[col].astype(object).value_counts()
+        ref_level = frame[col].cat.categories[0]
+        for level in frame[col].cat.categories:
+            if level == ref_level:
+                continue
+            base, alt = {col: ref_level}, {col: level}
+            if col == "crystal_type":
+                base["flow_10pct"] = ref["crystal_flow_10pct"]
+                alt["flow_10pct"] = 0.0 if level == DIAMOND else ref["crystal_flow_10pct"]
+            label = template.format(level=_readable(level), ref=_readable(ref_level))
+            add(f"{source}[{level}]", label, f"vs {_readable(ref_level)}", base, alt, counts.get(level, 0))
+    return specs
+
+
+def _readable(level) -> str:
+    return str(level).replace("_", " ")
+
+
+def odds_ratio_interval(log_estimate: float, se: float, z: float = 1.959963984540054) -> dict:
+    """An odds ratio with its Wald interval (computed on the log scale) and two-sided p-value."""
+    from scipy import stats
+
+    return {
+        "estimate": float(np.exp(log_estimate)),
+        "ci_low": float(np.exp(log_estimate - z * se)),
+        "ci_high": float(np.exp(log_estimate + z * se)),
+        "p_value": float(2 * stats.norm.sf(abs(log_estimate / se))),
+    }
+
+
+def odds_ratio_effects(fit: LinearFit, frame: pd.DataFrame) -> list[dict]:
+    """Odds ratios with 95% Wald intervals and p-values for every contrast of ``effect_contrasts``."""
+    out = []
+    for spec in effect_contrasts(fit, frame):
+        base = reference_frame(fit, 1, **spec["base"])
+        alt = reference_frame(fit, 1, **{**spec["base"], **spec["alt"]})
+        est, se = contrast(fit, base, alt)
+        out.append(
+            dict(
+                term=spec["term"],
+                label=spec["label"],
+                unit=spec["unit"],
+                scale="odds_ratio",
+                **odds_ratio_interval(est, se),
+                n=spec["n"],
+                log_estimate=est,
+                se=se,
+            )
+        )
+    return out

@@ -1,0 +1,368 @@
+"""Guards around model fitting: subset size, sparse and separated levels, events per parameter, failed fits."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from statsmodels.tools.sm_exceptions import (
+    ConvergenceWarning,
+    HessianInversionWarning,
+    PerfectSeparationError,
+    PerfectSeparationWarning,
+)
+
+from analysis.design import (
+    DIAMOND,
+    SESSION_LINEAR,
+    SESSION_SPLINE,
+    SOURCE_NAMES,
+    VACUUM_SPLINE,
+    Collapsed,
+    FitFailure,
+    LinearFit,
+    as_categories,
+    category_levels,
+    collapse,
+    data_support,
+    design_env,
+    reference_covariates,
+    spline_knots,
+    wald_test,
+)
+
+MIN_SESSIONS = 200
+MIN_EVENTS = 20
+MIN_PATIENTS = 30
+MIN_EPV = 10.0
+MIN_LEVEL_SESSIONS = 20
+# Simplification order when events are too few per parameter or a fit fails: the spline first,
+# then the adjustment terms least tied to the settings questions. Crystal type stays (the flow
+# coding needs it); vacuum, passes and flow are what the models are for.
+SIMPLIFY_ORDER = (SESSION_SPLINE, "treatment_area", "indication", "pre_care", "skin_type")
+NONLINEAR_ALPHA = 0.05
+READABLE = {
+    "skin_type": "skin type",
+    "indication": "indication",
+    "treatment_area": "treatment area",
+    "crystal_type": "crystal type",
+    "pre_care": "pre-care",
+}
+MAX_ABS_LOG_ODDS = 10.0
+
+Fitter = Callable[[str, Collapsed, object, dict], LinearFit]
+
+
+@dataclass(frozen=True)
+class GuardedFit:
+    """The outcome of a guarded fit: the fit (or None), the rows it used, and what the guards did."""
+
+    status: str
+    fit: LinearFit | None
+    frame: pd.DataFrame
+    warnings: tuple[str, ...]
+    decisions: dict = field(default_factory=dict)
+    y: np.ndarray | None = None
+    clusters: np.ndarray | None = None
+
+
+def too_small(
+    n_sessions: int, n_events: int, n_nonevents: int, n_patients: int, what: tuple[str, str]
+) -> str | None:
+    """A plain message when a subset is too small to model, else None.
+
+    ``what`` names the two outcome groups, e.g. ``("with a side effect", "without one")``.
+    """
+    if n_sessions < MIN_SESSIONS:
+        return f"Only {n_sessions} sessions with a known outcome (at least {MIN_SESSIONS} needed): no model fitted."
+    if min(n_events, n_nonevents) < MIN_EVENTS:
+        fewer, label = (n_events, what[0]) if n_events <= n_nonevents else (n_nonevents, what[1])
+        return f"Only {fewer} sessions {label} (at least {MIN_EVENTS} needed): no model fitted."
+    if n_patients < MIN_PATIENTS:
+        return f"Only {n_patients} patients (at least {MIN_PATIENTS} needed): no model fitted."
+    return None
+
+
+def merge_sparse_levels(
+    frame: pd.DataFrame, y_binary: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """Merge categorical levels that are sparse or separated (no events, or only events).
+
+    Skin-type groups merge with their smaller neighbour (``IV`` + ``V–VI`` → ``IV–VI``); other
+    levels are pooled (``hands or back``) and, if the pool is still sparse, merged into the most
+    common level. Diamond-tip sessions, whose flow coding needs their own level, are left out
+    instead. Returns the frame, the matching outcome and one plain message per change.
+    """
+    notes: list[str] = []
+    frame = frame.copy()
+    y = np.asarray(y_binary, dtype=bool)
+    for col, (source, _) in SOURCE_NAMES.items():
+        for _ in range(20):
+            values = frame[col].astype(object).to_numpy()
+            stats = pd.DataFrame({"level": values, "y": y}).groupby("level")["y"].agg(["size", "sum"])
+            if len(stats) < 2:
+                break
+            bad = stats[
+                (stats["size"] < MIN_LEVEL_SESSIONS) | (stats["sum"] == 0) | (stats["sum"] == stats["size"])
+            ]
+            if bad.empty:
+                break
+            level = bad["size"].idxmin()
+            why = _why(stats.loc[level])
+            if col == "crystal_type" and level == DIAMOND:
+                keep = values != DIAMOND
+                frame, y = frame.loc[keep], y[keep]
+                notes.append(f"Diamond-tip sessions left out: {why}.")
+                continue
+            target = _merge_target(col, level, stats, set(bad.index))
+            merged = _merged_name(col, level, target)
+            frame[col] = np.where(np.isin(values, [level, target]), merged, values)
+            notes.append(f"{source} '{level}' {why}: merged with '{target}' as '{merged}'.")
+    return frame, y, notes
+
+
+def _why(row) -> str:
+    if row["sum"] == 0:
+        return "had no events (separation)"
+    if row["sum"] == row["size"]:
+        return "had only events (separation)"
+    return f"had only {int(row['size'])} sessions"
+
+
+def _merge_target(col: str, level, stats: pd.DataFrame, bad: set):
+    levels = list(stats.index)
+    if col == "skin_type":
+        order = sorted(levels, key=_roman_start)
+        i = order.index(level)
+        neighbours = [order[j] for j in (i - 1, i + 1) if 0 <= j < len(order)]
+        return min(neighbours, key=lambda lv: stats.loc[lv, "size"])
+    others = [lv for lv in bad if lv != level and lv != DIAMOND]
+    if others:
+        return min(others, key=lambda lv: stats.loc[lv, "size"])
+    candidates = stats.drop(index=[lv for lv in (level, DIAMOND) if lv in stats.index])
+    return candidates["size"].idxmax()
+
+
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
+
+
+def _roman_start(name: str) -> int:
+    return _ROMAN[str(name).split("–")[0]]
+
+
+def _merged_name(col: str, a, b) -> str:
+    if col == "skin_type":
+        lo, hi = sorted((a, b), key=_roman_start)
+        return f"{str(lo).split('–')[0]}–{str(hi).split('–')[-1]}"
+    return f"{a} or {b}"
+
+
+def count_parameters(rhs: str, frame: pd.DataFrame, knots: tuple) -> int:
+    """Number of covariate coefficients (excluding intercept / thresholds) a right-hand side implies."""
+    k = 0
+    for term in rhs.split(" + "):
+        if term in SOURCE_NAMES:
+            k += max(frame[term].nunique() - 1, 0)
+        elif term == SESSION_SPLINE:
+            k += 1 + max(len(knots) - 2, 0)
+        else:
+            k += 1
+    return k
+
+
+def fit_guarded(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    y_binary: np.ndarray,
+    clusters: np.ndarray,
+    rhs: str,
+    fitter: Fitter,
+    epv_events: Callable[[np.ndarray], float],
+    intercepts: int,
+) -> GuardedFit:
+    """Fit ``rhs`` with ``fitter`` behind every guard; never raises for data reasons.
+
+    Order: merge sparse/separated levels, simplify until ≥ 10 events per parameter, fit (a failed
+    fit — non-convergence, separation, singular information — is retried with the next
+    simplification), then keep the session-number spline only if a Wald test of its nonlinear
+    terms rejects linearity at 5 %.
+    """
+    notes: list[str] = []
+    frame, keep_y, merge_notes = merge_sparse_levels(frame.assign(_y=y, _c=clusters), y_binary)
+    notes += merge_notes
+    y, clusters = frame.pop("_y").to_numpy(), frame.pop("_c").to_numpy()
+    y_binary = keep_y
+    n_events = int(y_binary.sum())
+    if len(frame) < MIN_SESSIONS or min(n_events, len(frame) - n_events) < MIN_EVENTS:
+        return GuardedFit(
+            "not_enough_data",
+            None,
+            frame,
+            (*notes, "Too few sessions are left after the merges above: no model fitted."),
+        )
+    for col, label in (("vacuum_10kpa", "vacuum"), ("passes", "passes")):
+        if frame[col].nunique() < 2:
+            return GuardedFit(
+                "not_enough_data",
+                None,
+                frame,
+                (*notes, f"{label.capitalize()} did not vary in these sessions: no model fitted."),
+            )
+    terms = rhs.split(" + ")
+    crystal = (frame["crystal_type"].astype(object) != DIAMOND).to_numpy()
+    if frame.loc[crystal, "flow_10pct"].nunique() < 2:
+        terms.remove("flow_10pct")
+        notes.append(
+            "Particle flow did not vary among crystal sessions (or there were none): its term was left out."
+        )
+    settings = frame[[t for t in ("vacuum_10kpa", "passes", "flow_10pct") if t in terms]].drop_duplicates()
+    if np.linalg.matrix_rank(np.column_stack([np.ones(len(settings)), settings])) <= settings.shape[1]:
+        return GuardedFit(
+            "not_enough_data",
+            None,
+            frame,
+            (
+                *notes,
+                "Vacuum, passes and particle flow determine one "
+                "another in these sessions, so their effects cannot be told apart: no model fitted.",
+            ),
+        )
+    status = "simplified" if merge_notes else "ok"
+    knots = spline_knots(frame["session_number"])
+    if len(knots) < 3 and SESSION_SPLINE in terms:
+        terms[terms.index(SESSION_SPLINE)] = SESSION_LINEAR
+    frame = as_categories(frame)
+    reference = reference_covariates(frame)
+    env = design_env(knots)
+    rows = collapse(frame, [c for c in frame.columns], y, clusters)
+    events = epv_events(y)
+
+    def epv(ts):
+        return events / (count_parameters(" + ".join(ts), frame, knots) + intercepts)
+
+    full = epv(terms)
+    changes = []
+    while epv(terms) < MIN_EPV and (change := _simplify(terms)):
+        changes.append(change)
+    if changes:
+        status = "simplified"
+        notes.append(
+            f"Too few events for the full adjustment ({full:.1f} per parameter, {MIN_EPV:g} wanted): "
+            + "; ".join(changes)
+            + "."
+        )
+    if epv(terms) < MIN_EPV:
+        notes.append(
+            f"Only {epv(terms):.1f} events per parameter even in the simplest model: treat the intervals with caution."
+        )
+
+    while True:
+        fit, failure = _attempt(fitter, " + ".join(terms), rows, env, reference)
+        if fit is not None:
+            break
+        change = _simplify(terms)
+        if change is None:
+            return GuardedFit(
+                "not_enough_data", None, frame, (*notes, f"The model could not be fitted: {failure}.")
+            )
+        status = "simplified"
+        notes.append(f"The model could not be fitted ({failure}); refitted with {change}.")
+
+    decisions = {}
+    if SESSION_SPLINE in terms:
+        nonlinear = [n for n in fit.names if n.startswith(SESSION_SPLINE) and not n.endswith("[0]")]
+        stat, df, p = wald_test(fit, nonlinear)
+        knot_text = ", ".join(f"{k:g}" for k in knots)
+        if p < NONLINEAR_ALPHA:
+            decisions["session_number"] = (
+                f"session number as a restricted cubic spline (knots {knot_text}): nonlinearity Wald "
+                f"chi2 = {stat:.1f}, df = {df}, p = {p:.3g}"
+            )
+        else:
+            linear_terms = [SESSION_LINEAR if t == SESSION_SPLINE else t for t in terms]
+            linear, _ = _attempt(fitter, " + ".join(linear_terms), rows, env, reference)
+            if linear is not None:
+                fit = linear
+            decisions["session_number"] = (
+                f"session number linear: a spline's nonlinear terms were not needed (Wald chi2 = {stat:.1f}, "
+                f"df = {df}, p = {p:.3g})"
+            )
+    else:
+        decisions["session_number"] = "session number linear"
+    curve_fits = _vacuum_spline(fitter, fit, rows, knots, frame, reference, decisions)
+    extra = {
+        "levels": category_levels(frame),
+        "support": {**fit.support, **data_support(frame)},
+        "decisions": decisions,
+    }
+    fit = replace(fit, curve_fits={k: replace(v, **extra) for k, v in curve_fits.items()}, **extra)
+    return GuardedFit(status, fit, frame, tuple(notes), decisions, y, clusters)
+
+
+def _vacuum_spline(
+    fitter: Fitter, fit: LinearFit, rows: Collapsed, knots, frame, reference, decisions
+) -> dict:
+    """Refit with a spline in vacuum; keep it for the vacuum curves only if a Wald test rejects linearity."""
+    vacuum_knots = spline_knots(frame["vacuum_10kpa"])
+    if len(vacuum_knots) < 3:
+        decisions["vacuum_kpa"] = "vacuum linear (too few distinct values for a spline)"
+        return {}
+    rhs = fit.rhs.replace("vacuum_10kpa", VACUUM_SPLINE, 1)
+    spline, failure = _attempt(fitter, rhs, rows, design_env(knots, vacuum_knots), reference)
+    if spline is None:
+        decisions["vacuum_kpa"] = f"vacuum linear (a spline in vacuum could not be fitted: {failure})"
+        return {}
+    stat, df, p = wald_test(
+        spline, [n for n in spline.names if n.startswith(VACUUM_SPLINE) and not n.endswith("[0]")]
+    )
+    test = f"Wald chi2 = {stat:.1f}, df = {df}, p = {p:.3g}"
+    if p < NONLINEAR_ALPHA:
+        kpa = ", ".join(f"{10 * k:g}" for k in vacuum_knots)
+        decisions["vacuum_kpa"] = (
+            f"vacuum as a restricted cubic spline (knots {kpa} kPa) for the vacuum curves: nonlinearity {test}; "
+            "the odds ratio per 10 kPa is the linear summary"
+        )
+        return {"vacuum_10kpa": spline}
+    decisions["vacuum_kpa"] = f"vacuum linear: a spline's nonlinear terms were not needed ({test})"
+    return {}
+
+
+def _simplify(terms: list[str]) -> str | None:
+    """Apply the next simplification to ``terms`` in place; say what it was (None when none is left)."""
+    for term in SIMPLIFY_ORDER:
+        if term in terms:
+            if term == SESSION_SPLINE:
+                terms[terms.index(term)] = SESSION_LINEAR
+                return "session number entered linearly instead of as a spline"
+            terms.remove(term)
+            return f"{READABLE[term]} no longer adjusted for"
+    return None
+
+
+def _attempt(fitter: Fitter, rhs: str, rows: Collapsed, env, reference: dict):
+    """Run one fit, turning every way it can fail into a plain message."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            warnings.simplefilter("error", PerfectSeparationWarning)
+            warnings.simplefilter("error", HessianInversionWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fit = fitter(rhs, rows, env, reference)
+    except ConvergenceWarning:
+        return None, "it did not converge"
+    except FitFailure as exc:
+        return None, str(exc)
+    except (PerfectSeparationWarning, PerfectSeparationError):
+        return None, "an outcome is perfectly predicted by some settings (separation)"
+    except (np.linalg.LinAlgError, HessianInversionWarning):
+        return None, "its information matrix is singular"
+    beta = fit.params[: fit.k_beta]
+    if not np.all(np.isfinite(fit.cov)) or not np.all(np.isfinite(fit.params)):
+        return None, "it produced non-finite estimates"
+    slope = beta[1:] if fit.kind == "logit" else beta
+    if np.any(np.abs(slope) > MAX_ABS_LOG_ODDS):
+        return None, "an estimate ran off to an implausible size (a sign of separation)"
+    return fit, None
