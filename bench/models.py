@@ -1,0 +1,110 @@
+"""Model refresh timings at 100k and 1M sessions, and the aggregated-pattern fit against a row-level fit.
+
+    python -m bench.models --sizes 100000 1000000
+
+Inputs are the bench warehouse's sessions (1M ingested for real; 100k is a random 10% of its
+patients). Each stage of a refresh is timed once per size (medians of --runs when > 1); the
+side-effect model is then refitted row by row with statsmodels' GLM and cluster-robust SEs to
+measure the speed-up of fitting on covariate patterns and the largest difference in estimates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+
+from bench.common import save
+from bench.warehouse import warehouse
+
+
+def load_sessions(rows: int) -> pd.DataFrame:
+    import duckdb
+
+    from dashboard.modelling import INPUT_COLUMNS
+    from etl.warehouse import current_snapshot
+
+    data_dir = warehouse(1_000_000)
+    con = duckdb.connect(str(current_snapshot(data_dir).path), read_only=True)
+    frame = con.execute(f"select {', '.join(INPUT_COLUMNS)} from sessions").df()
+    con.close()
+    if rows < len(frame):
+        keys = frame["patient_key"].drop_duplicates().sample(frac=rows / len(frame), random_state=1)
+        frame = frame[frame["patient_key"].isin(set(keys))].reset_index(drop=True)
+    return frame
+
+
+def time_stages(sessions: pd.DataFrame) -> dict[str, float]:
+    from analysis.curves import fit_outcome_models, model_curves
+    from analysis.satisfaction import check_proportional_odds
+    from dashboard import modelling
+
+    out = {}
+    start = time.perf_counter()
+    fits = fit_outcome_models(sessions)
+    out["both_models"] = time.perf_counter() - start
+    for label, call in (("curves", lambda: model_curves(fits)),
+                        ("proportional_odds_check", lambda: check_proportional_odds(sessions)),
+                        ("settings_explorer", lambda: modelling._explorer(fits, sessions)),
+                        ("funnels", lambda: modelling._funnels(sessions, modelling.NETWORK)),
+                        ("control_charts", lambda: modelling._control_charts(sessions, modelling.NETWORK)),
+                        ("courses", lambda: modelling._courses(sessions))):
+        start = time.perf_counter()
+        call()
+        out[label] = time.perf_counter() - start
+    out["full_refresh_without_publish"] = sum(out.values())
+    return out, fits
+
+
+def aggregated_vs_row_level(sessions: pd.DataFrame, fits) -> dict:
+    import statsmodels.api as sm
+
+    from analysis.design import code_covariates, collapse, design_env, design_rows, spline_knots
+    from analysis.side_effects import fit_logit
+
+    fit = fits.side_effect_fit
+    known = sessions.loc[sessions["any_side_effect"].notna().to_numpy()].reset_index(drop=True)
+    frame, _ = code_covariates(known)
+    y = known["any_side_effect"].to_numpy()[frame.index.to_numpy()].astype(int)
+    clusters = known["patient_key"].to_numpy()[frame.index.to_numpy()]
+    start = time.perf_counter()
+    rows = collapse(frame, list(frame.columns), pd.Series(y), pd.Series(clusters))
+    aggregated = fit_logit(fit.rhs, rows, design_env(spline_knots(frame["session_number"])), fit.reference)
+    t_aggregated = time.perf_counter() - start
+    start = time.perf_counter()
+    x = design_rows(aggregated.design_info, frame)
+    groups = pd.factorize(clusters)[0]
+    row_level = sm.GLM(y, x, family=sm.families.Binomial()).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    t_rows = time.perf_counter() - start
+    k = len(aggregated.names)
+    bse = np.sqrt(np.diag(aggregated.cov))[:k]
+    return {"n_sessions": int(len(y)), "n_patterns": int(len(rows.patterns)), "aggregated_s": t_aggregated,
+            "row_level_s": t_rows, "speedup": t_rows / t_aggregated,
+            "max_abs_diff_estimate": float(np.max(np.abs(aggregated.params[:k] - row_level.params))),
+            "max_rel_diff_se": float(np.max(np.abs(bse / row_level.bse - 1)))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    results = {}
+    for size in args.sizes:
+        sessions = load_sessions(size)
+        runs = []
+        for _ in range(args.runs):
+            stages, fits = time_stages(sessions)
+            runs.append(stages)
+        stages = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}
+        comparison = aggregated_vs_row_level(sessions, fits)
+        results[str(size)] = {"sessions": len(sessions), "stages_s": stages, "side_effects_fit": comparison}
+        print(size, stages, {k: round(v, 6) if isinstance(v, float) else v for k, v in comparison.items()})
+    save("models", {"runs": args.runs, "results": results})
+
+
+if __name__ == "__main__":
+    main()
