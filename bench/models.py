@@ -47,7 +47,7 @@ def time_stages(sessions: pd.DataFrame) -> dict[str, float]:
     fits = fit_outcome_models(sessions)
     out["both_models"] = time.perf_counter() - start
     for label, call in (("curves", lambda: model_curves(fits)),
-                        ("proportional_odds_check", lambda: check_proportional_odds(sessions)),
+                        ("proportional_odds_check", lambda: modelling._po_check(sessions, check_proportional_odds)),
                         ("settings_explorer", lambda: modelling._explorer(fits, sessions)),
                         ("funnels", lambda: modelling._funnels(sessions, modelling.NETWORK)),
                         ("control_charts", lambda: modelling._control_charts(sessions, modelling.NETWORK)),

@@ -30,6 +30,9 @@ INPUT_COLUMNS = ("clinic_id", "patient_key", "clinician_id", "session_date", "cr
                  "treatment_area", "indication", "fitzpatrick", "particle_flow", "session_number",
                  "pre_care_followed", "satisfaction", "side_effects", "follow_up_done", "any_side_effect")
 RUNS_KEPT_PER_SCOPE = 2
+#: The proportional-odds check refits five models; above this many sessions it runs on a random
+#: sample of whole patients (a screening diagnostic; the satisfaction model itself uses every row).
+PO_CHECK_MAX_SESSIONS = 200_000
 
 
 @dataclass(frozen=True)
@@ -125,13 +128,31 @@ def fit_everything(sessions: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame
             "curve": c.name, "x_name": c.x, "y_name": c.y, "x": p.x, "estimate": p.estimate, "ci_low": p.ci_low,
             "ci_high": p.ci_high, "n": p.n, "reference": json.dumps(c.reference, default=str), "note": c.note}
             for c in model_curves(fits) for p in c.points]),
-        "model_po_check": check_proportional_odds(sessions),
+        "model_po_check": _po_check(sessions, check_proportional_odds),
         "settings_explorer": _explorer(fits, sessions),
     }
     tables.update(_funnels(sessions, scope))
     tables.update(_control_charts(sessions, scope))
     tables.update(_courses(sessions))
     return tables
+
+
+def patient_sample(sessions: pd.DataFrame, max_sessions: int) -> tuple[pd.DataFrame, str]:
+    """A reproducible random sample of whole patients holding about ``max_sessions`` sessions."""
+    if len(sessions) <= max_sessions:
+        return sessions, f"all {len(sessions)} sessions"
+    share = max_sessions / len(sessions)
+    # A hash of the pseudonym is a fixed, uniform draw per patient: the same patients every run.
+    draw = pd.util.hash_pandas_object(sessions["patient_key"], index=False).to_numpy() % 1_000_000
+    sample = sessions[draw < share * 1_000_000].reset_index(drop=True)
+    return sample, (f"a random {share:.0%} of patients ({len(sample)} of {len(sessions)} sessions; "
+                    "whole patients, so clustering is kept)")
+
+
+def _po_check(sessions: pd.DataFrame, check) -> pd.DataFrame:
+    sample, note = patient_sample(sessions, PO_CHECK_MAX_SESSIONS)
+    frame = check(sample)
+    return frame.assign(checked_on=note)
 
 
 def _explorer(fits, sessions: pd.DataFrame) -> pd.DataFrame:

@@ -113,7 +113,8 @@ create table if not exists model_curves (
 );
 create table if not exists model_po_check (
     run_id varchar, term varchar, label varchar, cut varchar, binary_or double, binary_ci_low double,
-    binary_ci_high double, po_or double, po_ci_low double, po_ci_high double, verdict varchar
+    binary_ci_high double, po_or double, po_ci_low double, po_ci_high double, verdict varchar,
+    checked_on varchar
 );
 create table if not exists settings_explorer (
     run_id varchar, fitzpatrick integer, indication varchar, treatment_area varchar, crystal_type varchar,
