@@ -177,7 +177,8 @@ def _explorer(fits, sessions: pd.DataFrame) -> pd.DataFrame:
 
 
 def _funnels(sessions: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]:
-    from analysis.funnel import fit_case_mix, funnel
+    from analysis.case_mix import fit_case_mix
+from analysis.funnel import funnel
 
     expected = fit_case_mix(sessions)
     units, limits, summaries = [], [], []
