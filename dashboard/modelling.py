@@ -178,7 +178,7 @@ def _explorer(fits, sessions: pd.DataFrame) -> pd.DataFrame:
 
 def _funnels(sessions: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]:
     from analysis.case_mix import fit_case_mix
-from analysis.funnel import funnel
+    from analysis.funnel import funnel
 
     expected = fit_case_mix(sessions)
     units, limits, summaries = [], [], []
