@@ -29,6 +29,11 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 
+bench: install  ## the recorded benchmarks (long: builds 1M and 10M warehouses under /tmp/derma-bench)
+	$(BIN)/python -m bench.ingest --rows 1000000 --runs 3 --pandas
+	$(BIN)/python -m bench.queries --sizes 1000000 10000000 --repeat 15
+	$(BIN)/python -m bench.models --sizes 100000 1000000
+
 sample: install  ## regenerate the committed sample in sample_data/sample/
 	$(BIN)/python -m sample_data.make_sample
 
