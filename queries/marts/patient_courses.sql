@@ -9,15 +9,6 @@ data_end as (
     select clinic_id, max(session_date) as clinic_last_date from sessions_staged group by clinic_id
 ),
 
-gaps as (
-    select
-        *,
-        session_date - lag(session_date) over (
-            partition by clinic_id, patient_key, indication, treatment_area order by session_date, session_id
-        ) as gap_days
-    from sessions_staged
-),
-
 courses as (
     select
         clinic_id,
@@ -31,8 +22,8 @@ courses as (
         max(session_number) as last_session_number,
         min(session_date) as first_session_date,
         max(session_date) as last_session_date,
-        max(gap_days) as max_gap_days,
-        avg(gap_days) as mean_gap_days,
+        -- Gaps from the course's ordered dates: one aggregate instead of a window over every session.
+        list(session_date order by session_date) as dates,
         count(*) filter (answered) as answered_sessions,
         arg_max(satisfaction, session_date) filter (answered) as last_satisfaction,
         max(satisfaction) as best_satisfaction,
@@ -40,13 +31,16 @@ courses as (
         count(*) filter (outcome_known) as outcome_known_sessions,
         count(*) filter (had_side_effect) as side_effect_sessions,
         min(session_number) filter (had_side_effect) as first_side_effect_session
-    from gaps
+    from sessions_staged
     group by clinic_id, patient_key, indication, treatment_area
 ),
 
 final as (
     select
-        c.*,
+        c.* exclude (dates),
+        list_max(list_transform(range(1, len(c.dates)), lambda i: c.dates[i + 1] - c.dates[i])) as max_gap_days,
+        case when c.sessions_done > 1
+            then (c.last_session_date - c.first_session_date) / (c.sessions_done - 1) end as mean_gap_days,
         planned_sessions(c.indication) as planned_sessions,
         case
             when c.sessions_done >= planned_sessions(c.indication) then 'completed'

@@ -5,10 +5,11 @@ with sessions_staged as (
     select * from stg_sessions
 ),
 
-final as (
+bands as (
+    -- Grouped on the integer band edges; labels are made once per cell, not once per session.
     select
         clinic_id, clinician_id, month, crystal_type, treatment_area, indication, fitzpatrick,
-        vacuum_band_low, vacuum_band, passes, flow_band_low, flow_band,
+        vacuum_band_low, passes, flow_band_low,
         count(*) as sessions,
         count(*) filter (outcome_known) as outcome_known,
         count(*) filter (had_side_effect) as side_effect_sessions,
@@ -19,6 +20,19 @@ final as (
         count(*) filter (satisfied) as satisfied
     from sessions_staged
     group by all
+),
+
+final as (
+    select
+        clinic_id, clinician_id, month, crystal_type, treatment_area, indication, fitzpatrick,
+        vacuum_band_low,
+        vacuum_band_low || '–' || (vacuum_band_low + 5) || ' kPa' as vacuum_band,
+        passes,
+        flow_band_low,
+        case when flow_band_low is not null then flow_band_low || '–' || (flow_band_low + 10) || ' %' end as flow_band,
+        sessions, outcome_known, side_effect_sessions, petechiae, prolonged_erythema, hyperpigmentation,
+        answered, satisfied
+    from bands
 )
 
 select * from final
