@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-all demo lint bench sample lock clean
+.PHONY: install chromium test test-all demo lint bench sample lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "derma-outcomes needs Python 3.11 or newer on PATH"; exit 1; }
@@ -17,10 +17,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-test: install
+chromium:  ## Debian's Chromium for the dashboard's browser test (installed only when missing)
+	@sh scripts/ensure-chromium.sh
+
+test: install chromium
 	$(BIN)/python -m pytest -q
 
-test-all: install  ## also the slow checks (coverage simulation)
+test-all: install chromium  ## also the slow checks (coverage simulation)
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 demo: install
@@ -33,6 +36,7 @@ bench: install  ## the recorded benchmarks (long: builds 1M and 10M warehouses u
 	$(BIN)/python -m bench.ingest --rows 1000000 --runs 3 --pandas
 	$(BIN)/python -m bench.queries --sizes 1000000 10000000 --repeat 15
 	$(BIN)/python -m bench.models --sizes 100000 1000000
+	$(BIN)/python -m bench.dashboard --repeat 20 --changes 12
 
 sample: install  ## regenerate the committed sample in sample_data/sample/
 	$(BIN)/python -m sample_data.make_sample

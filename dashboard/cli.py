@@ -385,12 +385,9 @@ def serve(port, host, data_dir) -> None:
 
 def _serve(settings: Settings, port: int, host: str) -> None:
     app = Path(__file__).with_name("streamlit_app.py")
-    if not app.exists():
-        raise Failure("the dashboard is not part of this version yet; explore the warehouse with 'derma batches', "
-                      f"'derma quarantine' or duckdb -readonly {settings.data_dir / 'warehouse.duckdb'}")
-    env = {**os.environ, "DERMA_DATA_DIR": str(settings.data_dir.resolve())}
-    if settings.secret_key:
-        env["DERMA_SECRET_KEY"] = settings.secret_key
+    # The dashboard only reads pseudonymised data: it never gets the pseudonym key.
+    env = {k: v for k, v in os.environ.items() if k != "DERMA_SECRET_KEY"}
+    env["DERMA_DATA_DIR"] = str(settings.data_dir.resolve())
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
                "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
     click.echo(f"dashboard on http://{host}:{port}  (Ctrl+C to stop)")
@@ -425,7 +422,7 @@ def demo(port, patients, no_serve, data_dir) -> None:
     result = run_ingest([workspace / "exports"], settings)
     _print_ingest(result)
     _refresh_models(settings)
-    if no_serve or not Path(__file__).with_name("streamlit_app.py").exists():
+    if no_serve:
         click.echo(f"\nwarehouse ready: {settings.data_dir / 'warehouse.duckdb'}\n"
                    f"  derma batches --data-dir {settings.data_dir}\n"
                    f"  derma quarantine --data-dir {settings.data_dir}\n"

@@ -167,12 +167,15 @@ def _explorer(fits, sessions: pd.DataFrame) -> pd.DataFrame:
     for row in seen.itertuples(index=False):
         if row.indication not in INDICATIONS or row.treatment_area not in TREATMENT_AREAS:
             continue
+        done = set()
         for crystal in crystals:
             grid = explore_settings(fits, int(row.fitzpatrick), row.indication, row.treatment_area, crystal)
-            grid = grid.assign(fitzpatrick=int(row.fitzpatrick), indication=row.indication,
-                               treatment_area=row.treatment_area,
-                               crystal_type=crystal or grid.attrs.get("reference", {}).get("crystal_type", "default"))
-            frames.append(grid)
+            label = crystal or grid.attrs.get("reference", {}).get("crystal_type", "default")
+            if label in done:  # the reference crystal may itself be the diamond tip: one grid per label
+                continue
+            done.add(label)
+            frames.append(grid.assign(fitzpatrick=int(row.fitzpatrick), indication=row.indication,
+                                      treatment_area=row.treatment_area, crystal_type=label))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

@@ -1,0 +1,59 @@
+"""What every page shares: the snapshot and filters in force, the friendly empty states, a chart with its caption."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard.filters import ACTIVE, Filters
+from dashboard.kpis import MIN_N
+
+EMPTY = ("**No data has been loaded yet.** Load the clinics' exports with `derma ingest <folder-of-exports>` "
+         "(or try `derma demo` for synthetic data), then reload this page.")
+NOT_ENOUGH = "Not enough data for this selection."
+NO_MODELS = "Models have not been fitted for this snapshot yet: run `derma models`."
+CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def context() -> tuple[str, Filters]:
+    """The current snapshot's path and the sidebar's filters; stops the page with help when nothing is loaded."""
+    snapshot = data.snapshot()
+    if snapshot is None:
+        st.info(EMPTY, icon=":material/inbox:")
+        st.stop()
+    return str(snapshot.path), st.session_state.get(ACTIVE, Filters())
+
+
+def chart(title: str, caption: str, build: Callable[..., go.Figure], frame: pd.DataFrame, key: str, *,
+          n: str | None = None, minimum: int = MIN_N, **options) -> None:
+    """A titled figure with its one-sentence caption, or "not enough data" when ``frame[n]`` sums below ``minimum``."""
+    st.markdown(f"**{title}**")
+    if frame is None or frame.empty or (n is not None and not charts.enough(frame, n, minimum)):
+        st.info(NOT_ENOUGH, icon=":material/info:")
+    else:
+        st.plotly_chart(build(frame, **options), key=key, config=CONFIG)
+    st.caption(caption)
+
+
+def models_ready(summaries: pd.DataFrame, scope: str) -> bool:
+    """Say whether model results exist and are fresh for ``scope``; False (after saying so) when missing."""
+    if summaries.empty:
+        st.info(NO_MODELS, icon=":material/model_training:")
+        return False
+    fitted = pd.Timestamp(summaries["fitted_at"].iat[0]).strftime("%d %b %Y %H:%M UTC")
+    if not bool(summaries["is_fresh"].iat[0]):
+        st.warning(f"These model results are stale: fitted {fitted} on an earlier load. Run `derma models` to "
+                   "refit them on the latest data.", icon=":material/history:")
+    else:
+        st.caption(f"Model results for **{scope}**, fitted {fitted} on the latest load.")
+    return True
+
+
+def scope_note(scope: str, f: Filters) -> None:
+    if f.clinic_id and scope != f.clinic_id:
+        st.caption(f"{f.clinic_id} has no model fit of its own, so these are the network's results "
+                   f"(`derma models --clinic {f.clinic_id}` fits one).")

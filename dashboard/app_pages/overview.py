@@ -1,0 +1,45 @@
+"""Overview: this month's KPIs against last month and last year, the monthly trends, the control-chart verdict."""
+
+import streamlit as st
+
+from dashboard import charts, data, kpis
+from dashboard.app_pages import _common as ui
+
+snapshot, f = ui.context()
+st.title("Overview")
+st.caption(f"Showing {f.describe()}.")
+frame = data.kpis(snapshot, f)
+if frame.empty:
+    st.info(ui.NOT_ENOUGH, icon=":material/info:")
+    st.stop()
+
+month, tiles = kpis.latest_tiles(frame)
+st.subheader(f"{month:%B %Y}")
+for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
+    with column:
+        st.metric(tile.label, tile.value, delta=tile.delta_prev, delta_color="off", help=tile.help, border=True,
+                  delta_description=f"vs {kpis.month_before(month, 1)}")
+        year = tile.delta_year or "no data"
+        st.caption(f"{tile.note}  \nvs {kpis.month_before(month, 12)}: {year}")
+st.caption("Changes from month to month are shown in grey on purpose: most are noise. "
+           "The control charts below say whether a change is real.")
+
+left, right = st.columns([2, 3])
+with left:
+    ui.chart("Sessions and patients per month", "Bars count sessions and the line counts distinct patients "
+             "treated each month.", charts.monthly_volume, frame, "overview_volume", n="sessions")
+with right:
+    ui.chart("Satisfaction and side effects per month", "Each line is a monthly rate with its 95% confidence band; "
+             "hollow points are months with fewer than 30 answers or known outcomes.", charts.monthly_rates, frame,
+             "overview_rates", n="answered")
+
+unit = f.clinic_id or data.NETWORK
+st.subheader(f"Control-chart verdict: {unit}")
+verdicts = data.spc_verdicts(snapshot, unit)
+if verdicts.empty:
+    st.info(ui.NO_MODELS, icon=":material/model_training:")
+for row in verdicts.itertuples():
+    show = st.warning if kpis.attention(row.verdict) else st.info
+    show(f"**{row.measure.capitalize()}** — {row.verdict}", icon=":material/monitoring:")
+st.caption("Verdicts come from control charts of the whole network or the selected clinic over all months; "
+           "the other filters do not apply to them. See *Clinicians & clinics* for the charts.")
