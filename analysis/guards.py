@@ -19,7 +19,6 @@ from analysis.design import (
     DIAMOND,
     SESSION_LINEAR,
     SESSION_SPLINE,
-    SOURCE_NAMES,
     VACUUM_SPLINE,
     Collapsed,
     FitFailure,
@@ -33,6 +32,7 @@ from analysis.design import (
     spline_knots,
     wald_test,
 )
+from analysis.effects import SOURCE_NAMES
 
 MIN_SESSIONS = 200
 MIN_EVENTS = 20

@@ -21,9 +21,9 @@ from analysis.design import (
     code_covariates,
     collapse,
     design_env,
-    odds_ratio_effects,
     spline_knots,
 )
+from analysis.effects import odds_ratio_effects
 from analysis.guards import fit_guarded, too_small
 from analysis.results import Effect, ModelResult
 

@@ -19,8 +19,8 @@ from analysis.design import (
     cluster_sandwich,
     cluster_score_sums,
     code_covariates,
-    odds_ratio_effects,
 )
+from analysis.effects import odds_ratio_effects
 from analysis.guards import fit_guarded, too_small
 from analysis.results import Effect, ModelResult
 

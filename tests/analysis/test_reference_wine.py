@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.design import contrast, odds_ratio_interval, reference_frame
+from analysis.design import reference_frame
+from analysis.effects import contrast, odds_ratio_interval
 from analysis.satisfaction import fit_ordinal_formula
 
 GOLDEN = json.loads((Path(__file__).parent / "results" / "wine_clm.json").read_text(encoding="utf-8"))
