@@ -246,7 +246,8 @@ def _control_charts(sessions: pd.DataFrame, scope: str) -> dict[str, pd.DataFram
 
 
 def _courses(sessions: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    from analysis.courses import dropout_by_session, sessions_to_satisfied
+    from analysis.courses import dropout_by_session
+    from analysis.time_to_satisfied import sessions_to_satisfied
 
     curves, summaries = [], []
     groups = [("all", sessions), *sessions.groupby("indication")]

@@ -13,18 +13,17 @@ from statsmodels.duration.survfunc import SurvfuncRight
 
 from analysis.courses import (
     COURSE_COLUMNS,
-    CURVE_COLUMNS,
     DROPOUT_COLUMNS,
     END_COLUMNS,
     PLANNED_SESSIONS,
     assign_courses,
     dropout_by_session,
     satisfaction_at_course_end,
-    sessions_to_satisfied,
     summarise_courses,
 )
 from analysis.rates import wilson_interval
 from analysis.results import Curve
+from analysis.time_to_satisfied import CURVE_COLUMNS, sessions_to_satisfied
 
 SCHEMA = Path(__file__).resolve().parents[2] / "etl" / "schema.sql"
 Z = 1.959963984540054

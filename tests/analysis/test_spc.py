@@ -8,14 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.spc import (
-    LANEY_COLUMNS,
-    RULE_COLUMNS,
-    XMR_COLUMNS,
-    laney_p_chart,
-    special_cause_rules,
-    xmr_chart,
-)
+from analysis.spc import LANEY_COLUMNS, XMR_COLUMNS, laney_p_chart, xmr_chart
+from analysis.special_causes import RULE_COLUMNS, special_cause_rules
 
 
 def months(count: int, start: str = "2025-01") -> pd.PeriodIndex:
