@@ -14,6 +14,13 @@ with outcomes as (
 ),
 
 patients as (
+    -- Over all months and cells the counts are read from unit_patients; any other filter recounts.
+    select clinic_id, patients from unit_patients
+    where clinician_id is null
+        and $date_from is null and $date_to is null and $crystal_type is null and $treatment_area is null
+        and $indication is null and $fitzpatrick is null and $clinician_id is null
+        and ($clinic_id is null or clinic_id = $clinic_id)
+    union all
     select clinic_id, count(distinct patient_no) as patients
     from patient_months
     where ($date_from is null or month >= date_trunc('month', cast($date_from as date)))
@@ -24,6 +31,8 @@ patients as (
         and ($treatment_area is null or treatment_area = $treatment_area)
         and ($indication is null or indication = $indication)
         and ($fitzpatrick is null or fitzpatrick = $fitzpatrick)
+        and not ($date_from is null and $date_to is null and $crystal_type is null and $treatment_area is null
+        and $indication is null and $fitzpatrick is null and $clinician_id is null)
     group by all
 ),
 

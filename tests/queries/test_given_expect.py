@@ -114,3 +114,16 @@ def test_patient_counts_agree_between_the_network_figure_and_a_filtered_recount(
     assert network.equals(recount)
     assert network["patients"].tolist() == [3, 3]
     assert run_query(con, "kpis_by_month", {"clinician_id": "K0"})["patients"].tolist() == [2, 2]
+
+
+def test_unit_patient_counts_agree_between_the_mart_and_a_filtered_recount(load):
+    rows = [row(session_id=f"s{i}", patient_id=f"PN{i % 5}", clinician_id=f"K{i % 3}",
+                session_date=f"2026-0{1 + i % 3}-1{i % 9}") for i in range(15)]
+    con = load(rows)
+    everything = {"date_from": "2026-01-01", "date_to": "2026-12-31"}  # same data, forces the recount
+    for name in ("clinician_outcomes", "clinic_outcomes"):
+        fast = run_query(con, name)
+        recount = run_query(con, name, everything)
+        assert fast["patients"].tolist() == recount["patients"].tolist(), name
+    assert run_query(con, "clinic_outcomes")["patients"].tolist() == [5]
+    assert run_query(con, "clinician_outcomes")["patients"].tolist() == [5, 5, 5]
