@@ -17,7 +17,8 @@ import numpy as np
 from bench.common import save
 from bench.warehouse import warehouse
 
-REQUIRED = {"setting": "vacuum_band"}
+REQUIRED = {"setting": "vacuum_band", "unit_type": "clinician", "fitzpatrick": 2, "indication": "wrinkles",
+            "treatment_area": "face"}
 FIRST_SCREEN = {"kpis_by_month", "clinic_outcomes", "data_freshness"}
 
 
