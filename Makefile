@@ -37,6 +37,7 @@ bench: install  ## the recorded benchmarks (long: builds 1M and 10M warehouses u
 	$(BIN)/python -m bench.queries --sizes 1000000 10000000 --repeat 15
 	$(BIN)/python -m bench.models --sizes 100000 1000000
 	$(BIN)/python -m bench.dashboard --repeat 20 --changes 12
+	$(BIN)/python -m bench.report
 
 sample: install  ## regenerate the committed sample in sample_data/sample/
 	$(BIN)/python -m sample_data.make_sample

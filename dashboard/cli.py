@@ -374,6 +374,34 @@ def models(clinic_id, refresh, data_dir, fmt) -> None:
 
 
 @main.command()
+@click.option("--month", default=None, help="YYYY-MM (default: the last complete month).")
+@click.option("--clinic", "clinic_id", default=None, help="One clinic's report (default: the network's).")
+@click.option("--all-clinics", is_flag=True, help="One report per clinic plus the network's.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True,
+              help="Folder to write to.")
+@click.option("--formats", default="html,pdf,xlsx", show_default=True, help="Comma-separated: html, pdf, xlsx.")
+@click.option("--min-cell", type=int, default=None, help="Show counts below N as <N (with complementary suppression).")
+@data_dir_option
+@handled
+def report(month, clinic_id, all_clinics, out, formats, min_cell, data_dir) -> None:
+    """Write the monthly report (HTML, PDF, XLSX) for the network, one clinic, or every clinic plus the network."""
+    from dashboard.report import ReportError, build_reports
+    from dashboard.report import all_clinics as clinics_of
+
+    if clinic_id and all_clinics:
+        raise click.UsageError("use --clinic or --all-clinics, not both")
+    settings = settings_for(data_dir)
+    scopes = [None, *clinics_of(settings)] if all_clinics else [clinic_id]
+    try:
+        written = build_reports(settings, month or last_complete_month(dt.date.today()), scopes, out,
+                                formats.split(","), min_cell)
+    except ReportError as exc:
+        raise Failure(_one_line(exc)) from None
+    for path in written:
+        click.echo(str(path))
+
+
+@main.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (localhost by default).")
 @data_dir_option

@@ -202,3 +202,21 @@ def named_query(snapshot_path: str, name: str, params: tuple[tuple[str, object],
 def sandboxed(snapshot_path: str, sql: str) -> SandboxResult:
     """Free SQL through the sandbox; never cached (it has its own time and memory limits)."""
     return run_sandboxed(sql, Path(snapshot_path), max_rows=10_000, timeout_s=10.0)
+
+
+# --- Monthly reports --------------------------------------------------------------------------------------
+
+@st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
+def report_files(snapshot_path: str, month: str, clinic_id: str | None, formats: tuple[str, ...],
+                 min_cell: int | None) -> tuple[tuple[str, bytes], ...]:
+    """The month's report files (name, bytes) for a clinic or the network, built in a temporary folder.
+
+    ``snapshot_path`` keys the cache: a new snapshot builds new files.
+    """
+    import tempfile
+
+    from dashboard.report import build_report
+
+    with tempfile.TemporaryDirectory(prefix="derma-report-") as folder:
+        paths = build_report(Settings.from_env(), month, clinic_id, Path(folder), formats, min_cell)
+        return tuple((p.name, p.read_bytes()) for p in paths)

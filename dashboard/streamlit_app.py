@@ -17,6 +17,7 @@ PAGES = [
     st.Page("app_pages/models.py", title="Models", icon=":material/functions:", url_path="models"),
     st.Page("app_pages/quality.py", title="Data quality", icon=":material/fact_check:", url_path="quality"),
     st.Page("app_pages/sql.py", title="SQL", icon=":material/database:", url_path="sql"),
+    st.Page("app_pages/reports.py", title="Reports", icon=":material/description:", url_path="reports"),
 ]
 
 

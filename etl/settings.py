@@ -18,6 +18,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "DERMA_KEEP_SNAPSHOTS": ("3", "how many published snapshots to keep (the current one included)"),
     "DERMA_MEMORY_LIMIT": ("2GB", "DuckDB memory limit for loads; larger work spills to a private temp folder"),
     "DERMA_THREADS": ("0", "DuckDB worker threads for loads (0 = all cores)"),
+    "DERMA_CHROMIUM": ("/usr/bin/chromium", "the Chromium binary that prints the monthly report's PDF"),
+    "DERMA_DEBUG": ("(unset)", "when set, the CLI shows tracebacks of unexpected errors instead of one line"),
 }
 
 
@@ -36,6 +38,7 @@ class Settings:
     keep_snapshots: int = 3
     memory_limit: str = "2GB"
     threads: int = 0
+    chromium: Path = field(default_factory=lambda: Path("/usr/bin/chromium"))
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -53,6 +56,8 @@ class Settings:
             values["memory_limit"] = v
         if (v := _env("DERMA_THREADS")) is not None:
             values["threads"] = _positive_int("DERMA_THREADS", v, allow_zero=True)
+        if (v := _env("DERMA_CHROMIUM")) is not None:
+            values["chromium"] = Path(v)
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
