@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from dashboard.jsonvalues import plain
 from etl.settings import Settings
 
 EXIT_FAILED = 1
@@ -85,18 +86,9 @@ def print_frame(frame, fmt: str) -> None:
         for column in frame.columns:
             table.add_column(str(column))
         for row in frame.itertuples(index=False):
-            table.add_row(*["" if _is_missing(v) else str(v) for v in row])
+            table.add_row(*["" if plain(v) is None else str(v) for v in row])
         Console(width=max(120, Console().width)).print(table)
         click.echo(f"{len(frame)} row(s)")
-
-
-def _is_missing(value) -> bool:
-    try:
-        import pandas as pd
-
-        return value is None or (not isinstance(value, list | tuple) and bool(pd.isna(value)))
-    except (TypeError, ValueError):
-        return False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,17 +155,13 @@ def _refresh_models(settings: Settings) -> None:
     """Refresh the network models after a load; the batch is committed either way."""
     from dashboard.modelling import refresh_models
 
-    if _progress_wanted():
+    if sys.stderr.isatty():
         click.echo("refreshing model results ...", err=True)
     try:
         refresh_models(settings)
     except Exception as exc:  # noqa: BLE001 - the load stands; say why the models did not refresh
         click.echo(f"derma: the batch is loaded, but the model results were not refreshed: {_one_line(exc)}",
                    err=True)
-
-
-def _progress_wanted() -> bool:
-    return sys.stderr.isatty()
 
 
 class _Progress:
@@ -245,29 +233,16 @@ def batches(data_dir, fmt) -> None:
         out = []
         for batch_id, group in frame.groupby("batch_id", sort=False):
             first = group.iloc[0]
-            files = [{k: _plain(row[k]) for k in ("file", "format", "status", "reason", "rows", "inserted", "updated",
+            files = [{k: plain(row[k]) for k in ("file", "format", "status", "reason", "rows", "inserted", "updated",
                                                   "unchanged", "quarantined", "sha256", "bytes")}
                      for _, row in group.iterrows()]
             totals = {k: int(group[k].sum()) for k in ("rows", "inserted", "updated", "unchanged", "quarantined")}
             out.append({"batch_id": batch_id, "snapshot": first["snapshot"],
-                        "started_at": first["started_at"].isoformat(), "finished_at": first["finished_at"].isoformat(),
+                        "started_at": plain(first["started_at"]), "finished_at": plain(first["finished_at"]),
                         "software_version": first["software_version"], "files": files, "totals": totals})
         click.echo(json.dumps(out))
     else:
         print_frame(frame.drop(columns=["snapshot", "software_version", "finished_at", "file_seq"]), "table")
-
-
-def _plain(value):
-    if hasattr(value, "item"):
-        return value.item()
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
 
 
 @main.command()
@@ -280,7 +255,7 @@ def quarantine(batch_id, data_dir, fmt) -> None:
     frame = _read_current(data_dir, "quarantine_records", {"batch_id": batch_id})
     if fmt == "json":
         keep = ["batch_id", "file", "row", "column", "value", "reason"]
-        records = [{k: _plain(v) for k, v in zip(keep, row, strict=True)}
+        records = [{k: plain(v) for k, v in zip(keep, row, strict=True)}
                    for row in frame[keep].itertuples(index=False)]
         click.echo(json.dumps(records, ensure_ascii=False))
     else:

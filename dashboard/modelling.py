@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 
 import duckdb
-import numpy as np
 import pandas as pd
 
+from dashboard.jsonvalues import plain, records
 from etl.contract import INDICATIONS, TREATMENT_AREAS
 from etl.load import amend_snapshot, new_batch_id, software_version
 from etl.settings import Settings
@@ -50,9 +50,7 @@ def latest_batch(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def fresh_run(con: duckdb.DuckDBPyConnection, scope: str) -> str | None:
     """The newest run of ``scope`` fitted on the latest data batch, or None (missing or stale)."""
-    return scalar(con, """select max(run_id) from model_runs
-                          where scope = $scope and data_batch_id = (select max(batch_id) from load_batches)""",
-                  {"scope": scope})
+    return scalar(con, "select max(run_id) from stg_model_runs where scope = $scope and is_fresh", {"scope": scope})
 
 
 def load_inputs(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
@@ -282,17 +280,17 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
         report = {
             "snapshot": snapshot.snapshot_id,
             "scope": scope,
-            "run": {k: _json_number(v) for k, v in run.items()},
+            "run": {k: plain(v) for k, v in run.items()},
             "models": [_model_entry(row, effects[effects["model"] == row["model"]]) for _, row in summaries.iterrows()],
             "curves": [_curve_entry(name, group) for name, group in curves.groupby("curve", sort=False)],
-            "proportional_odds": _records(run_query(con, "model_po_check", values).drop(
+            "proportional_odds": records(run_query(con, "model_po_check", values).drop(
                 columns=["run_id", "scope", "data_batch_id", "fitted_at", "is_fresh"])),
-            "funnel": {kind: _records(run_query(con, "funnel_units", {**values, "unit_type": kind})[
+            "funnel": {kind: records(run_query(con, "funnel_units", {**values, "unit_type": kind})[
                 ["unit", "clinic_id", "n_sessions", "observed", "expected", "oe_ratio", "oe_low", "oe_high", "flag",
                  "reading"]]) for kind in ("clinician", "clinic")},
-            "control_charts": _records(run_query(con, "spc_verdicts", values)[
+            "control_charts": records(run_query(con, "spc_verdicts", values)[
                 ["unit", "chart", "measure", "status", "verdict"]]),
-            "courses": _records(run_query(con, "course_summaries", values)[
+            "courses": records(run_query(con, "course_summaries", values)[
                 ["indication", "n_courses", "n_satisfied", "median", "median_low", "median_high", "median_text"]]),
         }
     finally:
@@ -303,10 +301,10 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
 def _model_entry(row: pd.Series, effects: pd.DataFrame) -> dict:
     return {
         "name": row["model"], "outcome": row["outcome"], "method": row["method"], "status": row["status"],
-        "n_sessions": _json_number(row["n_sessions"]), "n_patients": _json_number(row["n_patients"]),
-        "n_events": _json_number(row["n_events"]), "warnings": list(row["warnings"] if row["warnings"] is not None
+        "n_sessions": plain(row["n_sessions"]), "n_patients": plain(row["n_patients"]),
+        "n_events": plain(row["n_events"]), "warnings": list(row["warnings"] if row["warnings"] is not None
                                                                      else []),
-        "effects": _records(effects[["term", "label", "unit", "scale", "estimate", "ci_low", "ci_high", "p_value"]]),
+        "effects": records(effects[["term", "label", "unit", "scale", "estimate", "ci_low", "ci_high", "p_value"]]),
     }
 
 
@@ -314,21 +312,4 @@ def _curve_entry(name: str, group: pd.DataFrame) -> dict:
     first = group.iloc[0]
     return {"name": name, "x": first["x_name"], "y": first["y_name"],
             "reference": json.loads(first["reference"]) if first["reference"] else {}, "note": first["note"],
-            "points": _records(group[["x", "estimate", "ci_low", "ci_high"]])}
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return [{k: _json_number(v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
-def _json_number(value):
-    """Plain JSON values: numpy scalars unwrapped, NaN and NaT as null, timestamps as ISO text."""
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, pd.Timestamp | dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+            "points": records(group[["x", "estimate", "ci_low", "ci_high"]])}

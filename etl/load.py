@@ -240,7 +240,7 @@ def _load_file(con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.d
     try:
         raw = read_export(con, path, "_raw")
     except RejectedFile as exc:
-        result = FileResult(name, "rejected", str(exc), getattr(exc, "rows", 0), format=fmt, sha256=digest)
+        result = FileResult(name, "rejected", str(exc), 0, format=fmt, sha256=digest)
         _record_file(con, batch_id, seq, path, result)
         return result
     check_rows(con, raw, today, "_rows")

@@ -195,11 +195,8 @@ def _quote_ident(name: str) -> str:
 
 
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile:
-    header = [r[0] for r in con.execute("select name from parquet_schema($p) where name != 'schema'",
+    header = [r[0] for r in con.execute("select column_name from (describe select * from read_parquet($p))",
                                         {"p": str(path)}).fetchall()]
-    described = [r[0] for r in con.execute("select column_name from (describe select * from read_parquet($p))",
-                                           {"p": str(path)}).fetchall()]
-    header = described or header
     plan = plan_header(header)
     _check_plan(path, plan)
     positions = {h: _quote_ident(h) for h in header}
