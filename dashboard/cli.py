@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from dashboard.jsonvalues import plain
 from etl.settings import Settings
 
 EXIT_FAILED = 1
@@ -81,6 +80,8 @@ def print_frame(frame, fmt: str) -> None:
     else:
         from rich.console import Console
         from rich.table import Table
+
+        from dashboard.jsonvalues import plain  # pandas loads only for commands that print data
 
         table = Table(show_lines=False)
         for column in frame.columns:
@@ -228,6 +229,8 @@ def _read_current(data_dir: Path | None, query: str, values: dict):
 @handled
 def batches(data_dir, fmt) -> None:
     """Load history: batch id, time, files, counts, sha256 per file."""
+    from dashboard.jsonvalues import plain
+
     frame = _read_current(data_dir, "load_batches", {})
     if fmt == "json":
         out = []
@@ -252,6 +255,8 @@ def batches(data_dir, fmt) -> None:
 @handled
 def quarantine(batch_id, data_dir, fmt) -> None:
     """Rejected rows with their reasons (patient numbers masked)."""
+    from dashboard.jsonvalues import plain
+
     frame = _read_current(data_dir, "quarantine_records", {"batch_id": batch_id})
     if fmt == "json":
         keep = ["batch_id", "file", "row", "column", "value", "reason"]
