@@ -20,6 +20,15 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "DERMA_THREADS": ("0", "DuckDB worker threads for loads (0 = all cores)"),
     "DERMA_CHROMIUM": ("/usr/bin/chromium", "the Chromium binary that prints the monthly report's PDF"),
     "DERMA_DEBUG": ("(unset)", "when set, the CLI shows tracebacks of unexpected errors instead of one line"),
+    "DERMA_ROLES_FILE": (
+        "~/.config/derma/roles.toml",
+        "who may see what: identities (email) -> role and clinics; read when sign-in is configured",
+    ),
+    "DERMA_IDENTITY_HEADER": (
+        "(unset)",
+        "trust this request header (e.g. X-Forwarded-Email) as the signed-in identity set by a reverse proxy",
+    ),
+    "DERMA_AUDIT_FILE": ("<data dir>/audit.jsonl", "the append-only audit log of views, queries and exports"),
 }
 
 
@@ -39,6 +48,9 @@ class Settings:
     memory_limit: str = "2GB"
     threads: int = 0
     chromium: Path = field(default_factory=lambda: Path("/usr/bin/chromium"))
+    roles_file: Path = field(default_factory=lambda: Path("~/.config/derma/roles.toml").expanduser())
+    identity_header: str | None = None
+    audit_file: Path | None = None  # None: <data_dir>/audit.jsonl
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -58,10 +70,21 @@ class Settings:
             values["threads"] = _positive_int("DERMA_THREADS", v, allow_zero=True)
         if (v := _env("DERMA_CHROMIUM")) is not None:
             values["chromium"] = Path(v)
+        if (v := _env("DERMA_ROLES_FILE")) is not None:
+            values["roles_file"] = Path(v).expanduser()
+        if (v := _env("DERMA_IDENTITY_HEADER")) is not None:
+            values["identity_header"] = _header_name(v)
+        if (v := _env("DERMA_AUDIT_FILE")) is not None:
+            values["audit_file"] = Path(v).expanduser()
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def audit_path(self) -> Path:
+        """The audit log: ``DERMA_AUDIT_FILE``, else ``audit.jsonl`` in the data dir (outside every snapshot)."""
+        return self.audit_file if self.audit_file is not None else self.data_dir / "audit.jsonl"
 
     def with_data_dir(self, data_dir: Path | str | None) -> Settings:
         return self if data_dir is None else replace(self, data_dir=Path(data_dir))
@@ -79,3 +102,10 @@ def _positive_int(name: str, value: str, allow_zero: bool = False) -> int:
     if number < (0 if allow_zero else 1):
         raise SettingsError(f"{name} must be at least {0 if allow_zero else 1}, got {number}")
     return number
+
+
+def _header_name(value: str) -> str:
+    name = value.strip()
+    if not name or not all(c.isalnum() or c == "-" for c in name):
+        raise SettingsError(f"DERMA_IDENTITY_HEADER must be a header name such as X-Forwarded-Email, got {value!r}")
+    return name
