@@ -176,12 +176,12 @@ def ingest(
                 results.append(result)
                 if on_file:
                     on_file(result)
+            _record_batch(con, batch_id, started, results)  # before the marts: clinic_freshness reads it
             if any(r.inserted or r.updated for r in results) or not marts_are_current(con):
                 _derive_session_numbers(con)
                 build_marts(con)  # a batch that changed no session leaves every mart as it was
             if after_load:
                 after_load(con)
-            _record_batch(con, batch_id, started, results)
             warehouse.crash_point("before_checkpoint")
             con.execute("checkpoint wh")
             con.execute("detach wh")

@@ -77,3 +77,27 @@ def sample_warehouse(tmp_path_factory) -> Settings:
     ingest([SAMPLE], settings, today=TODAY)
     refresh_models(settings)
     return settings
+
+
+@pytest.fixture(autouse=True)
+def _private_access_files(tmp_path_factory, monkeypatch):
+    """No test reads the machine's roles file or writes an audit log next to a shared warehouse."""
+    folder = tmp_path_factory.mktemp("access")
+    monkeypatch.setenv("DERMA_AUDIT_FILE", str(folder / "audit.jsonl"))
+    monkeypatch.setenv("DERMA_ROLES_FILE", str(folder / "no-roles.toml"))
+    monkeypatch.delenv("DERMA_IDENTITY_HEADER", raising=False)
+
+
+@pytest.fixture(scope="session")
+def access_warehouse(sample_warehouse, tmp_path_factory) -> Settings:
+    """A copy of the sample warehouse where ETB-01 also has its own model fit (for access-scoping tests)."""
+    import shutil
+    from dataclasses import replace
+
+    from dashboard.modelling import refresh_models
+
+    folder = tmp_path_factory.mktemp("access-warehouse") / "data"
+    shutil.copytree(sample_warehouse.data_dir, folder, symlinks=True)
+    settings = replace(sample_warehouse, data_dir=folder)
+    refresh_models(settings, "ETB-01")
+    return settings
