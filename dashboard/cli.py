@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import getpass
 import json
 import os
 import sys
@@ -35,6 +36,7 @@ def handled(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        from etl.audit import AuditError
         from etl.load import LoadError
         from etl.pseudonym import SecretKeyError
         from etl.settings import SettingsError
@@ -45,7 +47,7 @@ def handled(func):
             return func(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except (LoadError, WarehouseError, SecretKeyError, SettingsError, QueryError) as exc:
+        except (AuditError, LoadError, WarehouseError, SecretKeyError, SettingsError, QueryError) as exc:
             raise Failure(_one_line(exc)) from None
         except KeyboardInterrupt:
             raise Failure("interrupted; nothing was published") from None
@@ -66,6 +68,22 @@ def settings_for(data_dir: Path | None) -> Settings:
     return Settings.from_env().with_data_dir(data_dir)
 
 
+def record(settings: Settings, action: str, what: str, params: dict | None = None, rows: int | None = None,
+           outcome: str = "ok") -> None:
+    """Account for a CLI action in the audit log; raises AuditError (so the command fails) when it cannot."""
+    from etl.audit import append
+
+    append(settings.audit_path, who=_user(), role="cli", via="cli", action=action, what=what, params=params,
+           rows=rows, outcome=outcome)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (a bare container): still account for the action
+        return "unknown"
+
+
 def format_option(*choices: str, default: str):
     return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
                         help="Output format.")
@@ -80,14 +98,15 @@ def print_frame(frame, fmt: str) -> None:
     else:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         from dashboard.jsonvalues import plain  # pandas loads only for commands that print data
 
         table = Table(show_lines=False)
         for column in frame.columns:
-            table.add_column(str(column))
-        for row in frame.itertuples(index=False):
-            table.add_row(*["" if plain(v) is None else str(v) for v in row])
+            table.add_column(Text(str(column)))
+        for row in frame.itertuples(index=False):  # Text: a value like '[red]' is data, not rich markup
+            table.add_row(*[Text("" if plain(v) is None else str(v)) for v in row])
         Console(width=max(120, Console().width)).print(table)
         click.echo(f"{len(frame)} row(s)")
 
@@ -258,6 +277,7 @@ def quarantine(batch_id, data_dir, fmt) -> None:
     from dashboard.jsonvalues import plain
 
     frame = _read_current(data_dir, "quarantine_records", {"batch_id": batch_id})
+    record(settings_for(data_dir), "export", "quarantine", {"batch": batch_id}, rows=len(frame))
     if fmt == "json":
         keep = ["batch_id", "file", "row", "column", "value", "reason"]
         records = [{k: plain(v) for k, v in zip(keep, row, strict=True)}
@@ -289,7 +309,9 @@ def query(name, params, list_only, data_dir, fmt) -> None:
         if not sep or not key.strip():
             raise QueryError(f"query '{name}': parameter '{item}' must be written key=value")
         values[key.strip()] = value
-    frame = _read_current(data_dir, get_query(name).name, values)
+    name = get_query(name).name
+    frame = _read_current(data_dir, name, values)
+    record(settings_for(data_dir), "query", name, values, rows=len(frame))
     print_frame(frame, fmt)
 
 
@@ -302,6 +324,7 @@ def query(name, params, list_only, data_dir, fmt) -> None:
 @handled
 def sql(statement, max_rows, timeout, data_dir, fmt) -> None:
     """One read-only SELECT in the analyst sandbox (no files, network, extensions or settings)."""
+    from etl.audit import redact_sql
     from etl.sandbox import SandboxError, run_sandboxed
     from etl.warehouse import current_snapshot
 
@@ -312,7 +335,9 @@ def sql(statement, max_rows, timeout, data_dir, fmt) -> None:
     try:
         result = run_sandboxed(statement, snapshot.path, max_rows=max_rows, timeout_s=timeout)
     except SandboxError as exc:
+        record(settings, "sql", redact_sql(statement), outcome="refused")
         raise Failure(_one_line(exc)) from None
+    record(settings, "sql", redact_sql(statement), rows=len(result.frame))
     print_frame(result.frame, fmt)
     if result.truncated:
         click.echo(f"derma: result truncated to the first {result.row_limit} rows", err=True)
@@ -320,21 +345,55 @@ def sql(statement, max_rows, timeout, data_dir, fmt) -> None:
 
 @main.command()
 @click.option("--clinic", "clinic_id", default=None, help="Fit this clinic's own data instead of the network's.")
+@click.option("--all-clinics", is_flag=True,
+              help="Fit the network's models, then each clinic's own (JSON: a list of reports, network first).")
 @click.option("--refresh", is_flag=True, help="Fit again even when fresh results exist.")
 @data_dir_option
 @format_option("table", "json", default="table")
 @handled
-def models(clinic_id, refresh, data_dir, fmt) -> None:
-    """The fitted models' effects and curves for the current snapshot (fitting them when missing or stale)."""
-    from dashboard.modelling import NETWORK, model_report, refresh_models
+def models(clinic_id, all_clinics, refresh, data_dir, fmt) -> None:
+    """The fitted models' effects and curves for the current snapshot (fitting them when missing or stale).
 
+    Managers see model results only from their own clinic's fit: use --all-clinics (or --clinic) so
+    every clinic has one.
+    """
+    from dashboard.modelling import NETWORK
+
+    if clinic_id and all_clinics:
+        raise click.UsageError("use --clinic or --all-clinics, not both")
     settings = settings_for(data_dir)
-    scope = clinic_id or NETWORK
-    refresh_models(settings, scope, force=refresh)
-    report = model_report(settings, scope)
-    if fmt == "json":
-        click.echo(json.dumps(report, default=str))
+    if not all_clinics:
+        report = _fitted_report(settings, clinic_id or NETWORK, refresh)
+        if fmt == "json":
+            click.echo(json.dumps(report, default=str))
+        else:
+            _print_models(report)
         return
+    clinics = sorted(_read_current(data_dir, "data_freshness", {})["clinic_id"])
+    reports = []
+    for scope in [NETWORK, *clinics]:
+        if sys.stderr.isatty():
+            click.echo(f"fitting the models for {scope} ...", err=True)
+        reports.append(_fitted_report(settings, scope, refresh))
+    if fmt == "json":
+        click.echo(json.dumps(reports, default=str))
+    else:
+        for report in reports:
+            _print_models(report)
+
+
+def _fitted_report(settings: Settings, scope: str, refresh: bool) -> dict:
+    """Fit ``scope``'s models when missing or stale (always with ``refresh``) and return their report."""
+    from dashboard.modelling import model_report, refresh_models
+
+    refresh_models(settings, scope, force=refresh)
+    return model_report(settings, scope)
+
+
+def _print_models(report: dict) -> None:
+    from dashboard.modelling import NETWORK
+
+    scope = report["scope"]
     click.echo(f"snapshot {report['snapshot']}  scope {scope}  fitted {report['run']['fitted_at']}")
     for model in report["models"]:
         click.echo(f"\n{model['name']}: {model['outcome']} — {model['method']}")
@@ -365,20 +424,68 @@ def models(clinic_id, refresh, data_dir, fmt) -> None:
 @handled
 def report(month, clinic_id, all_clinics, out, formats, min_cell, data_dir) -> None:
     """Write the monthly report (HTML, PDF, XLSX) for the network, one clinic, or every clinic plus the network."""
-    from dashboard.report import ReportError, build_reports
+    from dashboard.modelling import NETWORK
+    from dashboard.report import ReportError, build_reports, file_name
     from dashboard.report import all_clinics as clinics_of
+    from etl.audit import AuditError
 
     if clinic_id and all_clinics:
         raise click.UsageError("use --clinic or --all-clinics, not both")
     settings = settings_for(data_dir)
+    month = month or last_complete_month(dt.date.today())
     scopes = [None, *clinics_of(settings)] if all_clinics else [clinic_id]
     try:
-        written = build_reports(settings, month or last_complete_month(dt.date.today()), scopes, out,
-                                formats.split(","), min_cell)
+        written = build_reports(settings, month, scopes, out, formats.split(","), min_cell)
     except ReportError as exc:
         raise Failure(_one_line(exc)) from None
+    try:
+        for path in written:
+            clinic = next((c for c in scopes if file_name(c or NETWORK, month, path.suffix[1:]) == path.name), None)
+            record(settings, "report", path.name,
+                   {"month": month, "clinic": clinic, "min_cell": min_cell, "formats": formats.split(",")})
+    except AuditError:
+        for path in written:  # a report nobody can account for is not handed out
+            path.unlink(missing_ok=True)
+        raise
     for path in written:
         click.echo(str(path))
+
+
+@main.command()
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+              help="Only records written on or after this day (UTC).")
+@data_dir_option
+@format_option("text", "json", default="text")
+@handled
+def audit(since, data_dir, fmt) -> None:
+    """The audit log of views, queries and exports; fails when a record was edited or removed."""
+    from etl.audit import read
+
+    records = [{k: v for k, v in r.items() if k != "prev"}
+               for r in read(settings_for(data_dir).audit_path, since.date() if since else None)]
+    if fmt == "json":
+        click.echo(json.dumps(records, ensure_ascii=False))
+    elif not records:
+        click.echo("No audit records.")
+    else:
+        _print_audit(records)
+
+
+def _print_audit(records: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    columns = ("at", "who", "role", "via", "action", "what", "params", "rows", "outcome")
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column == "rows" else "left", overflow="fold")
+    for r in records:
+        params = json.dumps(r["params"], ensure_ascii=False, separators=(",", ":")) if r["params"] else ""
+        values = {**r, "params": params}
+        table.add_row(*[Text("" if values[c] is None else str(values[c])) for c in columns])
+    Console(width=max(160, Console().width)).print(table)
+    click.echo(f"{len(records)} record(s)")
 
 
 @main.command()
@@ -391,10 +498,35 @@ def serve(port, host, data_dir) -> None:
     _serve(settings_for(data_dir), port, host)
 
 
-def _serve(settings: Settings, port: int, host: str) -> None:
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _check_sign_in(settings: Settings, host: str) -> None:
+    """Refuse a server that would trust a header anyone could send, or a roles file that lets nobody in."""
+    if settings.identity_header is None:
+        if host not in LOOPBACK:
+            click.echo(f"derma: warning: no sign-in is configured, so everyone who reaches {host} is an "
+                       "administrator (see the README's Security section)", err=True)
+        return
+    if host not in LOOPBACK:
+        raise Failure(f"DERMA_IDENTITY_HEADER trusts a request header any client could send: serve on 127.0.0.1 "
+                      f"behind the reverse proxy that sets {settings.identity_header}, not on {host}")
+    from etl.access import AccessError, load_roles
+
+    try:
+        load_roles(settings.roles_file)
+    except AccessError as exc:
+        raise Failure(_one_line(exc)) from None
+
+
+def _serve(settings: Settings, port: int, host: str, local: bool = False) -> None:
+    """Run Streamlit on the dashboard; ``local`` (``derma demo``) is the single local admin without sign-in."""
+    if not local:
+        _check_sign_in(settings, host)
     app = Path(__file__).with_name("streamlit_app.py")
     # The dashboard only reads pseudonymised data: it never gets the pseudonym key.
-    env = {k: v for k, v in os.environ.items() if k != "DERMA_SECRET_KEY"}
+    dropped = {"DERMA_SECRET_KEY", *(("DERMA_IDENTITY_HEADER",) if local else ())}
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["DERMA_DATA_DIR"] = str(settings.data_dir.resolve())
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
                "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
@@ -436,7 +568,7 @@ def demo(port, patients, no_serve, data_dir) -> None:
                    f"  derma quarantine --data-dir {settings.data_dir}\n"
                    f"  duckdb -readonly {settings.data_dir / 'warehouse.duckdb'}")
         return
-    _serve(settings, port, "127.0.0.1")
+    _serve(settings, port, "127.0.0.1", local=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 from dashboard.report_content import NETWORK, collect, month_bounds
 from dashboard.report_html import Printer, now_utc, write_html
 from dashboard.report_xlsx import write_xlsx
+from etl.access import scoped_connection
 from etl.settings import Settings
 from etl.warehouse import connect_current
 from queries import run_query
@@ -49,8 +50,13 @@ def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
 
 
 def build_reports(settings: Settings, month: str, clinic_ids: Iterable[str | None], out_dir: Path,
-                  formats: Iterable[str] = FORMATS, min_cell: int | None = None) -> list[Path]:
-    """Reports for several scopes (``None`` = the network) from one snapshot and one browser."""
+                  formats: Iterable[str] = FORMATS, min_cell: int | None = None,
+                  clinics: tuple[str, ...] | None = None) -> list[Path]:
+    """Reports for several scopes (``None`` = the network) from one snapshot and one browser.
+
+    ``clinics`` limits what the reports may read to those clinics (the scoped warehouse of
+    ``etl.access``): a dashboard user limited to some clinics gets reports built only from their rows.
+    """
     try:
         month_bounds(month)
     except ValueError as exc:
@@ -59,6 +65,9 @@ def build_reports(settings: Settings, month: str, clinic_ids: Iterable[str | Non
     if min_cell is not None and min_cell < 1:
         raise ReportError(f"--min-cell must be at least 1, got {min_cell}")
     snapshot, con = connect_current(settings.data_dir)
+    if clinics is not None:
+        con.close()
+        con = scoped_connection(snapshot.path, clinics)
     try:
         known = set(run_query(con, "data_freshness")["clinic_id"])
         scopes = list(dict.fromkeys(clinic_ids))
@@ -93,9 +102,10 @@ def build_reports(settings: Settings, month: str, clinic_ids: Iterable[str | Non
 
 
 def build_report(settings: Settings, month: str, clinic_id: str | None, out_dir: Path,
-                 formats: Iterable[str] = FORMATS, min_cell: int | None = None) -> list[Path]:
+                 formats: Iterable[str] = FORMATS, min_cell: int | None = None,
+                 clinics: tuple[str, ...] | None = None) -> list[Path]:
     """Write the report of ``month`` (``YYYY-MM``) for ``clinic_id`` (None = network); returns the files."""
-    return build_reports(settings, month, [clinic_id], Path(out_dir), formats, min_cell)
+    return build_reports(settings, month, [clinic_id], Path(out_dir), formats, min_cell, clinics)
 
 
 def all_clinics(settings: Settings) -> list[str]:

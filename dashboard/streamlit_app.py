@@ -1,23 +1,27 @@
-"""The dashboard's entry point: page config, the shared filters in the sidebar (kept in the URL), navigation."""
+"""The dashboard's entry point: page config, sign-in, the shared filters in the sidebar (kept in the URL), navigation."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from dashboard import data, filters
+from dashboard.app_pages import _gate as gate
 from dashboard.filters import ACTIVE, KEYS, Filters
 
 st.set_page_config(page_title="Derma outcomes", page_icon=":material/spa:", layout="wide")
 
+# Each page with the permission it needs (None: every signed-in user with a role).
 PAGES = [
-    st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-    st.Page("app_pages/courses.py", title="Courses", icon=":material/timeline:", url_path="courses"),
-    st.Page("app_pages/safety.py", title="Settings & safety", icon=":material/tune:", url_path="safety"),
-    st.Page("app_pages/clinicians.py", title="Clinicians & clinics", icon=":material/groups:", url_path="clinicians"),
-    st.Page("app_pages/models.py", title="Models", icon=":material/functions:", url_path="models"),
-    st.Page("app_pages/quality.py", title="Data quality", icon=":material/fact_check:", url_path="quality"),
-    st.Page("app_pages/sql.py", title="SQL", icon=":material/database:", url_path="sql"),
-    st.Page("app_pages/reports.py", title="Reports", icon=":material/description:", url_path="reports"),
+    (st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True), None),
+    (st.Page("app_pages/courses.py", title="Courses", icon=":material/timeline:", url_path="courses"), None),
+    (st.Page("app_pages/safety.py", title="Settings & safety", icon=":material/tune:", url_path="safety"), None),
+    (st.Page("app_pages/clinicians.py", title="Clinicians & clinics", icon=":material/groups:",
+             url_path="clinicians"), None),
+    (st.Page("app_pages/models.py", title="Models", icon=":material/functions:", url_path="models"), None),
+    (st.Page("app_pages/quality.py", title="Data quality", icon=":material/fact_check:", url_path="quality"), None),
+    (st.Page("app_pages/sql.py", title="SQL", icon=":material/database:", url_path="sql"), "can_named_queries"),
+    (st.Page("app_pages/reports.py", title="Reports", icon=":material/description:", url_path="reports"),
+     "can_download"),
 ]
 
 
@@ -31,10 +35,10 @@ def _choice(name: str, label: str, options: list) -> object:
                         bind="query-params")
 
 
-def sidebar(snapshot_path: str) -> Filters:
+def sidebar(src: data.Source) -> Filters:
     """Draw the shared filters and return the selection (every widget is bound to a URL query parameter)."""
-    labels = data.months(snapshot_path)
-    people = data.clinicians(snapshot_path)
+    labels = data.months(src)
+    people = data.clinicians(src)
     values: dict[str, object] = {}
     with st.sidebar:
         st.subheader("Filters")
@@ -53,6 +57,10 @@ def sidebar(snapshot_path: str) -> Filters:
     return filters.build(values, labels)
 
 
+user = gate.user()
+gate.badge(user)
 current = data.snapshot()
-st.session_state[ACTIVE] = sidebar(str(current.path)) if current is not None else Filters()
-st.navigation(PAGES).run()
+st.session_state[ACTIVE] = sidebar(data.source(user, current)) if current is not None else Filters()
+page = st.navigation(gate.allowed(PAGES, user))
+gate.view(user, page, st.session_state[ACTIVE])
+page.run()

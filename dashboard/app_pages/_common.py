@@ -11,21 +11,40 @@ import streamlit as st
 from dashboard import charts, data
 from dashboard.filters import ACTIVE, Filters
 from dashboard.kpis import MIN_N
+from etl.access import Principal
 
 EMPTY = ("**No data has been loaded yet.** Load the clinics' exports with `derma ingest <folder-of-exports>` "
          "(or try `derma demo` for synthetic data), then reload this page.")
 NOT_ENOUGH = "Not enough data for this selection."
-NO_MODELS = "Models have not been fitted for this snapshot yet: run `derma models`."
+NO_MODELS = ("Models have not been fitted for this snapshot yet: an administrator runs `derma models` (the network) "
+             "or `derma models --all-clinics` (each clinic's own fit as well).")
 CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
-def context() -> tuple[str, Filters]:
-    """The current snapshot's path and the sidebar's filters; stops the page with help when nothing is loaded."""
+def context(needs: str | None = None) -> tuple[data.Source, Filters]:
+    """What the signed-in user may read of the current snapshot, and the sidebar's filters.
+
+    Stops the page with help when nothing is loaded, and with a refusal when the user lacks ``needs``
+    (a permission of ``etl.access.Principal``), whatever address they opened.
+    """
+    who = user()
+    if needs is not None and not getattr(who, needs):
+        st.error("This page is not available to your role. Please ask your administrator if you need it.",
+                 icon=":material/block:")
+        st.stop()
     snapshot = data.snapshot()
     if snapshot is None:
         st.info(EMPTY, icon=":material/inbox:")
         st.stop()
-    return str(snapshot.path), st.session_state.get(ACTIVE, Filters())
+    return data.source(who, snapshot), st.session_state.get(ACTIVE, Filters())
+
+
+def user() -> Principal:
+    """The signed-in user (the router has already turned away anyone without a role)."""
+    who = data.principal()
+    if who is None or not who.known:
+        st.stop()
+    return who
 
 
 def chart(title: str, caption: str, build: Callable[..., go.Figure], frame: pd.DataFrame, key: str, *,
@@ -42,7 +61,7 @@ def chart(title: str, caption: str, build: Callable[..., go.Figure], frame: pd.D
 def models_ready(summaries: pd.DataFrame, scope: str) -> bool:
     """Say whether model results exist and are fresh for ``scope``; False (after saying so) when missing."""
     if summaries.empty:
-        st.info(NO_MODELS, icon=":material/model_training:")
+        st.info(f"**{scope}:** {NO_MODELS}" if scope != data.NETWORK else NO_MODELS, icon=":material/model_training:")
         return False
     fitted = pd.Timestamp(summaries["fitted_at"].iat[0]).strftime("%d %b %Y %H:%M UTC")
     if not bool(summaries["is_fresh"].iat[0]):

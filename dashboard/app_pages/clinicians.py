@@ -14,19 +14,19 @@ READING = (
     "ranked, and a point outside the lines is a reason to look closer, not a verdict."
 )
 
-snapshot, f = ui.context()
+src, f = ui.context()
 st.title("Clinicians & clinics")
-if not ui.models_ready(data.model_summaries(snapshot, data.NETWORK), data.NETWORK):
+summary = data.funnel_summaries(src)
+if not ui.models_ready(summary, data.NETWORK):
     st.stop()
 st.info(READING, icon=":material/help:")
 
 for unit_type, clinic, highlight in (("clinician", f.clinic_id, f.clinician_id), ("clinic", None, f.clinic_id)):
-    units, limits = data.funnel(snapshot, unit_type, clinic)
+    units, limits = data.funnel(src, unit_type, clinic)
     ui.chart(f"{unit_type.capitalize()}s: side effects against case mix", f"Observed ÷ expected side effects per "
              f"{unit_type} against expected events, with 95% (dashed) and 99.8% (solid) limits; diamonds lie outside "
              "the 99.8% limits and a ringed point is the one selected in the sidebar.", charts.funnel, units,
              f"clinicians_funnel_{unit_type}", highlight=highlight, limits=limits)
-summary = data.funnel_summaries(snapshot)
 for row in summary.itertuples():
     for note in row.notes if row.notes is not None else []:
         st.caption(f"{row.unit_type.capitalize()} funnel: {note}")
@@ -39,12 +39,12 @@ left, right = st.columns(2)
 with left:
     ui.chart("Side-effect rate (Laney p′ chart)", "Monthly side-effect rate per clinic with its centre line and "
              "3-sigma limits adjusted for month-to-month variation.", charts.spc,
-             data.spc_points(snapshot, f.clinic_id, "side_effects_p_prime"), "clinicians_spc_side_effects",
+             data.spc_points(src, f.clinic_id, "side_effects_p_prime"), "clinicians_spc_side_effects",
              percent=True)
 with right:
     ui.chart("Mean satisfaction (XmR chart)", "Monthly mean rating (1–5) per clinic with its centre line and "
              "3-sigma limits from the month-to-month moving range.", charts.spc,
-             data.spc_points(snapshot, f.clinic_id, "satisfaction_xmr"), "clinicians_spc_satisfaction",
+             data.spc_points(src, f.clinic_id, "satisfaction_xmr"), "clinicians_spc_satisfaction",
              percent=False)
 st.caption("Funnels and control charts are fitted on all months of the whole network; only the clinic filter "
            "(and the clinician highlight) applies here.")

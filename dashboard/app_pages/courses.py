@@ -5,11 +5,11 @@ import streamlit as st
 from dashboard import charts, data
 from dashboard.app_pages import _common as ui
 
-snapshot, f = ui.context()
+src, f = ui.context()
 st.title("Courses")
 st.caption(f"Showing {f.describe()}.")
 
-by_session = data.satisfaction_by_session(snapshot, f)
+by_session = data.satisfaction_by_session(src, f)
 ui.chart("Satisfaction by session number",
          "Share of answered surveys rated 4–5 at each session of a course, with 95% intervals; n = answered surveys "
          "(hollow points rest on fewer than 30).",
@@ -17,14 +17,14 @@ ui.chart("Satisfaction by session number",
          numerator="satisfied", denominator="answered", x_title="session number", y_title="% satisfied",
          colour=charts.GREEN)
 
-scope = data.model_scope(snapshot, f.clinic_id)
-summaries = data.model_summaries(snapshot, scope)
+scope = data.model_scope(src, f.clinic_id)
+summaries = data.model_summaries(src, scope)
 st.subheader("Sessions until satisfied and dropout")
 if ui.models_ready(summaries, scope):
     ui.scope_note(scope, f)
     indication = f.indication or "all"
-    curve = data.course_curves(snapshot, scope, indication)
-    medians = data.course_summaries(snapshot, scope)
+    curve = data.course_curves(src, scope, indication)
+    medians = data.course_summaries(src, scope)
     median = medians.loc[medians["indication"] == indication, "median_text"]
     left, right = st.columns(2)
     with left:
@@ -34,7 +34,7 @@ if ui.models_ready(summaries, scope):
                  charts.km_curve, curve, "courses_km", n="at_risk", minimum=1,
                  median_text=median.iat[0] if len(median) else None)
     with right:
-        dropout = data.course_dropout(snapshot, scope, f.indication)
+        dropout = data.course_dropout(src, scope, f.indication)
         ui.chart("Courses stopping after each session",
                  "Share of courses that stopped after a session without completing, per indication, with 95% "
                  "intervals; courses still running are not counted as stopped.", charts.dropout_by_session,
@@ -42,7 +42,7 @@ if ui.models_ready(summaries, scope):
     st.caption("These course results are model tables for the whole scope: the date, crystal, area and skin-type "
                "filters do not apply to them; the indication filter does.")
 
-completion = data.course_completion(snapshot, f)
+completion = data.course_completion(src, f)
 ui.chart("Course completion by indication",
          "Share of finished courses that stopped before the planned number of sessions, by indication, with 95% "
          "intervals; n = finished courses.", charts.rate_points, completion, "courses_completion", n="finished",

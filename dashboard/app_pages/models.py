@@ -16,14 +16,14 @@ EFFECT_COLUMNS = {
 }
 PO_COLUMNS = ["label", "cut", "binary_or", "binary_ci_low", "binary_ci_high", "po_or", "verdict"]
 
-snapshot, f = ui.context()
+src, f = ui.context()
 st.title("Models")
-scope = data.model_scope(snapshot, f.clinic_id)
-summaries = data.model_summaries(snapshot, scope)
+scope = data.model_scope(src, f.clinic_id)
+summaries = data.model_summaries(src, scope)
 if not ui.models_ready(summaries, scope):
     st.stop()
 ui.scope_note(scope, f)
-effects = data.model_effects(snapshot, scope)
+effects = data.model_effects(src, scope)
 
 for model in summaries.itertuples():
     st.subheader(f"{model.model.replace('_', ' ').capitalize()}: {model.outcome}")
@@ -43,7 +43,7 @@ st.subheader("Proportional-odds check (satisfaction model)")
 st.caption("The satisfaction model assumes a factor shifts the odds of a higher rating equally at every cut. Each "
            "row compares a separate yes/no model at one cut with that shared estimate; *departs* means the shared "
            "estimate falls outside the cut's own interval.")
-st.dataframe(data.model_po_check(snapshot, scope), column_order=PO_COLUMNS, hide_index=True, key="models_po_check",
+st.dataframe(data.model_po_check(src, scope), column_order=PO_COLUMNS, hide_index=True, key="models_po_check",
              column_config={c: st.column_config.NumberColumn(format="%.2f") for c in PO_COLUMNS if "or" in c
                             or "ci" in c})
 st.caption("Models use all months of the scope; the sidebar's date and dimension filters do not apply to them.")

@@ -5,10 +5,10 @@ import streamlit as st
 from dashboard import charts, data, kpis
 from dashboard.app_pages import _common as ui
 
-snapshot, f = ui.context()
+src, f = ui.context()
 st.title("Overview")
 st.caption(f"Showing {f.describe()}.")
-frame = data.kpis(snapshot, f)
+frame = data.kpis(src, f)
 if frame.empty:
     st.info(ui.NOT_ENOUGH, icon=":material/info:")
     st.stop()
@@ -33,9 +33,9 @@ with right:
              "hollow points are months with fewer than 30 answers or known outcomes.", charts.monthly_rates, frame,
              "overview_rates", n="answered")
 
-unit = f.clinic_id or data.NETWORK
+unit = src.home_unit(f.clinic_id)
 st.subheader(f"Control-chart verdict: {unit}")
-verdicts = data.spc_verdicts(snapshot, unit)
+verdicts = data.spc_verdicts(src, unit)
 if verdicts.empty:
     st.info(ui.NO_MODELS, icon=":material/model_training:")
 for row in verdicts.itertuples():

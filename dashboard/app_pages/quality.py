@@ -7,21 +7,22 @@ from dashboard.app_pages import _common as ui
 
 SHOWN_RECORDS = 1_000
 
-snapshot, f = ui.context()
+src, f = ui.context()
+who = ui.user()
 st.title("Data quality")
 current = data.snapshot()
 st.markdown(f"**Snapshot in use:** `{current.snapshot_id if current else '–'}`")
 st.caption("Every load publishes a new snapshot; the dashboard switches to it on the next click, without a restart.")
 
 st.subheader("Freshness per clinic")
-st.dataframe(data.freshness(snapshot, f.clinic_id), hide_index=True, key="quality_freshness", column_config={
+st.dataframe(data.freshness(src, f.clinic_id), hide_index=True, key="quality_freshness", column_config={
     "first_session_date": st.column_config.DateColumn(format="YYYY-MM-DD"),
     "last_session_date": st.column_config.DateColumn(format="YYYY-MM-DD"),
     "last_loaded_at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
 st.caption("Last session and last load per clinic; *days behind network* counts days between the clinic's last "
            "session and the newest session anywhere.")
 
-batches = data.load_batches(snapshot)
+batches = data.load_batches(src)
 st.subheader("Loads")
 ui.chart("Rows per file by outcome", "Every data row of every file ends up inserted, updated (a correction), "
          "unchanged (already stored) or quarantined.", charts.file_outcomes, batches, "quality_files", n="rows",
@@ -30,16 +31,27 @@ with st.expander("Load batches and files (with sha256)"):
     st.dataframe(batches, hide_index=True, key="quality_batches")
 
 st.subheader("Quarantine")
-summary = data.quarantine_summary(snapshot, f.clinic_id)
+summary = data.quarantine_summary(src, f.clinic_id)
 if summary.empty:
     st.success("No rows were quarantined for this selection.", icon=":material/check:")
 else:
     ui.chart("Quarantined rows by reason", "How many rows were set aside for each reason, over all files.",
              charts.quarantine_reasons, summary, "quality_reasons")
     st.dataframe(summary, hide_index=True, key="quality_quarantine_summary")
-    records = data.quarantine_records(snapshot, f.clinic_id)
+    records = data.quarantine_records(src, f.clinic_id)
     st.markdown(f"**Quarantined records** ({len(records):,}; patient numbers masked)")
     st.dataframe(records.head(SHOWN_RECORDS), hide_index=True, key="quality_quarantine_records")
-    st.download_button("Download quarantined records (CSV)", records.to_csv(index=False), "quarantine.csv",
-                       "text/csv", key="quality_download_quarantine", on_click="ignore")
+    if who.can_download:
+        st.download_button("Download quarantined records (CSV)", data.download(
+            who, "quarantine.csv", {"clinic_id": f.clinic_id}, len(records), lambda: records.to_csv(index=False)),
+            "quarantine.csv", "text/csv", key="quality_download_quarantine", on_click="ignore")
 st.caption("Only the clinic filter applies on this page: loads and quarantine are about files, not sessions.")
+
+if who.can_audit:
+    st.subheader("Audit log")
+    since = st.date_input("Since", value=None, key="quality_audit_since")
+    log = data.audit_records(who, since)
+    st.dataframe(log.head(SHOWN_RECORDS), hide_index=True, key="quality_audit", column_config={
+        "at": st.column_config.TextColumn("when (UTC)"), "rows": st.column_config.NumberColumn(format="%d")})
+    st.caption(f"{len(log):,} record(s), newest first: every page view, query, download and report, by whom, with "
+               "its parameters and row count (never patient keys or values). `derma audit` reads the same log.")

@@ -4,24 +4,26 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.app_pages import _common as ui
+from etl.access import AccessDenied
 
 MIME = {"html": "text/html", "pdf": "application/pdf",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
-snapshot, f = ui.context()
+src, f = ui.context("can_download")
+who = ui.user()
 st.title("Monthly reports")
 st.caption("The same files `derma report` writes: HTML (works offline, interactive charts), an A4 PDF and a "
            "spreadsheet with one sheet per table. A clinic's report names no other clinic.")
-months = data.months(snapshot)
+months = data.months(src)
 if not months:
     st.info(ui.NOT_ENOUGH, icon=":material/info:")
     st.stop()
-clinics = sorted(data.clinicians(snapshot)["clinic_id"].unique())
+clinics = sorted(data.clinicians(src)["clinic_id"].unique())
 left, middle, right = st.columns(3)
 with left:
     month = st.selectbox("Month", list(reversed(months)), key="reports_month")
 with middle:
-    clinic = st.selectbox("Report for", [None, *clinics], key="reports_clinic",
+    clinic = st.selectbox("Report for", [None, *clinics] if who.all_clinics else clinics, key="reports_clinic",
                           format_func=lambda c: "The network" if c is None else c)
 with right:
     formats = st.multiselect("Formats", list(MIME), default=list(MIME), key="reports_formats")
@@ -35,10 +37,16 @@ if st.button("Build report", key="reports_build", icon=":material/description:",
 
 request = st.session_state.get("reports_request")
 if request:
-    with st.spinner("Building the report …"):
-        files = data.report_files(snapshot, *request)
+    try:
+        with st.spinner("Building the report …"):
+            files = data.report_files(who, src, *request)
+    except AccessDenied:
+        st.error(f"You may not build the report of {request[1] or 'the network'}.", icon=":material/block:")
+        st.stop()
     st.success(f"Report for {request[1] or 'the network'}, {request[0]}: {len(files)} file(s).",
                icon=":material/check:")
     for name, payload in files:
-        st.download_button(f"Download {name}", payload, file_name=name, mime=MIME[name.rsplit(".", 1)[1]],
+        st.download_button(f"Download {name}", data.download(who, name, {"month": request[0], "clinic": request[1]},
+                                                             None, lambda p=payload: p),
+                           file_name=name, mime=MIME[name.rsplit(".", 1)[1]],
                            key=f"reports_download_{name.rsplit('.', 1)[1]}", on_click="ignore")

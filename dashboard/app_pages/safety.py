@@ -10,7 +10,7 @@ RISK = {"side_effect_risk_by_vacuum": "by vacuum (kPa)", "side_effect_risk_by_pa
         "side_effect_risk_by_flow": "by particle flow (%)"}
 SATISFIED = {"satisfied_by_session_number": "by session number", "satisfied_by_vacuum": "by vacuum (kPa)"}
 
-snapshot, f = ui.context()
+src, f = ui.context()
 st.title("Settings & safety")
 st.caption(f"Showing {f.describe()}.")
 
@@ -19,18 +19,18 @@ setting = st.segmented_control("Side-effect rate by", list(SETTINGS), format_fun
 ui.chart("Side-effect rate by setting", "Share of sessions with any side effect at each setting level, with 95% "
          "intervals; sessions without follow-up are left out (n = sessions with a known outcome; hollow if under 30).",
          charts.rate_points,
-         data.setting_rates(snapshot, f, setting), "safety_by_setting", n="outcome_known", x="level",
+         data.setting_rates(src, f, setting), "safety_by_setting", n="outcome_known", x="level",
          rate="side_effect_rate", numerator="side_effect_sessions", denominator="outcome_known",
          x_title=SETTINGS[setting].lower(), y_title="side-effect rate", colour=charts.ORANGE)
 ui.chart("Side-effect types by skin type", "Each panel is one kind of side effect: its rate per skin type "
-         "(Fitzpatrick I–VI) with 95% intervals.", charts.side_effect_types, data.side_effect_types(snapshot, f),
+         "(Fitzpatrick I–VI) with 95% intervals.", charts.side_effect_types, data.side_effect_types(src, f),
          "safety_types", n="outcome_known", minimum=7 * 30)
 
-scope = data.model_scope(snapshot, f.clinic_id)
+scope = data.model_scope(src, f.clinic_id)
 st.subheader("Dose-response (adjusted models)")
-if ui.models_ready(data.model_summaries(snapshot, scope), scope):
+if ui.models_ready(data.model_summaries(src, scope), scope):
     ui.scope_note(scope, f)
-    curves = data.model_curves(snapshot, scope)
+    curves = data.model_curves(src, scope)
     ui.chart("Predicted side-effect risk", "Predicted chance of any side effect in a session as one setting changes "
              "and the others stay at typical values, with 95% bands.", charts.model_curves, curves, "safety_risk",
              curves=RISK)
@@ -48,7 +48,7 @@ if ui.models_ready(data.model_summaries(snapshot, scope), scope):
     area = c.selectbox("Area", filters.CHOICES["treatment_area"], key="safety_area",
                        index=filters.CHOICES["treatment_area"].index(f.treatment_area or "face"),
                        format_func=lambda v: filters.label("treatment_area", v))
-    grid = data.explorer(snapshot, scope, skin, indication, area, None)
+    grid = data.explorer(src, scope, skin, indication, area, None)
     crystal = d.selectbox("Crystal", sorted(grid["crystal_type"].unique()) or [None], key="safety_crystal",
                           format_func=lambda v: filters.label("crystal_type", v))
     vacuum = st.slider("Vacuum range (kPa)", 10, 70, (10, 70), step=5, key="safety_vacuum_range")

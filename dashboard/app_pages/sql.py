@@ -4,6 +4,8 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.app_pages import _common as ui
+from etl.access import AccessDenied
+from etl.audit import redact_sql
 from etl.sandbox import SandboxError
 from queries import QueryError, get_query, list_queries
 
@@ -23,7 +25,8 @@ def widget(param, key: str):
     return st.text_input(label, key=key, placeholder="(any)") or None
 
 
-snapshot, f = ui.context()
+src, f = ui.context("can_named_queries")
+who = ui.user()
 st.title("SQL")
 named, free = st.tabs(["Named queries", "Free SQL"])
 
@@ -43,28 +46,33 @@ with named:
                 values[param.name] = sidebar[param.name]
                 st.caption(f"from the sidebar: {sidebar[param.name]}")
     try:
-        result = data.named_query(snapshot, name, tuple((k, v) for k, v in values.items() if v is not None))
+        result = data.named_query(who, src, name, tuple((k, v) for k, v in values.items() if v is not None))
     except QueryError as exc:
         st.info(str(exc), icon=":material/edit_note:")
     else:
         st.dataframe(result, hide_index=True, key="sql_named_result")
-        st.download_button("Download CSV", result.to_csv(index=False), f"{name}.csv", "text/csv",
-                           key="sql_download_named", on_click="ignore")
+        csv = data.download(who, f"{name}.csv", values, len(result), lambda: result.to_csv(index=False))
+        st.download_button("Download CSV", csv, f"{name}.csv", "text/csv", key="sql_download_named", on_click="ignore")
     st.caption("* marks a required parameter; a value typed here wins over the sidebar.")
 
 with free:
+    if not who.can_free_sql:
+        st.info("Free SQL is open to analysts and administrators, who see every clinic; the named queries cover "
+                "your clinics.", icon=":material/lock:")
+        st.stop()
     st.caption("One read-only SELECT on the snapshot in use. No files, network, extensions or settings are "
                "reachable; at most 10,000 rows and 10 seconds.")
     sql = st.text_area("SQL statement", "select clinic_id, count(*) as sessions from sessions group by all order by 1",
                        key="sql_text", height=140)
     if st.button("Run", key="sql_run", type="primary", icon=":material/play_arrow:"):
         try:
-            outcome = data.sandboxed(snapshot, sql)
-        except SandboxError as exc:
+            outcome = data.sandboxed(who, src, sql)
+        except (SandboxError, AccessDenied) as exc:
             st.error(str(exc), icon=":material/block:")
         else:
             st.dataframe(outcome.frame, hide_index=True, key="sql_free_result")
             note = " (cut to the first rows)" if outcome.truncated else ""
             st.caption(f"{len(outcome.frame):,} row(s){note} in {outcome.elapsed_s * 1000:.0f} ms.")
-            st.download_button("Download CSV", outcome.frame.to_csv(index=False), "query.csv", "text/csv",
-                               key="sql_download_free", on_click="ignore")
+            csv = data.download(who, "query.csv", {"sql": redact_sql(sql)}, len(outcome.frame),
+                                lambda: outcome.frame.to_csv(index=False))
+            st.download_button("Download CSV", csv, "query.csv", "text/csv", key="sql_download_free", on_click="ignore")
