@@ -225,6 +225,10 @@ def _print_ingest(result) -> None:
             click.echo(f"{f.file}: dropped protected/free-text column(s) {', '.join(f.dropped_columns)}")
         if f.ignored_columns:
             click.echo(f"{f.file}: ignored unknown column(s) {', '.join(f.ignored_columns)}")
+    same = [f for f in result.files if f.same_as_batch]
+    if same:
+        click.echo(f"{len(same)} file(s) had the same bytes as an earlier load and nothing since could change "
+                   "them: counted as unchanged without reading them again")
     if result.skipped:
         click.echo(f"skipped {len(result.skipped)} file(s) that are not exports")
     click.echo(f"published snapshot {result.snapshot}")

@@ -54,6 +54,8 @@ class FileResult:
     sha256: str = ""
     ignored_columns: tuple[str, ...] = ()
     dropped_columns: tuple[str, ...] = ()
+    #: The batch whose load of the same bytes these counts come from, when the file was not read again.
+    same_as_batch: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -61,6 +63,7 @@ class FileResult:
             "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
             "quarantined": self.quarantined, "format": self.format, "sha256": self.sha256,
             "ignored_columns": list(self.ignored_columns), "dropped_columns": list(self.dropped_columns),
+            "same_as_batch": self.same_as_batch,
         }
 
 
@@ -228,6 +231,8 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     ddl = resources.files("etl").joinpath("schema.sql").read_text(encoding="utf-8")
     con.execute("use wh")
     con.execute(ddl)
+    for column, kind in (("clinics", "varchar[]"), ("first_session_date", "date"), ("last_session_date", "date")):
+        con.execute(f"alter table load_files add column if not exists {column} {kind}")  # snapshots before v0.2
     con.execute("insert or replace into schema_info values ('schema_version', '1')")
     con.execute("use memory")
     con.execute("create or replace temp table _touched (patient_key varchar)")
@@ -237,6 +242,9 @@ def _load_file(con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.d
     digest = sha256_file(path)
     name = path.name
     fmt = detect_format(path) or "unknown"
+    reused = _unchanged_since_loaded(con, path, seq, batch_id, digest)
+    if reused is not None:
+        return reused
     try:
         raw = read_export(con, path, "_raw")
     except RejectedFile as exc:
@@ -245,13 +253,53 @@ def _load_file(con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.d
         return result
     check_rows(con, raw, today, "_rows")
     _pseudonymise(con, key)
-    counts = _apply(con, batch_id, name)
+    counts, span = _apply(con, batch_id, name)
     result = FileResult(name, "loaded", None, raw.rows, *counts, format=raw.format, sha256=digest,
                         ignored_columns=raw.plan.ignored, dropped_columns=raw.plan.dropped)
     if sum(counts) != raw.rows:
         raise LoadError(f"{name}: row counts do not add up ({sum(counts)} accounted for, {raw.rows} read)")
-    _record_file(con, batch_id, seq, path, result)
+    _record_file(con, batch_id, seq, path, result, span)
     con.execute("drop table _raw; drop table _rows; drop table _rows_dups; drop table _keys")
+    return result
+
+
+# The last load of a file with these bytes, if re-applying it now could change nothing: same software
+# (same rules), no row set aside for a date rule that moves with today, and no stored session of its
+# clinics within its date span written by a later batch or earlier in this one (else it might revert
+# a correction, so it is loaded in full).
+_SAME_FILE_LOADED = """
+    select f.batch_id, f.file, f.format, f.rows, f.inserted + f.updated + f.unchanged as stored, f.quarantined,
+           f.ignored_columns, f.dropped_columns, f.clinics, f.first_session_date, f.last_session_date
+    from wh.load_files as f
+    inner join wh.load_batches as b using (batch_id)
+    where f.sha256 = $sha and f.status = 'loaded' and f.clinics is not null and b.software_version = $version
+      and not exists (select 1 from wh.quarantine as q where q.batch_id = f.batch_id and q.file = f.file
+                      and q.reason in ('future_date', 'out_of_range'))
+      and not exists (select 1 from wh.sessions as s
+                      where list_contains(f.clinics, s.clinic_id) and s.batch_id > f.batch_id
+                        and s.session_date between f.first_session_date and f.last_session_date)
+    order by f.batch_id desc, f.file_seq desc
+    limit 1"""
+
+
+def _unchanged_since_loaded(con, path: Path, seq: int, batch_id: str, digest: str) -> FileResult | None:
+    """Account for a file already loaded byte for byte without reading it again (None: load it in full).
+
+    Its rows count as unchanged and its quarantined rows are recorded again for this batch, exactly
+    as a full re-load of the same bytes would record them; nothing is written to ``sessions``.
+    """
+    rows = con.execute(_SAME_FILE_LOADED, {"sha": digest, "version": software_version()}).fetchall()
+    if not rows:
+        return None
+    (before, old_name, fmt, total, stored, quarantined, ignored, dropped, clinics, first, last) = rows[0]
+    con.execute("""insert into wh.quarantine
+        select $batch, $file, "row", "column", value, reason, clinic_id, session_id, patient_key
+        from wh.quarantine where batch_id = $before and file = $old""",
+                {"batch": batch_id, "file": path.name, "before": before, "old": old_name})
+    result = FileResult(path.name, "loaded", None, total, 0, 0, stored, quarantined, format=fmt, sha256=digest,
+                        ignored_columns=tuple(ignored or ()), dropped_columns=tuple(dropped or ()),
+                        same_as_batch=before)
+    _record_file(con, batch_id, seq, path, result, (clinics, first, last))
     return result
 
 
@@ -269,10 +317,11 @@ def _pseudonymise(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     con.unregister("_keys_arrow")
 
 
-def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[int, int, int, int]:
+def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[tuple[int, int, int, int], tuple]:
     """Upsert the file's good rows by natural key and quarantine the rest, in one transaction.
 
-    Returns (inserted, updated, unchanged, quarantined) counted over the file's rows.
+    Returns (inserted, updated, unchanged, quarantined) counted over the file's rows, and the span of
+    its good rows (clinics, first and last session date) for the unchanged-file short cut.
     """
     typed = ", ".join(f"r.{c}" for c in TYPED_COLUMNS if c != "patient_id")
     same = " and ".join(f"i.{c} is not distinct from s.{c}" for c in CONTENT_COLUMNS)
@@ -288,9 +337,10 @@ def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[in
                     as action
         from good as i
         left join wh.sessions as s on s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
-    inserted, updated, unchanged_new = con.execute(
+    inserted, updated, unchanged_new, clinics, first, last = con.execute(
         "select count(*) filter (action = 'insert'), count(*) filter (action = 'update'), "
-        "count(*) filter (action = 'unchanged') from _incoming").fetchall()[0]
+        "count(*) filter (action = 'unchanged'), coalesce(list(distinct clinic_id), []), min(session_date), "
+        "max(session_date) from _incoming").fetchall()[0]
     # Rows with problems, and every row of a key with differing contents, go to quarantine.
     con.execute(f"""create or replace temp table _bad as
         select r._row, r.clinic_id, r.session_id, k.patient_key,
@@ -333,7 +383,7 @@ def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[in
         raise LoadError(f"{name}: stored counts do not match the load; the batch was abandoned")
     con.execute("insert into _touched select distinct patient_key from _incoming where action <> 'unchanged'")
     con.execute("drop table _incoming; drop table _bad")
-    return inserted, updated, unchanged_new + repeats, quarantined
+    return (inserted, updated, unchanged_new + repeats, quarantined), (clinics, first, last)
 
 
 def _derive_session_numbers(con: duckdb.DuckDBPyConnection) -> None:
@@ -346,14 +396,20 @@ def _derive_session_numbers(con: duckdb.DuckDBPyConnection) -> None:
           and s.reported_session_number is null and s.session_number is distinct from d.n""")
 
 
-def _record_file(con, batch_id: str, seq: int, path: Path, r: FileResult) -> None:
+def _record_file(con, batch_id: str, seq: int, path: Path, r: FileResult, span: tuple = (None, None, None)) -> None:
+    clinics, first, last = span
     con.execute(
-        """insert into wh.load_files values ($batch, $seq, $file, $format, $sha, $bytes, $status, $reason, $rows,
-           $inserted, $updated, $unchanged, $quarantined, $ignored, $dropped, current_timestamp::timestamp)""",
+        """insert into wh.load_files (batch_id, file_seq, file, format, sha256, bytes, status, reason, rows, inserted,
+               updated, unchanged, quarantined, ignored_columns, dropped_columns, loaded_at, clinics,
+               first_session_date, last_session_date)
+           values ($batch, $seq, $file, $format, $sha, $bytes, $status, $reason, $rows, $inserted, $updated,
+               $unchanged, $quarantined, $ignored, $dropped, current_timestamp::timestamp, $clinics::varchar[],
+               $first::date, $last::date)""",
         {"batch": batch_id, "seq": seq, "file": r.file, "format": r.format, "sha": r.sha256,
          "bytes": path.stat().st_size, "status": r.status, "reason": r.reason, "rows": r.rows,
          "inserted": r.inserted, "updated": r.updated, "unchanged": r.unchanged, "quarantined": r.quarantined,
-         "ignored": list(r.ignored_columns), "dropped": list(r.dropped_columns)},
+         "ignored": list(r.ignored_columns), "dropped": list(r.dropped_columns), "clinics": clinics,
+         "first": first, "last": last},
     )
 
 

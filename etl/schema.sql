@@ -62,7 +62,10 @@ create table if not exists load_files (
     quarantined bigint not null,
     ignored_columns varchar[],
     dropped_columns varchar[],
-    loaded_at timestamp not null
+    loaded_at timestamp not null,
+    clinics varchar[],
+    first_session_date date,
+    last_session_date date
 );
 
 create table if not exists quarantine (
