@@ -46,6 +46,22 @@ def export_csv(rows: int, seed: int = 11) -> Path:
     return path
 
 
+def correction_csv(rows: int) -> Path:
+    """A 1% correction of ``export_csv(rows)``: every 100th session again, its satisfaction changed (cached)."""
+    source = export_csv(rows)
+    path = CACHE / f"sessions_{rows}_correction_1pct.csv"
+    if not path.exists():
+        import duckdb
+
+        with duckdb.connect() as con:
+            con.execute(f"""copy (
+                select * replace (case when satisfaction = '5' then '4' else '5' end as satisfaction)
+                from read_csv('{source}', all_varchar = true)
+                where hash(session_id) % 100 = 0
+            ) to '{path}' (header, quote '"', force_quote *)""")
+    return path
+
+
 def _write_csv(rows: int, seed: int) -> None:
     path = CACHE / f"sessions_{rows}.csv"
     import pyarrow as pa

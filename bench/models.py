@@ -1,6 +1,11 @@
 """Model refresh timings at 100k and 1M sessions, and the aggregated-pattern fit against a row-level fit.
 
     python -m bench.models --sizes 100000 1000000
+    python -m bench.models --full-refresh 1000000 10000000 --runs 3
+
+The second form times what an operator runs after a load, `derma models --refresh` on the bench
+warehouse, end to end in a fresh subprocess (load inputs, every fit, publish the results), with the
+child's peak RSS, against reading the model inputs alone (the baseline of the same run).
 
 Inputs are the bench warehouse's sessions (1M ingested for real; 100k is a random 10% of its
 patients). Each stage of a refresh is timed once per size (medians of --runs when > 1); the
@@ -87,11 +92,49 @@ def aggregated_vs_row_level(sessions: pd.DataFrame, fits) -> dict:
             "max_rel_diff_se": float(np.max(np.abs(bse / row_level.bse - 1)))}
 
 
+INPUTS = ("import sys; from dashboard.modelling import load_inputs; from etl.warehouse import connect_current; "
+          "from pathlib import Path; snap, con = connect_current(Path(sys.argv[1])); "
+          "print(len(load_inputs(con, 'network')))")
+
+
+def full_refresh(sizes: list[int], runs: int) -> dict:
+    """`derma models --refresh` end to end per size, A/B interleaved with reading the inputs alone."""
+    import os
+    import sys
+
+    from bench.common import summarise, timed
+
+    out = {}
+    env = {"DERMA_SECRET_KEY": "bench-key", **({"DERMA_MEMORY_LIMIT": os.environ["DERMA_MEMORY_LIMIT"]}
+                                               if "DERMA_MEMORY_LIMIT" in os.environ else {})}
+    for size in sizes:
+        data_dir = str(warehouse(size))
+        measured = []
+        for i in range(runs):
+            order = ("inputs", "refresh") if i % 2 == 0 else ("refresh", "inputs")
+            for side in order:
+                if side == "inputs":
+                    measured.append(timed("read_model_inputs", [sys.executable, "-c", INPUTS, data_dir], env))
+                else:
+                    measured.append(timed("derma_models_refresh", [sys.executable, "-m", "dashboard.cli", "models",
+                                                                   "--refresh", "--data-dir", data_dir], env))
+        stats = summarise(measured)
+        out[str(size)] = {"stats": stats, "ratio_refresh_vs_inputs": round(
+            stats["derma_models_refresh"]["median_s"] / stats["read_model_inputs"]["median_s"], 1)}
+        print(size, out[str(size)], flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--full-refresh", type=int, nargs="+", default=None, metavar="SIZE",
+                        help="time `derma models --refresh` end to end on warehouses of these sizes instead")
     args = parser.parse_args()
+    if args.full_refresh:
+        save("models_full_refresh", {"runs": args.runs, "results": full_refresh(args.full_refresh, args.runs)})
+        return
     results = {}
     for size in args.sizes:
         sessions = load_sessions(size)

@@ -191,13 +191,13 @@ def read(src: Source, name: str, params: dict | None = None) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL, max_entries=FEW, show_spinner=False)
 def months(src: Source) -> list[str]:
-    frame = read(src, "kpis_by_month")
+    frame = read(src, "filter_months")
     return [pd.Timestamp(m).strftime("%Y-%m") for m in frame["month"]]
 
 
 @st.cache_data(ttl=TTL, max_entries=FEW, show_spinner=False)
 def clinicians(src: Source) -> pd.DataFrame:
-    return read(src, "clinician_outcomes")[["clinic_id", "clinician_id"]]
+    return read(src, "filter_clinicians")
 
 
 # --- Filtered marts (every sidebar filter applies) --------------------------------------------------------
