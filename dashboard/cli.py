@@ -455,6 +455,45 @@ def report(month, clinic_id, all_clinics, out, formats, min_cell, data_dir) -> N
         click.echo(str(path))
 
 
+@main.command("export")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the Parquet export to (created; must be empty or an earlier export).")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier export in --out.")
+@data_dir_option
+@format_option("text", "json", default="text")
+@handled
+def export_parquet(out, overwrite, data_dir, fmt) -> None:
+    """Export the marts and sessions as hive-partitioned Parquet (by clinic) with a manifest."""
+    import shutil
+
+    from etl.audit import AuditError
+    from etl.export import ExportError, export_marts
+    from etl.warehouse import current_snapshot
+
+    settings = settings_for(data_dir)
+    snapshot = current_snapshot(settings.data_dir)
+    if snapshot is None:
+        raise Failure(f"no warehouse in {settings.data_dir} yet: load data with 'derma ingest' first")
+    try:
+        result = export_marts(snapshot.path, out, overwrite=overwrite, memory_limit=settings.memory_limit)
+    except ExportError as exc:
+        raise Failure(_one_line(exc)) from None
+    try:
+        record(settings, "export", "marts", {"out": str(result.out_dir), "tables": [t.name for t in result.tables]},
+               rows=result.rows)
+    except AuditError:
+        shutil.rmtree(result.out_dir, ignore_errors=True)  # an export nobody can account for is not handed out
+        raise
+    if fmt == "json":
+        click.echo(json.dumps(result.manifest(), ensure_ascii=False))
+        return
+    click.echo(f"{'table':26} {'rows':>10} {'files':>6}  partitioned by")
+    for table in result.tables:
+        click.echo(f"{table.name:26} {table.rows:>10} {len(table.files):>6}  {', '.join(table.partition_by) or '-'}")
+    click.echo(f"exported {len(result.tables)} tables, {result.rows} rows in {result.files} files of snapshot "
+               f"{result.snapshot_id} to {result.out_dir}")
+
+
 @main.command()
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
               help="Only records written on or after this day (UTC).")

@@ -47,6 +47,13 @@ class Source:
     snapshot: str
     clinics: tuple[str, ...] | None = None
 
+    @property
+    def everyone(self) -> str:
+        """What "no clinic filter" means for this source, in words."""
+        if self.clinics is None:
+            return "the whole network"
+        return self.clinics[0] if len(self.clinics) == 1 else f"your clinics ({', '.join(self.clinics)})"
+
     def home_unit(self, clinic_id: str | None) -> str:
         """The unit a page shows when no clinic is chosen: the user's only clinic, else the network."""
         if clinic_id:

@@ -45,8 +45,8 @@ class Filters:
         """The named queries' filter parameters (every analysis query takes exactly these)."""
         return asdict(self)
 
-    def describe(self) -> str:
-        """The selection in words, for captions and the report."""
+    def describe(self, everyone: str = "the whole network") -> str:
+        """The selection in words, for captions and the report (``everyone``: what no filter at all means)."""
         parts = []
         if self.date_from or self.date_to:
             start = self.date_from.strftime("%b %Y") if self.date_from else "start"
@@ -57,7 +57,7 @@ class Filters:
                 parts.append(label(name, getattr(self, name)))
         if self.fitzpatrick:
             parts.append(f"skin type {ROMAN[self.fitzpatrick]}")
-        return ", ".join(parts) or "the whole network, all months"
+        return ", ".join(parts) or f"{everyone}, all months"
 
 
 def label(name: str, value: object) -> str:

@@ -30,9 +30,11 @@ def _reset(defaults: dict[str, object]) -> None:
         st.session_state[key] = value
 
 
-def _choice(name: str, label: str, options: list) -> object:
-    return st.selectbox(label, [None, *options], format_func=lambda v: filters.label(name, v), key=KEYS[name],
-                        bind="query-params")
+def _choice(name: str, label: str, options: list, everything: str | None = None) -> object:
+    def shown(value: object) -> str:
+        return everything if value is None and everything else filters.label(name, value)
+
+    return st.selectbox(label, [None, *options], format_func=shown, key=KEYS[name], bind="query-params")
 
 
 def sidebar(src: data.Source) -> Filters:
@@ -45,7 +47,8 @@ def sidebar(src: data.Source) -> Filters:
         if len(labels) > 1:
             values["months"] = st.select_slider("Months", labels, value=(labels[0], labels[-1]), key=KEYS["months"],
                                                 bind="query-params")
-        values["clinic_id"] = _choice("clinic_id", "Clinic", sorted(people["clinic_id"].unique()))
+        values["clinic_id"] = _choice("clinic_id", "Clinic", sorted(people["clinic_id"].unique()),
+                                      None if src.clinics is None else "All your clinics")
         staff = people[people["clinic_id"] == values["clinic_id"]] if values["clinic_id"] else people
         values["clinician_id"] = _choice("clinician_id", "Clinician", sorted(staff["clinician_id"].unique()))
         for name, label in (("crystal_type", "Crystal type"), ("treatment_area", "Treatment area"),

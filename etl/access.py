@@ -109,6 +109,9 @@ class Principal:
             raise AccessDenied(f"{self.identity} ({self.role or 'no role'}) may not {what}")
 
 
+#: Who a request without any identity is (a trusted-header set-up whose proxy sent none).
+NOT_SIGNED_IN = "(not signed in)"
+
 #: The single user of a dashboard without sign-in (local use, ``derma demo``).
 LOCAL_ADMIN = Principal("local admin (no sign-in configured)", "admin", None)
 
@@ -128,7 +131,7 @@ class AccessConfig:
     def principal(self, identity: str | None) -> Principal:
         key = normalise(identity)
         if not key:
-            return nobody("(not signed in)")
+            return nobody(NOT_SIGNED_IN)
         return self.users.get(key, nobody(key))
 
 

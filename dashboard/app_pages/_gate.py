@@ -13,12 +13,15 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.filters import Filters
-from etl.access import AccessError, Principal
+from etl.access import NOT_SIGNED_IN, AccessError, Principal
 from etl.audit import AuditError
 
 LOG = logging.getLogger("derma.access")
 ASK = ("You are signed in as **{who}**, but this dashboard has not been opened to you yet. Please ask your "
        "administrator to add you to the roles file with your role and clinics.")
+NO_IDENTITY = ("No signed-in identity reached this dashboard, so it has not been opened to you yet. Sign in "
+               "through your organisation's address for it, or ask your administrator (the sign-in proxy may "
+               "not be passing your identity on).")
 LOCAL = ("**No sign-in is configured**: this dashboard treats everyone who can open its address as an "
          "administrator. That is right for a laptop (`derma demo`); for a clinic network set up sign-in (README, "
          "*Security*).")
@@ -48,7 +51,7 @@ def user() -> Principal:
         st.stop()
     if not who.known:
         _audit(who, "denied", "dashboard", outcome="refused")
-        _stop(ASK.format(who=who.identity))
+        _stop(ASK.format(who=who.identity) if who.identity != NOT_SIGNED_IN else NO_IDENTITY)
     return who
 
 

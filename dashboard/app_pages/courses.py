@@ -7,7 +7,7 @@ from dashboard.app_pages import _common as ui
 
 src, f = ui.context()
 st.title("Courses")
-st.caption(f"Showing {f.describe()}.")
+st.caption(f"Showing {f.describe(src.everyone)}.")
 
 by_session = data.satisfaction_by_session(src, f)
 ui.chart("Satisfaction by session number",

@@ -7,7 +7,7 @@ from dashboard.app_pages import _common as ui
 
 src, f = ui.context()
 st.title("Overview")
-st.caption(f"Showing {f.describe()}.")
+st.caption(f"Showing {f.describe(src.everyone)}.")
 frame = data.kpis(src, f)
 if frame.empty:
     st.info(ui.NOT_ENOUGH, icon=":material/info:")

@@ -12,7 +12,7 @@ SATISFIED = {"satisfied_by_session_number": "by session number", "satisfied_by_v
 
 src, f = ui.context()
 st.title("Settings & safety")
-st.caption(f"Showing {f.describe()}.")
+st.caption(f"Showing {f.describe(src.everyone)}.")
 
 setting = st.segmented_control("Side-effect rate by", list(SETTINGS), format_func=SETTINGS.get, default="vacuum_band",
                                key="safety_setting", required=True)

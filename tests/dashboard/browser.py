@@ -47,10 +47,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(data_dir: Path, log: Path, timeout_s: float = 60.0) -> Iterator[str]:
-    """Run ``derma serve`` on a free localhost port until the block ends; yields the base URL."""
+def serve(data_dir: Path, log: Path, timeout_s: float = 60.0,
+          env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``derma serve`` on a free localhost port until the block ends; yields the base URL.
+
+    ``env`` is merged over ``os.environ`` for the server (e.g. a sign-in header and roles file of its own).
+    """
     port = free_port()
-    env = {**os.environ, "DERMA_DATA_DIR": str(data_dir)}
+    env = {**os.environ, **(env or {}), "DERMA_DATA_DIR": str(data_dir)}
     with open(log, "w") as out:
         server = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port),
                                    "--host", "127.0.0.1", "--data-dir", str(data_dir)], cwd=ROOT, env=env,

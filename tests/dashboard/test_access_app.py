@@ -102,7 +102,7 @@ def test_a_clinic_user_sees_only_their_clinic_on_every_page(signed_in, email, pa
     text = shown(at)
     assert MINE in text
     assert not [other for other in OTHERS if other in text], f"{email} on {page} sees another clinic"
-    assert at.selectbox(key="filters_clinic").options == ["All clinics", MINE]
+    assert at.selectbox(key="filters_clinic").options == ["All your clinics", MINE]
 
 
 def test_the_other_manager_sees_only_hers(signed_in):
