@@ -1,0 +1,481 @@
+"""``derma export``: hive-partitioned Parquet of the marts that a second engine (DataFusion) reads identically.
+
+The analyst SQL below is written once, in DuckDB's dialect, and runs unchanged on the warehouse; for
+DataFusion it goes through sqlglot (there is no DataFusion dialect in sqlglot 30, so: Postgres, plus
+the two fixes in :class:`DataFusion`). ``bench/export.py`` times the same queries on both engines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pytest
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.errors import ErrorLevel
+from sqlglot.generator import Generator as BaseGenerator
+from sqlglot.generators.postgres import PostgresGenerator
+
+from etl.export import MANIFEST, ExportError, export_marts, exportable_tables, read_manifest
+from etl.warehouse import connect_current, current_snapshot
+from queries import bind_params, get_query, list_queries
+
+# ---------------------------------------------------------------------------------------------------
+# The second engine (shared with bench/export.py)
+# ---------------------------------------------------------------------------------------------------
+
+#: Analyst questions over the exported tables, in DuckDB SQL. No ORDER BY (DataFusion has no
+#: ``order by all``; results are sorted before comparing), every integer sum cast to bigint (DuckDB
+#: sums integers into HUGEINT, DataFusion into BIGINT) and rank() too (UBIGINT in DataFusion): uncast,
+#: they would differ in type only.
+ANALYST_QUERIES = {
+    "sessions_and_patients_by_clinic_month": """
+        select clinic_id, cast(date_trunc('month', session_date) as date) as month,
+            count(*) as sessions, count(distinct patient_key) as patients
+        from sessions
+        group by all""",
+    "outcomes_by_clinic_month": """
+        select clinic_id, month,
+            cast(sum(satisfied) as bigint) as satisfied, cast(sum(answered) as bigint) as answered,
+            cast(sum(side_effect_sessions) as bigint) as side_effect_sessions,
+            cast(sum(outcome_known) as bigint) as outcome_known,
+            sum(satisfied) / nullif(sum(answered), 0) as pct_satisfied,
+            sum(side_effect_sessions) / nullif(sum(outcome_known), 0) as side_effect_rate,
+            cast(sum(rating_sum) as bigint) as rating_sum,
+            sum(vacuum_kpa_sum) / sum(sessions) as mean_vacuum_kpa
+        from monthly_outcomes
+        group by all""",
+    "course_status_by_indication": """
+        select indication, status, count(*) as courses, cast(sum(sessions_done) as bigint) as sessions_done,
+            avg(mean_gap_days) as mean_gap_days, count(*) filter (where any_side_effect) as with_side_effects
+        from patient_courses
+        group by all""",
+    "sessions_running_total_and_rank_by_clinic": """
+        with per_month as (
+            select clinic_id, month, cast(sum(sessions) as bigint) as sessions
+            from monthly_outcomes
+            group by all
+        )
+        select clinic_id, month, sessions,
+            cast(sum(sessions) over (partition by clinic_id order by month) as bigint) as running_sessions,
+            sessions - lag(sessions) over (partition by clinic_id order by month) as change_prev,
+            cast(rank() over (partition by month order by sessions desc, clinic_id) as bigint) as rank_in_month
+        from per_month""",
+    "patients_per_clinic_month_joined_to_the_network": """
+        with sessions_per_month as (
+            select clinic_id, month, cast(sum(sessions) as bigint) as sessions
+            from monthly_outcomes
+            group by all
+        ),
+        patients_per_month as (
+            select clinic_id, month, count(distinct patient_no) as patients
+            from patient_months
+            group by all
+        )
+        select s.clinic_id, s.month, s.sessions, p.patients, s.sessions / p.patients as sessions_per_patient,
+            n.patients as network_patients
+        from sessions_per_month as s
+        inner join patients_per_month as p on p.clinic_id = s.clinic_id and p.month = s.month
+        left join monthly_patients as n on n.month = s.month""",
+    "side_effect_codes_by_clinic": """
+        select clinic_id,
+            count(*) filter (where list_contains(side_effects, 'petechiae')) as petechiae,
+            count(*) filter (where array_length(side_effects) > 1) as several_effects,
+            count(*) filter (where side_effects is null) as not_followed_up
+        from sessions
+        group by all""",
+    "side_effect_by_vacuum_band": """
+        select vacuum_band, vacuum_band_low, passes, cast(sum(sessions) as bigint) as sessions,
+            cast(sum(side_effect_sessions) as bigint) as side_effect_sessions
+        from settings_bands
+        group by all""",
+    "freshness_and_unit_patients": """
+        select f.clinic_id, f.first_session_date, f.last_loaded_at, f.sessions, u.clinician_id, u.patients
+        from clinic_freshness as f
+        left join unit_patients as u on u.clinic_id = f.clinic_id""",
+}
+
+#: Named analyses (``queries/analyses``) that read only exported tables and run on DataFusion as they
+#: are, with parameter values bound as literals. The others, and why they cannot:
+#:   side_effect_rate_by_setting     DuckDB's error() (rejects a bad $setting) has no DataFusion function
+#:   side_effect_types_by_skin_type  UNPIVOT: sqlglot's Postgres output has none, nor has DataFusion's SQL
+#:   model_*, course_*, funnel_*, spc_*, settings_explorer, load/quarantine ones: read model results,
+#:                                   load history or quarantined rows, which are not part of the export
+NAMED_ANALYSES = (
+    ("kpis_by_month", {}),
+    ("kpis_by_month", {"clinic_id": "ETB-01", "date_from": "2026-03-01", "date_to": "2026-09-30"}),
+    ("kpis_by_month", {"crystal_type": "corundum", "fitzpatrick": "2"}),
+    ("clinic_outcomes", {}),
+    ("clinician_outcomes", {"clinic_id": "MUC-02"}),
+    ("course_completion", {}),
+    ("data_freshness", {}),
+    ("satisfaction_by_session_number", {"indication": "wrinkles"}),
+    ("survey_response", {}),
+)
+
+
+class DataFusion(Postgres):
+    """sqlglot's Postgres output with what DataFusion 55 accepts where Postgres has nothing.
+
+    DuckDB's ``any_value`` skips NULLs, which sqlglot models as ``IGNORE NULLS``; Postgres has no such
+    clause, so sqlglot drops it with a warning. DataFusion's ``any_value`` skips NULLs by itself (and
+    refuses the clause), while its ``first_value``/``last_value``/``lag`` take the clause as DuckDB does.
+    """
+
+    class Generator(PostgresGenerator):
+        def ignorenulls_sql(self, expression: exp.IgnoreNulls) -> str:
+            if isinstance(expression.this, exp.AnyValue):
+                return self.sql(expression.this)
+            return BaseGenerator.ignorenulls_sql(self, expression)
+
+
+def duckdb_macros(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], exp.Expr]]:
+    """The warehouse's SQL macros (wilson_low, ...): parameter names and parsed body, read from DuckDB."""
+    rows = con.execute("select function_name, parameters, macro_definition from duckdb_functions() "
+                       "where function_type = 'macro' and database_name = current_database()").fetchall()
+    return {name: (list(params), sqlglot.parse_one(body, read="duckdb")) for name, params, body in rows}
+
+
+def _literal(value: object) -> exp.Expr:
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(value)
+    if isinstance(value, dt.date):
+        return exp.cast(exp.Literal.string(value.isoformat()), "date")
+    return exp.Literal.string(str(value))
+
+
+def to_datafusion(sql: str, macros: dict | None = None, params: dict | None = None) -> str:
+    """DuckDB SQL as DataFusion runs it: ``$params`` as literals, macros inlined, sqlglot to :class:`DataFusion`.
+
+    DataFusion's Python API takes no named parameters for SQL text and knows no DuckDB macros, so both
+    are resolved on sqlglot's syntax tree (values from ``queries.bind_params``, never pasted text).
+    Anything sqlglot cannot express raises instead of being dropped silently.
+    """
+    macros = macros or {}
+    params = params or {}
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Placeholder):
+            return _literal(params[node.name])
+        if isinstance(node, exp.Anonymous) and node.name.lower() in macros:
+            names, body = macros[node.name.lower()]
+            args = dict(zip(names, node.expressions, strict=True))
+            return exp.paren(body.copy().transform(
+                lambda c: exp.paren(args[c.name].copy()) if isinstance(c, exp.Column) and not c.table
+                and c.name in args else c), copy=False)
+        return node
+
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(rewrite)
+    return tree.sql(dialect=DataFusion, unsupported_level=ErrorLevel.RAISE)
+
+
+def datafusion_context(export_dir: Path):
+    """A DataFusion session with every table of an export registered, hive partition columns restored."""
+    from datafusion import SessionContext
+
+    types = {"VARCHAR": pa.string()}
+    ctx = SessionContext()
+    for name, table in read_manifest(export_dir)["tables"].items():
+        column_types = {c["name"]: c["type"] for c in table["columns"]}
+        partitions = [(c, types[column_types[c]]) for c in table["partition_by"]]
+        ctx.register_parquet(name, str(Path(export_dir) / name), table_partition_cols=partitions)
+    return ctx
+
+
+def duckdb_over_parquet(export_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per exported table over its Parquet files."""
+    con = duckdb.connect()
+    for name, table in read_manifest(export_dir)["tables"].items():
+        glob = str(Path(export_dir) / name / ("*/" * len(table["partition_by"])) / "*.parquet")
+        hive_types = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in table["partition_by"]) + "}"
+        options = f", hive_partitioning = true, hive_types = {hive_types}" if table["partition_by"] else ""
+        con.execute(f"create view \"{name}\" as select * from read_parquet('{glob}'{options})")
+    return con
+
+
+def comparable(table: pa.Table) -> pd.DataFrame:
+    """A result as a plain frame sorted by every column (engines differ in string kinds and row order)."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string_view(column.type) or pa.types.is_large_string(column.type):
+            column = column.cast(pa.string())
+        columns.append(column)
+    frame = pa.table(columns, names=table.column_names).to_pandas()
+    return frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
+
+
+def assert_same_result(actual: pa.Table, expected: pa.Table) -> None:
+    """Same columns, rows and values: integers, text and dates exactly, doubles to 1e-12 relative."""
+    pd.testing.assert_frame_equal(comparable(actual), comparable(expected), check_exact=False, rtol=1e-12, atol=0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def export_dir(sample_warehouse, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("export") / "marts"
+    export_marts(current_snapshot(sample_warehouse.data_dir).path, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def warehouse(sample_warehouse):
+    _, con = connect_current(sample_warehouse.data_dir)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def datafusion(export_dir):
+    return datafusion_context(export_dir)
+
+
+def _siblings(out: Path) -> list[str]:
+    """Anything an export left next to ``out`` besides ``out`` itself (temporary folders)."""
+    return sorted(p.name for p in out.parent.iterdir() if p.name != out.name and p.name.startswith(f".{out.name}"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The export itself
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_the_export_holds_every_mart_and_sessions_with_hive_folders_per_clinic(export_dir, warehouse,
+                                                                              sample_warehouse):
+    manifest = read_manifest(export_dir)
+    marts = [q.name for q in list_queries("marts")]
+    assert list(manifest["tables"]) == exportable_tables() == [*marts, "sessions"]
+    assert manifest["snapshot"] == current_snapshot(sample_warehouse.data_dir).snapshot_id
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["exported_at"])
+    assert manifest["software_version"] and manifest["marts_current"] is True
+    clinics = {r[0] for r in warehouse.execute("select distinct clinic_id from sessions").fetchall()}
+    assert "ETB-01" in clinics
+    for name, table in manifest["tables"].items():
+        described = warehouse.execute(f'describe "{name}"').fetchall()
+        assert [c["name"] for c in table["columns"]] == [r[0] for r in described], name
+        assert table["rows"] == warehouse.execute(f'select count(*) from "{name}"').fetchone()[0], name
+        for file in table["files"]:
+            assert (export_dir / file["path"]).stat().st_size == file["bytes"]
+        if any(r[0] == "clinic_id" for r in described):
+            assert table["partition_by"] == ["clinic_id"]
+            folders = {p.name for p in (export_dir / name).iterdir()}
+            expected = {r[0] for r in warehouse.execute(f'select distinct clinic_id from "{name}"').fetchall()}
+            assert folders == {f"clinic_id={c}" for c in expected}, name
+            assert all(re.fullmatch(rf"{name}/clinic_id=[^/]+/data_0\.parquet", f["path"]) for f in table["files"])
+        else:
+            assert table["partition_by"] == [] and [f["path"] for f in table["files"]] == [f"{name}/data_0.parquet"]
+    assert (export_dir / "sessions" / "clinic_id=ETB-01" / "data_0.parquet").is_file()
+    assert sorted(p.name for p in export_dir.iterdir()) == sorted([*manifest["tables"], MANIFEST])
+
+
+def test_integer_sums_that_duckdb_keeps_as_hugeint_are_exported_as_exact_bigints(export_dir):
+    columns = {c["name"]: c for c in read_manifest(export_dir)["tables"]["monthly_outcomes"]["columns"]}
+    assert columns["rating_sum"] == {"name": "rating_sum", "type": "BIGINT", "warehouse_type": "HUGEINT"}
+    assert columns["clinic_id"]["type"] == "VARCHAR" and "warehouse_type" not in columns["sessions"]
+
+
+def test_two_exports_of_one_snapshot_are_byte_identical_file_by_file(sample_warehouse, export_dir, tmp_path):
+    again = export_marts(current_snapshot(sample_warehouse.data_dir).path, tmp_path / "again").manifest()
+    first = read_manifest(export_dir)
+    for manifest in (first, again):
+        manifest.pop("exported_at")
+    assert again == first  # the manifest lists every file's sha256
+
+
+def test_only_the_chosen_tables_are_exported(sample_warehouse, tmp_path):
+    result = export_marts(current_snapshot(sample_warehouse.data_dir).path, tmp_path / "out",
+                          tables=["sessions", "monthly_patients"])
+    assert [t.name for t in result.tables] == ["monthly_patients", "sessions"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [MANIFEST, "monthly_patients", "sessions"]
+    with pytest.raises(ExportError, match="cannot export 'quarantine': not a mart or sessions"):
+        export_marts(current_snapshot(sample_warehouse.data_dir).path, tmp_path / "bad", tables=["quarantine"])
+    assert not (tmp_path / "bad").exists() and _siblings(tmp_path / "bad") == []
+
+
+def test_an_export_to_a_file_fails_and_leaves_nothing(sample_warehouse, tmp_path):
+    target = tmp_path / "out"
+    target.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(ExportError, match="it is a file, not a folder"):
+        export_marts(current_snapshot(sample_warehouse.data_dir).path, target)
+    assert target.read_text(encoding="utf-8") == "not a folder"
+    assert _siblings(target) == []
+
+
+def test_an_export_failing_half_way_leaves_no_partial_folder(sample_warehouse, tmp_path, monkeypatch):
+    import etl.export
+
+    real = etl.export._export_table
+
+    def fail_at_sessions(con, name, staging):
+        if name == "sessions":  # every mart is written by now
+            assert any(staging.iterdir())
+            raise ExportError("disk full (forced)")
+        return real(con, name, staging)
+
+    monkeypatch.setattr(etl.export, "_export_table", fail_at_sessions)
+    target = tmp_path / "out"
+    with pytest.raises(ExportError, match="forced"):
+        export_marts(current_snapshot(sample_warehouse.data_dir).path, target)
+    assert not target.exists() and _siblings(target) == []
+
+
+def test_a_failed_overwrite_keeps_the_earlier_export(sample_warehouse, tmp_path, monkeypatch):
+    import etl.export
+
+    snapshot = current_snapshot(sample_warehouse.data_dir).path
+    target = tmp_path / "out"
+    export_marts(snapshot, target, tables=["monthly_patients"])
+    before = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
+
+    def fail(con, name, staging):
+        raise ExportError("forced")
+
+    monkeypatch.setattr(etl.export, "_export_table", fail)
+    with pytest.raises(ExportError, match="forced"):
+        export_marts(snapshot, target, overwrite=True)
+    assert {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()} == before
+    assert _siblings(target) == []
+
+
+def test_a_non_empty_folder_is_refused_and_only_an_earlier_export_is_overwritten(sample_warehouse, tmp_path):
+    snapshot = current_snapshot(sample_warehouse.data_dir).path
+    target = tmp_path / "out"
+    export_marts(snapshot, target, tables=["monthly_patients"])
+    with pytest.raises(ExportError, match="is not empty; use --overwrite"):
+        export_marts(snapshot, target, tables=["unit_patients"])
+    (target / "stale.txt").write_text("from the earlier export", encoding="utf-8")
+    export_marts(snapshot, target, tables=["unit_patients"], overwrite=True)
+    assert sorted(p.name for p in target.iterdir()) == [MANIFEST, "unit_patients"]
+    assert _siblings(target) == []
+
+    someone_elses = tmp_path / "home"
+    (someone_elses / "notes").mkdir(parents=True)
+    with pytest.raises(ExportError, match="holds no earlier export"):
+        export_marts(snapshot, someone_elses, overwrite=True)
+    assert [p.name for p in someone_elses.iterdir()] == ["notes"]
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    export_marts(snapshot, empty, tables=["monthly_patients"])
+    assert (empty / MANIFEST).is_file()
+
+
+def test_no_raw_patient_number_reaches_any_exported_byte(export_dir):
+    # Patient numbers look like PN10549719 in the exports; six digits keep random bytes of compressed
+    # pages from matching by chance (about 1e-13 per position).
+    pattern = re.compile(rb"PN[0-9]{6,}")
+    sample = Path(__file__).parents[2] / "sample_data" / "sample"
+    assert any(pattern.search(p.read_bytes()) for p in sample.glob("*.csv")), "the check would see one"
+    files = [p for p in export_dir.rglob("*") if p.is_file()]
+    assert files and not [p for p in files if pattern.search(p.read_bytes()) or pattern.search(str(p).encode())]
+    # Parquet pages are compressed: look at every decoded text value too.
+    con = duckdb_over_parquet(export_dir)
+    for name, table in read_manifest(export_dir)["tables"].items():
+        for column in table["columns"]:
+            if column["type"] in ("VARCHAR", "VARCHAR[]"):
+                value = f'array_to_string("{column["name"]}", \',\')' if column["type"] == "VARCHAR[]" \
+                    else f'"{column["name"]}"'
+                hits = con.execute(f"select count(*) from \"{name}\" where regexp_matches({value}, 'PN[0-9]{{6,}}')"
+                                   ).fetchone()[0]
+                assert hits == 0, f"{name}.{column['name']}"
+
+
+def test_derma_export_prints_the_manifest_and_records_one_audit_entry(sample_warehouse, tmp_path):
+    from etl.audit import read
+    from etl.settings import Settings
+
+    out = tmp_path / "cli-export"
+    done = subprocess.run([sys.executable, "-m", "dashboard.cli", "export", "--out", str(out), "--format", "json",
+                           "--data-dir", str(sample_warehouse.data_dir)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(done.stdout)
+    assert manifest == read_manifest(out)
+    total = sum(t["rows"] for t in manifest["tables"].values())
+    records = [r for r in read(Settings.from_env().audit_path) if r["action"] == "export" and r["what"] == "marts"]
+    assert len(records) == 1
+    assert records[0]["params"] == {"out": str(out), "tables": list(manifest["tables"])}
+    assert records[0]["rows"] == total and records[0]["outcome"] == "ok"
+
+    again = subprocess.run([sys.executable, "-m", "dashboard.cli", "export", "--out", str(out),
+                            "--data-dir", str(sample_warehouse.data_dir)], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 1 and again.stderr.strip().count("\n") == 0
+    assert "is not empty; use --overwrite" in again.stderr
+
+    text = subprocess.run([sys.executable, "-m", "dashboard.cli", "export", "--out", str(out), "--overwrite",
+                           "--data-dir", str(sample_warehouse.data_dir)], capture_output=True, text=True, timeout=300)
+    assert text.returncode == 0, text.stderr
+    assert "sessions" in text.stdout and f"{total} rows" in text.stdout
+
+
+# ---------------------------------------------------------------------------------------------------
+# The second engine reads it identically
+# ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(ANALYST_QUERIES))
+def test_datafusion_over_the_export_answers_analyst_queries_as_duckdb_does(name, datafusion, warehouse):
+    sql = ANALYST_QUERIES[name]
+    expected = warehouse.sql(sql).to_arrow_table()
+    actual = datafusion.sql(to_datafusion(sql)).to_arrow_table()
+    assert expected.num_rows > 0
+    assert_same_result(actual, expected)
+
+
+@pytest.mark.parametrize(("name", "values"), NAMED_ANALYSES, ids=[f"{n}-{i}" for i, (n, _) in
+                                                                  enumerate(NAMED_ANALYSES)])
+def test_named_analyses_run_on_datafusion_with_the_same_results(name, values, datafusion, warehouse):
+    query = get_query(name)
+    params = bind_params(query, values)
+    expected = warehouse.sql(query.sql, params=params).to_arrow_table()
+    actual = datafusion.sql(to_datafusion(query.sql, duckdb_macros(warehouse), params)).to_arrow_table()
+    assert expected.num_rows > 0
+    assert_same_result(actual, expected)
+
+
+def test_datafusion_reads_every_exported_table_back_as_the_warehouse_holds_it(export_dir, datafusion, warehouse):
+    for name, table in read_manifest(export_dir)["tables"].items():
+        columns = [c["name"] for c in table["columns"]]
+        # The warehouse side with the export's exact-integer narrowing (HUGEINT sums -> BIGINT).
+        wanted = ", ".join(f'cast("{c["name"]}" as {c["type"]}) as "{c["name"]}"' if "warehouse_type" in c
+                           else f'"{c["name"]}"' for c in table["columns"])
+        expected = warehouse.sql(f'select {wanted} from "{name}"').to_arrow_table()
+        actual = datafusion.sql(f'select {", ".join(chr(34) + c + chr(34) for c in columns)} from "{name}"'
+                                ).to_arrow_table()
+        if "side_effects" in columns:  # lists do not sort; compare them as text
+            expected, actual = (t.set_column(t.column_names.index("side_effects"), "side_effects",
+                                             pa.array([None if v is None else "|".join(v)
+                                                       for v in t.column("side_effects").to_pylist()]))
+                                for t in (expected, actual))
+        assert_same_result(actual, expected)
+
+
+def test_a_silently_dropped_construct_fails_the_transpile_instead():
+    with pytest.raises(sqlglot.errors.UnsupportedError):
+        to_datafusion("select clinic_id, first(x) respect nulls from t group by all")
+    assert "ANY_VALUE(planned_sessions)" in to_datafusion("select any_value(planned_sessions) from t")
+
+
+@pytest.mark.parametrize("name", sorted(ANALYST_QUERIES))
+def test_duckdb_over_the_parquet_answers_as_over_the_warehouse(name, export_dir, warehouse):
+    con = duckdb_over_parquet(export_dir)
+    try:
+        assert_same_result(con.sql(ANALYST_QUERIES[name]).to_arrow_table(),
+                           warehouse.sql(ANALYST_QUERIES[name]).to_arrow_table())
+    finally:
+        con.close()
