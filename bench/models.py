@@ -133,7 +133,8 @@ def main() -> None:
                         help="time `derma models --refresh` end to end on warehouses of these sizes instead")
     args = parser.parse_args()
     if args.full_refresh:
-        save("models_full_refresh", {"runs": args.runs, "results": full_refresh(args.full_refresh, args.runs)})
+        name = "models_full_refresh_" + "_".join(str(s) for s in args.full_refresh)
+        save(name, {"runs": args.runs, "results": full_refresh(args.full_refresh, args.runs)})
         return
     results = {}
     for size in args.sizes:
