@@ -32,12 +32,18 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 
-bench: install  ## the recorded benchmarks (long: builds 1M and 10M warehouses under /tmp/derma-bench)
+bench: install  ## the recorded benchmarks (long: builds 100k, 1M and 10M warehouses under /tmp/derma-bench)
+	$(BIN)/python -m bench.ingest --rows 100000 --runs 3 --pandas
 	$(BIN)/python -m bench.ingest --rows 1000000 --runs 3 --pandas
-	$(BIN)/python -m bench.queries --sizes 1000000 10000000 --repeat 15
+	$(BIN)/python -m bench.ingest --rows 10000000 --runs 3
+	$(BIN)/python -m bench.ingest_stages --rows 100000 1000000 10000000
+	$(BIN)/python -m bench.queries --sizes 100000 1000000 10000000 --repeat 15
 	$(BIN)/python -m bench.models --sizes 100000 1000000
-	$(BIN)/python -m bench.dashboard --repeat 20 --changes 12
-	$(BIN)/python -m bench.report
+	$(BIN)/python -m bench.models --full-refresh 1000000 --runs 3
+	$(BIN)/python -m bench.models --full-refresh 10000000 --runs 1
+	$(BIN)/python -m bench.dashboard --sizes 1000000 10000000 --repeat 20 --changes 12
+	$(BIN)/python -m bench.report --sizes 1000000 10000000 --runs 3 --all-clinics-size 1000000
+	$(BIN)/python -m bench.export
 
 sample: install  ## regenerate the committed sample in sample_data/sample/
 	$(BIN)/python -m sample_data.make_sample

@@ -127,3 +127,18 @@ def test_derma_models_reports_the_planted_effects_inside_their_intervals(planted
     for term, planted_term in names.items():
         truth = math.exp(PLANTED.effect(outcome, planted_term).pa_log_or)
         assert effects[term]["ci_low"] <= truth <= effects[term]["ci_high"], (term, truth, effects[term])
+
+
+def test_model_inputs_through_arrow_are_the_frame_duckdb_would_give(sample_warehouse):
+    import pandas as pd
+
+    from dashboard.modelling import INPUT_COLUMNS, load_inputs
+    from etl.warehouse import connect_current
+
+    _, con = connect_current(sample_warehouse.data_dir)
+    try:
+        for scope, where in (("network", ""), ("ETB-01", " where clinic_id = 'ETB-01'")):
+            expected = con.execute(f"select {', '.join(INPUT_COLUMNS)} from sessions{where}").df()
+            pd.testing.assert_frame_equal(load_inputs(con, scope), expected)
+    finally:
+        con.close()
