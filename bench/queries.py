@@ -1,9 +1,10 @@
-"""Latency of every named analysis on warehouses of 1M and 10M sessions (p50/p95).
+"""Latency of every named analysis on warehouses of 100k, 1M and 10M sessions (p50/p95).
 
-    python -m bench.queries --sizes 1000000 10000000 --repeat 20
+    python -m bench.queries --sizes 100000 1000000 10000000 --repeat 15
 
-Each query runs unfiltered (the network view) and filtered to one clinic, on one read-only
-connection as the dashboard holds it, after one warm-up run.
+Each query runs unfiltered (the network view), filtered to one clinic, and for a manager of that
+clinic (the scoped warehouse of ``etl.access``, no filter), each on one read-only connection as the
+dashboard holds it, after one warm-up run.
 """
 
 from __future__ import annotations
@@ -29,26 +30,30 @@ def main() -> None:
     args = parser.parse_args()
     import duckdb
 
+    from etl.access import scoped_connection
     from etl.warehouse import current_snapshot
     from queries import list_queries, run_query
 
     results = {}
     for size in args.sizes:
         data_dir = warehouse(size)
-        con = duckdb.connect(str(current_snapshot(data_dir).path), read_only=True)
+        snapshot = current_snapshot(data_dir).path
+        con = duckdb.connect(str(snapshot), read_only=True)
         sessions = con.execute("select count(*) from sessions").fetchall()[0][0]
         clinic = con.execute("select min(clinic_id) from sessions").fetchall()[0][0]
+        scoped = scoped_connection(snapshot, [clinic])
         rows = []
         for query in list_queries():
-            for scope, extra in (("network", {}), ("one clinic", {"clinic_id": clinic})):
+            for scope, extra, target in (("network", {}, con), ("one clinic", {"clinic_id": clinic}, con),
+                                         ("manager", {}, scoped)):
                 if extra and "clinic_id" not in query.param_names:
                     continue
                 values = {**{k: v for k, v in REQUIRED.items() if k in query.param_names}, **extra}
-                run_query(con, query, values)
+                run_query(target, query, values)
                 times = []
                 for _ in range(args.repeat):
                     start = time.perf_counter()
-                    run_query(con, query, values)
+                    run_query(target, query, values)
                     times.append((time.perf_counter() - start) * 1000)
                 rows.append({"query": query.name, "scope": scope, "p50_ms": round(statistics.median(times), 1),
                              "p95_ms": round(float(np.percentile(times, 95)), 1),
@@ -56,6 +61,7 @@ def main() -> None:
                 print(f"{size:>9} {query.name:32} {scope:10} p50={rows[-1]['p50_ms']:7.1f} ms "
                       f"p95={rows[-1]['p95_ms']:7.1f} ms")
         con.close()
+        scoped.close()
         results[str(size)] = {"sessions": sessions, "queries": rows}
     save("queries", {"repeat": args.repeat, "results": results})
 
