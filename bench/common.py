@@ -46,18 +46,28 @@ def export_csv(rows: int, seed: int = 11) -> Path:
     return path
 
 
-def correction_csv(rows: int) -> Path:
-    """A 1% correction of ``export_csv(rows)``: every 100th session again, its satisfaction changed (cached)."""
+def correction_csv(rows: int, one_clinic: bool = False) -> Path:
+    """A 1% correction of ``export_csv(rows)``: 1% of its sessions again with their satisfaction changed (cached).
+
+    Spread over every clinic by default; with ``one_clinic``, all from the first clinic, as a clinic's
+    own correction file would be (the same number of rows: 1% of the network's sessions).
+    """
     source = export_csv(rows)
-    path = CACHE / f"sessions_{rows}_correction_1pct.csv"
+    path = CACHE / f"sessions_{rows}_correction_1pct{'_one_clinic' if one_clinic else ''}.csv"
     if not path.exists():
         import duckdb
 
         with duckdb.connect() as con:
+            con.execute(f"create view export as select * from read_csv('{source}', all_varchar = true)")
+            if one_clinic:
+                clinics = con.execute("select count(distinct clinic_id) from export").fetchall()[0][0]
+                where = (f"clinic_id = (select min(clinic_id) from export) "
+                         f"and hash(session_id) % {max(1, round(100 / clinics))} = 0")
+            else:
+                where = "hash(session_id) % 100 = 0"
             con.execute(f"""copy (
                 select * replace (case when satisfaction = '5' then '4' else '5' end as satisfaction)
-                from read_csv('{source}', all_varchar = true)
-                where hash(session_id) % 100 = 0
+                from export where {where}
             ) to '{path}' (header, quote '"', force_quote *)""")
     return path
 

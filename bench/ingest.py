@@ -2,8 +2,9 @@
 
     python -m bench.ingest --rows 1000000 --runs 3 --pandas
 
-After each first load the same data dir takes the same file again (unchanged re-ingest) and then a 1%
-correction file (every 100th session with its satisfaction changed).
+After each first load the same data dir takes the same file again (unchanged re-ingest), then a 1%
+correction file (1% of the sessions, spread over every clinic, with their satisfaction changed), then a
+clinic's own correction file of the same size (1% of the network's sessions, all from one clinic).
 
 Runs are A/B interleaved in one process, each side a fresh subprocess, so the ratio is measured under
 the same machine load; peak RSS is the child's own (wait4).
@@ -33,6 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     csv = export_csv(args.rows)
     fix = correction_csv(args.rows)
+    fix_one = correction_csv(args.rows, one_clinic=True)
     runs = []
     work = Path(tempfile.mkdtemp(prefix="derma-bench-"))
     env = {"DERMA_SECRET_KEY": "bench-key"}
@@ -53,6 +55,9 @@ def main() -> None:
                     runs.append(timed("derma_ingest_correction_1pct",
                                       [PYTHON, "-m", "dashboard.cli", "ingest", str(fix), "--skip-models",
                                        "--data-dir", str(target)], env))
+                    runs.append(timed("derma_ingest_correction_1pct_one_clinic",
+                                      [PYTHON, "-m", "dashboard.cli", "ingest", str(fix_one), "--skip-models",
+                                       "--data-dir", str(target)], env))
                     shutil.rmtree(target)
                 if args.pandas and side == "bare":
                     target = work / f"pandas-{i}"
@@ -70,12 +75,16 @@ def main() -> None:
               "ratio_ingest_vs_bare": round(ours / base, 2),
               "ratio_reingest_vs_first": round(stats["derma_reingest_unchanged"]["median_s"] / ours, 2),
               "ratio_correction_vs_first": round(stats["derma_ingest_correction_1pct"]["median_s"] / ours, 2),
+              "ratio_correction_one_clinic_vs_first": round(
+                  stats["derma_ingest_correction_1pct_one_clinic"]["median_s"] / ours, 2),
               "correction_rows": sum(1 for _ in open(fix)) - 1,
+              "correction_one_clinic_rows": sum(1 for _ in open(fix_one)) - 1,
               "ingest_rows_per_s": round(args.rows / ours)}
     path = save(f"ingest_{args.rows}", result)
     print(f"rows={args.rows} bare={base:.2f}s derma={ours:.2f}s ratio={result['ratio_ingest_vs_bare']} "
           f"reingest/first={result['ratio_reingest_vs_first']} "
-          f"correction/first={result['ratio_correction_vs_first']} rows/s={result['ingest_rows_per_s']} "
+          f"correction/first={result['ratio_correction_vs_first']} "
+          f"one-clinic correction/first={result['ratio_correction_one_clinic_vs_first']} rows/s={result['ingest_rows_per_s']} "
           f"peak_rss_mb={stats['derma_ingest']['peak_rss_mb']:.0f} -> {path}")
 
 

@@ -21,6 +21,7 @@ from etl.pseudonym import load_secret_key, pseudonymise_many
 from etl.readers import RejectedFile, detect_format, read_export
 from etl.settings import Settings
 from etl.warehouse import scalar
+from queries import list_queries
 
 #: Columns written to ``sessions`` (the table's order), the load's own ones included.
 SESSION_COLUMNS = (
@@ -180,9 +181,13 @@ def ingest(
                 if on_file:
                     on_file(result)
             _record_batch(con, batch_id, started, results)  # before the marts: clinic_freshness reads it
-            if any(r.inserted or r.updated for r in results) or not marts_are_current(con):
+            current = marts_are_current(con)
+            if any(r.inserted or r.updated for r in results) or not current:
                 _derive_session_numbers(con)
-                build_marts(con)  # a batch that changed no session leaves every mart as it was
+                # A batch that changed no session leaves every mart as it was; one that changed some
+                # clinics rebuilds those clinics' rows (all of them when the marts' SQL changed).
+                touched = [r[0] for r in con.execute("select distinct clinic_id from _touched").fetchall()]
+                build_marts(con, clinics=touched if current and warehouse_has_marts(con) else None)
             if after_load:
                 after_load(con)
             warehouse.crash_point("before_checkpoint")
@@ -227,6 +232,14 @@ def amend_snapshot(settings: Settings, write: Callable[[duckdb.DuckDBPyConnectio
         return warehouse.publish(data_dir, building, snapshot_id, settings.keep_snapshots)
 
 
+def warehouse_has_marts(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the snapshot being built already has every mart table (a first load has none)."""
+    names = {q.name for q in list_queries("marts")}
+    present = {r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_catalog = 'wh'").fetchall()}
+    return names <= present
+
+
 def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     ddl = resources.files("etl").joinpath("schema.sql").read_text(encoding="utf-8")
     con.execute("use wh")
@@ -235,7 +248,7 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"alter table load_files add column if not exists {column} {kind}")  # snapshots before v0.2
     con.execute("insert or replace into schema_info values ('schema_version', '1')")
     con.execute("use memory")
-    con.execute("create or replace temp table _touched (patient_key varchar)")
+    con.execute("create or replace temp table _touched (clinic_id varchar, patient_key varchar)")
 
 
 def _load_file(con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.date) -> FileResult:
@@ -381,7 +394,7 @@ def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[tu
     # A failed statement inside an explicit transaction can make COMMIT a silent no-op: verify.
     if after_sessions != before_sessions + inserted or after_quarantine != before_quarantine + records:
         raise LoadError(f"{name}: stored counts do not match the load; the batch was abandoned")
-    con.execute("insert into _touched select distinct patient_key from _incoming where action <> 'unchanged'")
+    con.execute("insert into _touched select distinct clinic_id, patient_key from _incoming where action <> 'unchanged'")
     con.execute("drop table _incoming; drop table _bad")
     return (inserted, updated, unchanged_new + repeats, quarantined), (clinics, first, last)
 

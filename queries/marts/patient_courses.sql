@@ -15,9 +15,9 @@ courses as (
         patient_key,
         indication,
         treatment_area,
-        mode(clinician_id) as main_clinician_id,
+        mode(clinician_id order by clinician_id) as main_clinician_id,  -- ties: the first in order
         min(fitzpatrick) as fitzpatrick,
-        mode(crystal_type) as main_crystal_type,
+        mode(crystal_type order by crystal_type) as main_crystal_type,
         count(*) as sessions_done,
         max(session_number) as last_session_number,
         min(session_date) as first_session_date,
@@ -25,7 +25,7 @@ courses as (
         -- Gaps from the course's ordered dates: one aggregate instead of a window over every session.
         list(session_date order by session_date) as dates,
         count(*) filter (answered) as answered_sessions,
-        arg_max(satisfaction, session_date) filter (answered) as last_satisfaction,
+        arg_max(satisfaction, (session_date, session_id)) filter (answered) as last_satisfaction,
         max(satisfaction) as best_satisfaction,
         min(session_number) filter (satisfied) as first_satisfied_session,
         count(*) filter (outcome_known) as outcome_known_sessions,
