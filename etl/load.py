@@ -187,7 +187,7 @@ def ingest(
                 # A batch that changed no session leaves every mart as it was; one that changed some
                 # clinics rebuilds those clinics' rows (all of them when the marts' SQL changed).
                 touched = [r[0] for r in con.execute("select distinct clinic_id from _touched").fetchall()]
-                build_marts(con, clinics=touched if current and warehouse_has_marts(con) else None)
+                build_marts(con, clinics=touched if current and _few_clinics(con, touched) else None)
             if after_load:
                 after_load(con)
             warehouse.crash_point("before_checkpoint")
@@ -232,12 +232,19 @@ def amend_snapshot(settings: Settings, write: Callable[[duckdb.DuckDBPyConnectio
         return warehouse.publish(data_dir, building, snapshot_id, settings.keep_snapshots)
 
 
-def warehouse_has_marts(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the snapshot being built already has every mart table (a first load has none)."""
+def _few_clinics(con: duckdb.DuckDBPyConnection, touched: list[str]) -> bool:
+    """Whether rebuilding only ``touched`` clinics' mart rows beats rebuilding the marts whole.
+
+    False on a first load (no marts yet) and when the batch touched half the clinics or more, where
+    deleting and re-inserting their rows costs more than creating the tables afresh.
+    """
     names = {q.name for q in list_queries("marts")}
     present = {r[0] for r in con.execute(
         "select table_name from information_schema.tables where table_catalog = 'wh'").fetchall()}
-    return names <= present
+    if not names <= present:
+        return False
+    clinics = scalar(con, "select count(*) from wh.clinic_freshness") or 0
+    return len(touched) < 0.5 * clinics
 
 
 def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
