@@ -87,6 +87,16 @@ def sign_in_mode() -> str:
     return "header" if settings().identity_header else "local"
 
 
+def sign_in_provider(auth=None) -> str | None:
+    """The OIDC provider ``st.login`` should use: None for a single ``[auth]`` provider, else the first
+    named one (``[auth.microsoft]`` -> ``"microsoft"``). ``auth`` defaults to the ``[auth]`` secrets."""
+    auth = st.secrets.get("auth", {}) if auth is None else auth
+    if "client_id" in auth:
+        return None
+    named = [name for name, value in auth.items() if hasattr(value, "keys")]
+    return named[0] if named else None
+
+
 def identity() -> str | None:
     """The identity the sign-in mode vouches for (None while an OIDC user has not signed in)."""
     mode = sign_in_mode()

@@ -47,7 +47,9 @@ def user() -> Principal:
     if who is None:
         st.title("Derma outcomes")
         st.write("Outcomes analytics for your clinic's microdermabrasion sessions. Please sign in.")
-        st.button("Sign in", key="gate_sign_in", type="primary", icon=":material/login:", on_click=st.login)
+        provider = data.sign_in_provider()
+        st.button("Sign in", key="gate_sign_in", type="primary", icon=":material/login:", on_click=st.login,
+                  args=(provider,) if provider else ())
         st.stop()
     if not who.known:
         _audit(who, "denied", "dashboard", outcome="refused")

@@ -264,3 +264,24 @@ def test_a_cached_result_of_a_wider_scope_is_never_served_to_a_narrower_one(sign
         assert all(other in wide for other in OTHERS)
         narrow = shown(open_as(ANA, page))
         assert not [other for other in OTHERS if other in narrow], f"a cache served {page} across scopes"
+
+
+def test_sign_in_uses_the_named_provider_when_auth_has_several(signed_in):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": AUTH["redirect_uri"], "cookie_secret": AUTH["cookie_secret"],
+                          "microsoft": {"client_id": "x", "client_secret": "y",
+                                        "server_metadata_url": "https://login.example/.well-known"}}
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert_clean(at)
+    assert at.button(key="gate_sign_in").label == "Sign in"
+    assert not at.metric and not at.selectbox
+
+
+def test_the_provider_for_st_login_comes_from_the_auth_section():
+    from dashboard.data import sign_in_provider
+
+    assert sign_in_provider(AUTH) is None  # one provider configured directly under [auth]
+    assert sign_in_provider({"redirect_uri": "u", "cookie_secret": "c", "okta": {"client_id": "x"},
+                             "google": {"client_id": "y"}}) == "okta"
+    assert sign_in_provider({"redirect_uri": "u", "cookie_secret": "c"}) is None
