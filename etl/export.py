@@ -35,7 +35,7 @@ import duckdb
 
 from etl.load import software_version
 from etl.marts import marts_are_current
-from etl.warehouse import WarehouseError, connect_attached, scalar
+from etl.warehouse import WarehouseError, connect_attached, fsync_path, scalar
 from queries import list_queries
 
 MANIFEST = "_manifest.json"
@@ -283,11 +283,11 @@ def _swap_in(staging: Path, out: Path) -> None:
     """Put the finished export at ``out`` in one step; a replaced earlier export is then deleted."""
     if not out.exists() or (out.is_dir() and not any(out.iterdir())):
         os.replace(staging, out)  # rename(2) replaces an empty folder
-        _fsync_dir(out.parent)
+        fsync_path(out.parent)
         return
     if _exchange(staging, out):
         shutil.rmtree(staging, ignore_errors=True)  # now holds the earlier export
-        _fsync_dir(out.parent)
+        fsync_path(out.parent)
         return
     # No atomic exchange here (not Linux, or the file system lacks it): move the old one aside first.
     aside = out.parent / f".{out.name}{_TEMP_PREFIX}old-{uuid.uuid4().hex[:12]}"
@@ -298,7 +298,7 @@ def _swap_in(staging: Path, out: Path) -> None:
         os.replace(aside, out)
         raise
     shutil.rmtree(aside, ignore_errors=True)
-    _fsync_dir(out.parent)
+    fsync_path(out.parent)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -319,17 +319,6 @@ def _exchange(a: Path, b: Path) -> bool:
 def _fsync_tree(root: Path) -> None:
     for folder, _, files in os.walk(root):
         for name in files:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(folder))
+            fsync_path(os.path.join(folder, name))
+        fsync_path(Path(folder))
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -171,7 +171,7 @@ def publish(data_dir: Path, building: Path, snapshot_id: str, keep: int) -> Snap
     """
     data_dir = Path(data_dir)
     final = data_dir / SNAPSHOT_DIR / f"{snapshot_id}.duckdb"
-    _fsync_file(building)
+    fsync_path(building)
     crash_point("before_rename")
     os.replace(building, final)
     crash_point("after_rename")
@@ -181,8 +181,8 @@ def publish(data_dir: Path, building: Path, snapshot_id: str, keep: int) -> Snap
     crash_point("before_link_swap")
     os.replace(tmp_link, data_dir / CURRENT_LINK)
     crash_point("after_link_swap")
-    _fsync_dir(data_dir / SNAPSHOT_DIR)
-    _fsync_dir(data_dir)
+    fsync_path(data_dir / SNAPSHOT_DIR)
+    fsync_path(data_dir)
     prune_snapshots(data_dir, keep)
     return Snapshot(snapshot_id, final)
 
@@ -204,15 +204,8 @@ def prune_snapshots(data_dir: Path, keep: int) -> list[Snapshot]:
     return removed
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path | str) -> None:
+    """Flush a file's data, or a folder's entries (a rename inside it), to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

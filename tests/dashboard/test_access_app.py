@@ -16,27 +16,10 @@ from streamlit.testing.v1 import AppTest
 from dashboard.report import build_report
 from etl.warehouse import connect_current
 from queries import run_query
+from tests.dashboard.users import ANA, ANN, BEN, MINE, OTHERS, ROLES, ROOT, VAL
 
 APP = Path(__file__).parents[2] / "dashboard" / "streamlit_app.py"
 PAGES = ("overview", "courses", "safety", "clinicians", "models", "quality", "sql", "reports")
-MINE, OTHERS = "ETB-01", ("HAM-03", "KOE-04", "MUC-02")
-ANA, BEN, VAL = "ana@clinic-a.example", "ben@clinic-b.example", "val@clinic-a.example"
-ANN, ROOT = "ann@network.example", "root@network.example"
-ROLES = f"""
-[users."{ANA}"]
-role = "manager"
-clinics = ["ETB-01"]
-[users."{BEN}"]
-role = "manager"
-clinics = ["HAM-03"]
-[users."{VAL}"]
-role = "viewer"
-clinics = ["ETB-01"]
-[users."{ANN}"]
-role = "analyst"
-[users."{ROOT}"]
-role = "admin"
-"""
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-cookie-secret",
         "client_id": "derma", "client_secret": "secret", "server_metadata_url": "https://idp.example/.well-known"}
 

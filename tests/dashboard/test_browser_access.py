@@ -23,26 +23,12 @@ from playwright.sync_api import sync_playwright
 from etl import audit
 from etl.warehouse import connect_current
 from tests.dashboard.browser import ROOT, expect_rerun, launch, screenshot, serve, settle
+from tests.dashboard.users import ANA, ANN, BEN, EVE, MINE, OTHERS, ROLES
 
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 HEADER = "X-Forwarded-Email"
-ANA, BEN, ANN = "ana@clinic-a.example", "ben@clinic-b.example", "ann@network.example"
-EVE = "eve@elsewhere.example"  # not in the roles file
-MINE, OTHERS = "ETB-01", ("HAM-03", "KOE-04", "MUC-02")
 ALL = "All clinics"
 ALL_MINE = "All your clinics"  # what a manager's clinic filter offers for "no filter"
-ROLES = f"""
-[users."{ANA}"]
-role = "manager"
-clinics = ["ETB-01"]
-
-[users."{BEN}"]
-role = "manager"
-clinics = ["HAM-03"]
-
-[users."{ANN}"]
-role = "analyst"
-"""
 # Page -> address; the audit log names a page by its address (the overview, at the root, as "overview").
 PAGES = {"overview": "", "courses": "courses", "safety": "safety", "clinicians": "clinicians", "models": "models",
          "quality": "quality", "sql": "sql", "reports": "reports"}
