@@ -14,7 +14,8 @@ is an empty folder: a reader that infers the schema from files takes it from the
 Rows are written in a fixed order by one writer thread from a read-only snapshot, so two exports of one
 snapshot hold the same bytes per file (only ``exported_at`` in the manifest differs). The export is
 written into a hidden sibling folder and renamed into place at the end: a failed export leaves the
-destination as it was (a killed one may leave that hidden ``.<name>.export-*`` folder behind).
+destination as it was. A killed one may leave that hidden ``.<name>.export-*`` folder behind; the next
+export to the same destination removes it (exports to one destination take turns on a lock file).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -137,9 +139,22 @@ def export_marts(snapshot_path: Path | str, out_dir: Path | str, *, tables: Iter
     out = Path(out_dir).absolute()
     names = _chosen(tables)
     _check_destination(out, overwrite)
-    staging = out.parent / f".{out.name}{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(out.parent / f".{out.name}.export.lock", "a+")  # noqa: SIM115 - held for the export
+    except OSError as exc:
+        raise ExportError(f"cannot write the export to {out}: {exc.strerror or exc}") from None
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one export per destination; the kernel frees it if we die
+        for leftover in out.parent.glob(f".{out.name}{_TEMP_PREFIX}*"):
+            shutil.rmtree(leftover, ignore_errors=True)  # a killed export's folder (none runs but ours)
+        return _export_locked(snapshot_path, out, names, memory_limit, threads)
+
+
+def _export_locked(snapshot_path: Path, out: Path, names: list[str], memory_limit: str | None,
+                   threads: int) -> ExportResult:
+    staging = out.parent / f".{out.name}{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
+    try:
         staging.mkdir()
     except OSError as exc:
         raise ExportError(f"cannot write the export to {out}: {exc.strerror or exc}") from None

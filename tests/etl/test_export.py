@@ -247,8 +247,9 @@ def datafusion(export_dir):
 
 
 def _siblings(out: Path) -> list[str]:
-    """Anything an export left next to ``out`` besides ``out`` itself (temporary folders)."""
-    return sorted(p.name for p in out.parent.iterdir() if p.name != out.name and p.name.startswith(f".{out.name}"))
+    """Anything an export left next to ``out`` besides ``out`` itself and its lock file (temporary folders)."""
+    return sorted(p.name for p in out.parent.iterdir() if p.name not in (out.name, f".{out.name}.export.lock")
+                  and p.name.startswith(f".{out.name}"))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -306,6 +307,14 @@ def test_only_the_chosen_tables_are_exported(sample_warehouse, tmp_path):
     with pytest.raises(ExportError, match="cannot export 'quarantine': not a mart or sessions"):
         export_marts(current_snapshot(sample_warehouse.data_dir).path, tmp_path / "bad", tables=["quarantine"])
     assert not (tmp_path / "bad").exists() and _siblings(tmp_path / "bad") == []
+
+
+def test_the_folder_a_killed_export_left_behind_is_removed_by_the_next(sample_warehouse, tmp_path):
+    leftover = tmp_path / ".out.export-deadbeef0000"
+    (leftover / "sessions").mkdir(parents=True)
+    (leftover / "sessions" / "data_0.parquet").write_bytes(b"half-written")
+    export_marts(current_snapshot(sample_warehouse.data_dir).path, tmp_path / "out", tables=["monthly_patients"])
+    assert not leftover.exists() and _siblings(tmp_path / "out") == []
 
 
 def test_an_export_to_a_file_fails_and_leaves_nothing(sample_warehouse, tmp_path):
