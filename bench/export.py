@@ -5,7 +5,7 @@
 Per size: `derma export` as a subprocess (one DuckDB thread: byte-identical files) and, for scale,
 the library with all threads (rows equal, bytes not), each into a fresh folder, medians of
 ``--repeat`` with the child's peak RSS. Then every analyst query and named analysis of
-``tests/etl/test_export.py``: DataFusion over the Parquet against DuckDB over the warehouse (one
+``tests/etl/second_engine.py``: DataFusion over the Parquet against DuckDB over the warehouse (one
 read-only connection, as the dashboard holds it), after one warm-up, with the results checked equal.
 """
 
@@ -71,7 +71,7 @@ def _time_export(data_dir: Path, out: Path, repeat: int) -> dict:
 def _time_queries(data_dir: Path, out: Path, repeat: int) -> list[dict]:
     from etl.warehouse import connect, current_snapshot
     from queries import bind_params, get_query
-    from tests.etl.test_export import (
+    from tests.etl.second_engine import (
         ANALYST_QUERIES,
         NAMED_ANALYSES,
         assert_same_result,

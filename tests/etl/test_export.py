@@ -1,226 +1,33 @@
 """``derma export``: hive-partitioned Parquet of the marts that a second engine (DataFusion) reads identically.
 
-The analyst SQL below is written once, in DuckDB's dialect, and runs unchanged on the warehouse; for
-DataFusion it goes through sqlglot (there is no DataFusion dialect in sqlglot 30, so: Postgres, plus
-the two fixes in :class:`DataFusion`). ``bench/export.py`` times the same queries on both engines.
+The second engine and the analyst SQL it runs live in ``tests/etl/second_engine.py`` (shared with
+``bench/export.py``, which times the same queries on both engines).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
-import pandas as pd
 import pyarrow as pa
 import pytest
 import sqlglot
-from sqlglot import exp
-from sqlglot.dialects.postgres import Postgres
-from sqlglot.errors import ErrorLevel
-from sqlglot.generator import Generator as BaseGenerator
-from sqlglot.generators.postgres import PostgresGenerator
 
 from etl.export import MANIFEST, ExportError, export_marts, exportable_tables, read_manifest
 from etl.warehouse import connect_current, current_snapshot
 from queries import bind_params, get_query, list_queries
-
-# ---------------------------------------------------------------------------------------------------
-# The second engine (shared with bench/export.py)
-# ---------------------------------------------------------------------------------------------------
-
-#: Analyst questions over the exported tables, in DuckDB SQL. No ORDER BY (DataFusion has no
-#: ``order by all``; results are sorted before comparing), every integer sum cast to bigint (DuckDB
-#: sums integers into HUGEINT, DataFusion into BIGINT) and rank() too (UBIGINT in DataFusion): uncast,
-#: they would differ in type only.
-ANALYST_QUERIES = {
-    "sessions_and_patients_by_clinic_month": """
-        select clinic_id, cast(date_trunc('month', session_date) as date) as month,
-            count(*) as sessions, count(distinct patient_key) as patients
-        from sessions
-        group by all""",
-    "outcomes_by_clinic_month": """
-        select clinic_id, month,
-            cast(sum(satisfied) as bigint) as satisfied, cast(sum(answered) as bigint) as answered,
-            cast(sum(side_effect_sessions) as bigint) as side_effect_sessions,
-            cast(sum(outcome_known) as bigint) as outcome_known,
-            sum(satisfied) / nullif(sum(answered), 0) as pct_satisfied,
-            sum(side_effect_sessions) / nullif(sum(outcome_known), 0) as side_effect_rate,
-            cast(sum(rating_sum) as bigint) as rating_sum,
-            sum(vacuum_kpa_sum) / sum(sessions) as mean_vacuum_kpa
-        from monthly_outcomes
-        group by all""",
-    "course_status_by_indication": """
-        select indication, status, count(*) as courses, cast(sum(sessions_done) as bigint) as sessions_done,
-            avg(mean_gap_days) as mean_gap_days, count(*) filter (where any_side_effect) as with_side_effects
-        from patient_courses
-        group by all""",
-    "sessions_running_total_and_rank_by_clinic": """
-        with per_month as (
-            select clinic_id, month, cast(sum(sessions) as bigint) as sessions
-            from monthly_outcomes
-            group by all
-        )
-        select clinic_id, month, sessions,
-            cast(sum(sessions) over (partition by clinic_id order by month) as bigint) as running_sessions,
-            sessions - lag(sessions) over (partition by clinic_id order by month) as change_prev,
-            cast(rank() over (partition by month order by sessions desc, clinic_id) as bigint) as rank_in_month
-        from per_month""",
-    "patients_per_clinic_month_joined_to_the_network": """
-        with sessions_per_month as (
-            select clinic_id, month, cast(sum(sessions) as bigint) as sessions
-            from monthly_outcomes
-            group by all
-        ),
-        patients_per_month as (
-            select clinic_id, month, count(distinct patient_no) as patients
-            from patient_months
-            group by all
-        )
-        select s.clinic_id, s.month, s.sessions, p.patients, s.sessions / p.patients as sessions_per_patient,
-            n.patients as network_patients
-        from sessions_per_month as s
-        inner join patients_per_month as p on p.clinic_id = s.clinic_id and p.month = s.month
-        left join monthly_patients as n on n.month = s.month""",
-    "side_effect_codes_by_clinic": """
-        select clinic_id,
-            count(*) filter (where list_contains(side_effects, 'petechiae')) as petechiae,
-            count(*) filter (where array_length(side_effects) > 1) as several_effects,
-            count(*) filter (where side_effects is null) as not_followed_up
-        from sessions
-        group by all""",
-    "side_effect_by_vacuum_band": """
-        select vacuum_band, vacuum_band_low, passes, cast(sum(sessions) as bigint) as sessions,
-            cast(sum(side_effect_sessions) as bigint) as side_effect_sessions
-        from settings_bands
-        group by all""",
-    "freshness_and_unit_patients": """
-        select f.clinic_id, f.first_session_date, f.last_loaded_at, f.sessions, u.clinician_id, u.patients
-        from clinic_freshness as f
-        left join unit_patients as u on u.clinic_id = f.clinic_id""",
-}
-
-#: Named analyses (``queries/analyses``) that read only exported tables and run on DataFusion as they
-#: are, with parameter values bound as literals. The others, and why they cannot:
-#:   side_effect_rate_by_setting     DuckDB's error() (rejects a bad $setting) has no DataFusion function
-#:   side_effect_types_by_skin_type  UNPIVOT: sqlglot's Postgres output has none, nor has DataFusion's SQL
-#:   model_*, course_*, funnel_*, spc_*, settings_explorer, load/quarantine ones: read model results,
-#:                                   load history or quarantined rows, which are not part of the export
-NAMED_ANALYSES = (
-    ("kpis_by_month", {}),
-    ("kpis_by_month", {"clinic_id": "ETB-01", "date_from": "2026-03-01", "date_to": "2026-09-30"}),
-    ("kpis_by_month", {"crystal_type": "corundum", "fitzpatrick": "2"}),
-    ("clinic_outcomes", {}),
-    ("clinician_outcomes", {"clinic_id": "MUC-02"}),
-    ("course_completion", {}),
-    ("data_freshness", {}),
-    ("satisfaction_by_session_number", {"indication": "wrinkles"}),
-    ("survey_response", {}),
+from tests.etl.second_engine import (
+    ANALYST_QUERIES,
+    NAMED_ANALYSES,
+    assert_same_result,
+    datafusion_context,
+    duckdb_macros,
+    duckdb_over_parquet,
+    to_datafusion,
 )
-
-
-class DataFusion(Postgres):
-    """sqlglot's Postgres output with what DataFusion 55 accepts where Postgres has nothing.
-
-    DuckDB's ``any_value`` skips NULLs, which sqlglot models as ``IGNORE NULLS``; Postgres has no such
-    clause, so sqlglot drops it with a warning. DataFusion's ``any_value`` skips NULLs by itself (and
-    refuses the clause), while its ``first_value``/``last_value``/``lag`` take the clause as DuckDB does.
-    """
-
-    class Generator(PostgresGenerator):
-        def ignorenulls_sql(self, expression: exp.IgnoreNulls) -> str:
-            if isinstance(expression.this, exp.AnyValue):
-                return self.sql(expression.this)
-            return BaseGenerator.ignorenulls_sql(self, expression)
-
-
-def duckdb_macros(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], exp.Expr]]:
-    """The warehouse's SQL macros (wilson_low, ...): parameter names and parsed body, read from DuckDB."""
-    rows = con.execute("select function_name, parameters, macro_definition from duckdb_functions() "
-                       "where function_type = 'macro' and database_name = current_database()").fetchall()
-    return {name: (list(params), sqlglot.parse_one(body, read="duckdb")) for name, params, body in rows}
-
-
-def _literal(value: object) -> exp.Expr:
-    if value is None:
-        return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int | float):
-        return exp.Literal.number(value)
-    if isinstance(value, dt.date):
-        return exp.cast(exp.Literal.string(value.isoformat()), "date")
-    return exp.Literal.string(str(value))
-
-
-def to_datafusion(sql: str, macros: dict | None = None, params: dict | None = None) -> str:
-    """DuckDB SQL as DataFusion runs it: ``$params`` as literals, macros inlined, sqlglot to :class:`DataFusion`.
-
-    DataFusion's Python API takes no named parameters for SQL text and knows no DuckDB macros, so both
-    are resolved on sqlglot's syntax tree (values from ``queries.bind_params``, never pasted text).
-    Anything sqlglot cannot express raises instead of being dropped silently.
-    """
-    macros = macros or {}
-    params = params or {}
-
-    def rewrite(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Placeholder):
-            return _literal(params[node.name])
-        if isinstance(node, exp.Anonymous) and node.name.lower() in macros:
-            names, body = macros[node.name.lower()]
-            args = dict(zip(names, node.expressions, strict=True))
-            return exp.paren(body.copy().transform(
-                lambda c: exp.paren(args[c.name].copy()) if isinstance(c, exp.Column) and not c.table
-                and c.name in args else c), copy=False)
-        return node
-
-    tree = sqlglot.parse_one(sql, read="duckdb").transform(rewrite)
-    return tree.sql(dialect=DataFusion, unsupported_level=ErrorLevel.RAISE)
-
-
-def datafusion_context(export_dir: Path):
-    """A DataFusion session with every table of an export registered, hive partition columns restored."""
-    from datafusion import SessionContext
-
-    types = {"VARCHAR": pa.string()}
-    ctx = SessionContext()
-    for name, table in read_manifest(export_dir)["tables"].items():
-        column_types = {c["name"]: c["type"] for c in table["columns"]}
-        partitions = [(c, types[column_types[c]]) for c in table["partition_by"]]
-        ctx.register_parquet(name, str(Path(export_dir) / name), table_partition_cols=partitions)
-    return ctx
-
-
-def duckdb_over_parquet(export_dir: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per exported table over its Parquet files."""
-    con = duckdb.connect()
-    for name, table in read_manifest(export_dir)["tables"].items():
-        glob = str(Path(export_dir) / name / ("*/" * len(table["partition_by"])) / "*.parquet")
-        hive_types = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in table["partition_by"]) + "}"
-        options = f", hive_partitioning = true, hive_types = {hive_types}" if table["partition_by"] else ""
-        con.execute(f"create view \"{name}\" as select * from read_parquet('{glob}'{options})")
-    return con
-
-
-def comparable(table: pa.Table) -> pd.DataFrame:
-    """A result as a plain frame sorted by every column (engines differ in string kinds and row order)."""
-    columns = []
-    for column in table.columns:
-        if pa.types.is_string_view(column.type) or pa.types.is_large_string(column.type):
-            column = column.cast(pa.string())
-        columns.append(column)
-    frame = pa.table(columns, names=table.column_names).to_pandas()
-    return frame.sort_values(list(frame.columns), kind="stable").reset_index(drop=True)
-
-
-def assert_same_result(actual: pa.Table, expected: pa.Table) -> None:
-    """Same columns, rows and values: integers, text and dates exactly, doubles to 1e-12 relative."""
-    pd.testing.assert_frame_equal(comparable(actual), comparable(expected), check_exact=False, rtol=1e-12, atol=0)
-
 
 # ---------------------------------------------------------------------------------------------------
 # Fixtures
