@@ -17,7 +17,7 @@ from dashboard.report_html import Printer, now_utc, write_html
 from dashboard.report_xlsx import write_xlsx
 from etl.access import scoped_connection
 from etl.settings import Settings
-from etl.warehouse import connect_current
+from etl.warehouse import connect, connect_current, required_snapshot
 from queries import run_query
 
 FORMATS = ("html", "pdf", "xlsx")
@@ -64,10 +64,8 @@ def build_reports(settings: Settings, month: str, clinic_ids: Iterable[str | Non
     formats = check_formats(formats)
     if min_cell is not None and min_cell < 1:
         raise ReportError(f"--min-cell must be at least 1, got {min_cell}")
-    snapshot, con = connect_current(settings.data_dir)
-    if clinics is not None:
-        con.close()
-        con = scoped_connection(snapshot.path, clinics)
+    snapshot = required_snapshot(settings.data_dir)
+    con = connect(snapshot.path, read_only=True) if clinics is None else scoped_connection(snapshot.path, clinics)
     try:
         known = set(run_query(con, "data_freshness")["clinic_id"])
         scopes = list(dict.fromkeys(clinic_ids))

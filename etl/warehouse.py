@@ -114,11 +114,17 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None)
     return rows[0][0] if rows else None
 
 
-def connect_current(data_dir: Path) -> tuple[Snapshot, duckdb.DuckDBPyConnection]:
-    """Open the current snapshot read-only (resolved, so the connection is pinned to it)."""
+def required_snapshot(data_dir: Path) -> Snapshot:
+    """The current snapshot, or a WarehouseError saying nothing has been loaded yet."""
     snapshot = current_snapshot(data_dir)
     if snapshot is None:
         raise WarehouseError(f"no warehouse in {data_dir} yet: load data with 'derma ingest' first")
+    return snapshot
+
+
+def connect_current(data_dir: Path) -> tuple[Snapshot, duckdb.DuckDBPyConnection]:
+    """Open the current snapshot read-only (resolved, so the connection is pinned to it)."""
+    snapshot = required_snapshot(data_dir)
     return snapshot, connect(snapshot.path, read_only=True)
 
 

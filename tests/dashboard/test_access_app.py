@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.report import build_report
 from etl.warehouse import connect_current
 from queries import run_query
+from tests.dashboard.test_app import shown as everything_shown
 from tests.dashboard.users import ANA, ANN, BEN, MINE, OTHERS, ROLES, ROOT, VAL
 
 APP = Path(__file__).parents[2] / "dashboard" / "streamlit_app.py"
@@ -49,12 +50,8 @@ def open_as(email: str | None, page: str = "overview", query_params: dict | None
 
 
 def shown(at: AppTest) -> str:
-    """Everything a reader sees, as one text: metrics, figures, tables, texts and widget options."""
-    parts: list = [m.value for m in at.metric]
-    parts += [chart.proto.spec for chart in at.get("plotly_chart")]
-    parts += [frame.value.to_csv() for frame in at.dataframe]
-    parts += [e.value for e in (*at.caption, *at.markdown, *at.info, *at.warning, *at.error, *at.subheader,
-                                *at.title, *at.success)]
+    """Everything a reader sees, as one text: what test_app checks, plus errors, titles and widget options."""
+    parts = [*everything_shown(at), *(e.value for e in (*at.error, *at.title, *at.success))]
     parts += [str(box.options) for box in at.selectbox]
     return "\n".join(str(p) for p in parts)
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.dashboard.browser import (
     PAGES,
     ROOT,
     choose,
     expect_rerun,
-    launch,
     screenshot,
     serve,
     settle,
@@ -29,14 +27,6 @@ def server(sample_warehouse, tmp_path_factory):
     with serve(sample_warehouse.data_dir, log) as url:
         yield url
     assert "Traceback" not in log.read_text(), log.read_text()[-2000:]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -18,11 +18,10 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from etl import audit
 from etl.warehouse import connect_current
-from tests.dashboard.browser import ROOT, expect_rerun, launch, screenshot, serve, settle
+from tests.dashboard.browser import ROOT, expect_rerun, screenshot, serve, settle
 from tests.dashboard.users import ANA, ANN, BEN, EVE, MINE, OTHERS, ROLES
 
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -72,14 +71,6 @@ def server(access_warehouse, tmp_path_factory):
     with serve(access_warehouse.data_dir, log, env=env) as url:
         yield SimpleNamespace(url=url, audit=folder / "audit.jsonl")
     assert "Traceback" not in log.read_text(), log.read_text()[-2000:]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
