@@ -160,7 +160,19 @@ def log_once(user: Principal, kind: str, action: str, what: str, params: dict | 
 def audit_records(user: Principal, since=None) -> pd.DataFrame:
     """The audit log for an admin, newest first (without the chain hashes)."""
     user.require(user.can_audit, "read the audit log")
-    records = audit.read(settings().audit_path, since)
+    path = settings().audit_path
+    try:
+        state = path.stat()
+        version = (state.st_size, state.st_mtime_ns)
+    except FileNotFoundError:
+        version = (0, 0)
+    return _audit_frame(str(path), version, since)
+
+
+@st.cache_data(ttl=TTL, max_entries=FEW, show_spinner=False)
+def _audit_frame(path: str, version: tuple[int, int], since) -> pd.DataFrame:  # noqa: ARG001 - version keys it
+    """The log read and its chain checked once per (size, mtime): every admin rerun would re-read it all."""
+    records = audit.read(Path(path), since)
     frame = pd.DataFrame(records, columns=["at", "who", "role", "via", "action", "what", "params", "rows", "outcome"])
     frame["params"] = frame["params"].map(lambda p: ", ".join(f"{k}={v}" for k, v in (p or {}).items()))
     return frame.iloc[::-1].reset_index(drop=True)

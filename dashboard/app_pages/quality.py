@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.app_pages import _common as ui
+from etl.audit import AuditError
 
 SHOWN_RECORDS = 1_000
 
@@ -50,7 +51,11 @@ st.caption("Only the clinic filter applies on this page: loads and quarantine ar
 if who.can_audit:
     st.subheader("Audit log")
     since = st.date_input("Since", value=None, key="quality_audit_since")
-    log = data.audit_records(who, since)
+    try:
+        log = data.audit_records(who, since)
+    except AuditError as exc:  # an edited or truncated log: say where, show nothing from it
+        st.error(str(exc), icon=":material/gpp_bad:")
+        st.stop()
     st.dataframe(log.head(SHOWN_RECORDS), hide_index=True, key="quality_audit", column_config={
         "at": st.column_config.TextColumn("when (UTC)"), "rows": st.column_config.NumberColumn(format="%d")})
     st.caption(f"{len(log):,} record(s), newest first: every page view, query, download and report, by whom, with "

@@ -265,3 +265,16 @@ def test_the_provider_for_st_login_comes_from_the_auth_section():
     assert sign_in_provider({"redirect_uri": "u", "cookie_secret": "c", "okta": {"client_id": "x"},
                              "google": {"client_id": "y"}}) == "okta"
     assert sign_in_provider({"redirect_uri": "u", "cookie_secret": "c"}) is None
+
+
+def test_an_edited_audit_log_is_named_on_the_data_quality_page_not_shown(signed_in):
+    open_as(ANA, "courses")
+    open_as(ANA, "safety")
+    log = signed_in / "audit.jsonl"
+    lines = log.read_text().splitlines()
+    lines[0] = lines[0].replace(ANA, "someone-else@clinic-a.example")
+    log.write_text("\n".join(lines) + "\n")
+    at = open_as(ROOT, "quality")
+    assert not at.exception
+    assert any("line 2 does not follow line 1" in e.value for e in at.error)
+    assert not [d for d in at.dataframe if "who" in d.value.columns]
