@@ -35,7 +35,7 @@ TARGET_SETTLE_S = 1.0
 
 def ready_warehouse(size: int = SIZE) -> Path:
     """The warehouse of ``size`` sessions with fitted models (rebuilt if it predates the model tables)."""
-    from dashboard.modelling import refresh_models
+    from derma.refresh import refresh_models
     from etl.settings import Settings
     from etl.warehouse import current_snapshot
 

@@ -45,7 +45,7 @@ def _time_export(data_dir: Path, out: Path, repeat: int) -> dict:
 
     snapshot = current_snapshot(data_dir).path
     audit = Path(tempfile.mkdtemp(prefix="derma-bench-audit-")) / "audit.jsonl"
-    cli = [PYTHON, "-m", "dashboard.cli", "export", "--out", str(out), "--data-dir", str(data_dir)]
+    cli = [PYTHON, "-m", "derma.cli", "export", "--out", str(out), "--data-dir", str(data_dir)]
     parallel = [PYTHON, "-c", PARALLEL, str(snapshot), str(out)]
     runs = []
     try:

@@ -47,16 +47,16 @@ def main() -> None:
                     target.mkdir()
                     runs.append(timed("duckdb_bare_read_csv", [PYTHON, "-c", BARE, str(csv), str(target / "w.duckdb")]))
                 else:
-                    runs.append(timed("derma_ingest", [PYTHON, "-m", "dashboard.cli", "ingest", str(csv), "--skip-models",
+                    runs.append(timed("derma_ingest", [PYTHON, "-m", "derma.cli", "ingest", str(csv), "--skip-models",
                                                        "--data-dir", str(target)], env))
                     runs.append(timed("derma_reingest_unchanged",
-                                      [PYTHON, "-m", "dashboard.cli", "ingest", str(csv), "--skip-models",
+                                      [PYTHON, "-m", "derma.cli", "ingest", str(csv), "--skip-models",
                                        "--data-dir", str(target)], env))
                     runs.append(timed("derma_ingest_correction_1pct",
-                                      [PYTHON, "-m", "dashboard.cli", "ingest", str(fix), "--skip-models",
+                                      [PYTHON, "-m", "derma.cli", "ingest", str(fix), "--skip-models",
                                        "--data-dir", str(target)], env))
                     runs.append(timed("derma_ingest_correction_1pct_one_clinic",
-                                      [PYTHON, "-m", "dashboard.cli", "ingest", str(fix_one), "--skip-models",
+                                      [PYTHON, "-m", "derma.cli", "ingest", str(fix_one), "--skip-models",
                                        "--data-dir", str(target)], env))
                     shutil.rmtree(target)
                 if args.pandas and side == "bare":

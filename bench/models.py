@@ -26,37 +26,42 @@ from bench.common import save
 from bench.warehouse import warehouse
 
 
-def load_sessions(rows: int) -> pd.DataFrame:
+def load_sessions(rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The bench sessions (a random share of whole patients below 1M) and the network's monthly series."""
     import duckdb
 
-    from dashboard.modelling import INPUT_COLUMNS
+    from derma.refresh import INPUT_COLUMNS
+    from etl.access import NETWORK
     from etl.warehouse import current_snapshot
+    from queries import run_query
 
     data_dir = warehouse(1_000_000)
     con = duckdb.connect(str(current_snapshot(data_dir).path), read_only=True)
     frame = con.execute(f"select {', '.join(INPUT_COLUMNS)} from sessions").df()
+    series = run_query(con, "monthly_series", {"scope": NETWORK})
     con.close()
     if rows < len(frame):
         keys = frame["patient_key"].drop_duplicates().sample(frac=rows / len(frame), random_state=1)
         frame = frame[frame["patient_key"].isin(set(keys))].reset_index(drop=True)
-    return frame
+    return frame, series
 
 
-def time_stages(sessions: pd.DataFrame) -> dict[str, float]:
+def time_stages(sessions: pd.DataFrame, series: pd.DataFrame) -> dict[str, float]:
     from analysis.curves import fit_outcome_models, model_curves
     from analysis.satisfaction import check_proportional_odds
-    from dashboard import modelling
+    from derma import fitting
+    from etl.access import NETWORK
 
     out = {}
     start = time.perf_counter()
     fits = fit_outcome_models(sessions)
     out["both_models"] = time.perf_counter() - start
     for label, call in (("curves", lambda: model_curves(fits)),
-                        ("proportional_odds_check", lambda: modelling._po_check(sessions, check_proportional_odds)),
-                        ("settings_explorer", lambda: modelling._explorer(fits, sessions)),
-                        ("funnels", lambda: modelling._funnels(sessions, modelling.NETWORK)),
-                        ("control_charts", lambda: modelling._control_charts(sessions, modelling.NETWORK)),
-                        ("courses", lambda: modelling._courses(sessions))):
+                        ("proportional_odds_check", lambda: fitting._po_check(sessions, check_proportional_odds)),
+                        ("settings_explorer", lambda: fitting._explorer(fits, sessions)),
+                        ("funnels", lambda: fitting._funnels(sessions, NETWORK)),
+                        ("control_charts", lambda: fitting._control_charts(series, NETWORK)),
+                        ("courses", lambda: fitting._courses(sessions))):
         start = time.perf_counter()
         call()
         out[label] = time.perf_counter() - start
@@ -92,7 +97,7 @@ def aggregated_vs_row_level(sessions: pd.DataFrame, fits) -> dict:
             "max_rel_diff_se": float(np.max(np.abs(bse / row_level.bse - 1)))}
 
 
-INPUTS = ("import sys; from dashboard.modelling import load_inputs; from etl.warehouse import connect_current; "
+INPUTS = ("import sys; from derma.refresh import load_inputs; from etl.warehouse import connect_current; "
           "from pathlib import Path; snap, con = connect_current(Path(sys.argv[1])); "
           "print(len(load_inputs(con, 'network')))")
 
@@ -116,7 +121,7 @@ def full_refresh(sizes: list[int], runs: int) -> dict:
                 if side == "inputs":
                     measured.append(timed("read_model_inputs", [sys.executable, "-c", INPUTS, data_dir], env))
                 else:
-                    measured.append(timed("derma_models_refresh", [sys.executable, "-m", "dashboard.cli", "models",
+                    measured.append(timed("derma_models_refresh", [sys.executable, "-m", "derma.cli", "models",
                                                                    "--refresh", "--data-dir", data_dir], env))
         stats = summarise(measured)
         out[str(size)] = {"stats": stats, "ratio_refresh_vs_inputs": round(
@@ -138,10 +143,10 @@ def main() -> None:
         return
     results = {}
     for size in args.sizes:
-        sessions = load_sessions(size)
+        sessions, series = load_sessions(size)
         runs = []
         for _ in range(args.runs):
-            stages, fits = time_stages(sessions)
+            stages, fits = time_stages(sessions, series)
             runs.append(stages)
         stages = {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}
         comparison = aggregated_vs_row_level(sessions, fits)

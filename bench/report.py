@@ -20,11 +20,11 @@ import pandas as pd
 
 from bench.common import machine, save
 from bench.warehouse import warehouse
-from dashboard.report import FORMATS, all_clinics, build_reports
-from dashboard.report_content import collect
 from etl.settings import Settings
 from etl.warehouse import connect_current
 from queries import run_query
+from reports.build import FORMATS, all_clinics, build_reports
+from reports.content import collect
 
 TARGET_S = 20.0
 
@@ -38,7 +38,7 @@ def _settings(data_dir: Path) -> tuple[Settings, str]:
     finally:
         con.close()
     if not fitted:
-        from dashboard.modelling import refresh_models
+        from derma.refresh import refresh_models
 
         refresh_models(settings)
     return settings, month

@@ -28,7 +28,7 @@ def warehouse(rows: int) -> Path:
     if not (base / "warehouse.duckdb").exists():
         csv = export_csv(base_rows)
         shutil.rmtree(base, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "dashboard.cli", "ingest", str(csv), "--skip-models", "--data-dir",
+        subprocess.run([sys.executable, "-m", "derma.cli", "ingest", str(csv), "--skip-models", "--data-dir",
                         str(base)], check=True, env={**os.environ, "DERMA_SECRET_KEY": "bench-key"},
                        stdout=subprocess.DEVNULL)
     if rows <= BASE_ROWS:

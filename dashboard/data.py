@@ -25,9 +25,18 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from dashboard import signin
 from dashboard.filters import Filters
 from etl import audit
-from etl.access import LOCAL_ADMIN, AccessConfig, AccessDenied, Principal, load_roles, scoped_connection
+from etl.access import (
+    LOCAL_ADMIN,
+    NETWORK,
+    AccessConfig,
+    AccessDenied,
+    Principal,
+    load_roles,
+    scoped_connection,
+)
 from etl.sandbox import SandboxError, SandboxResult, run_sandboxed
 from etl.settings import Settings
 from etl.warehouse import Snapshot, connect, current_snapshot
@@ -36,7 +45,7 @@ from queries import run_query
 TTL = "1h"  # entries are keyed by snapshot, so the TTL only bounds memory, never freshness
 MANY = 256
 FEW = 32
-NETWORK = "network"
+
 LOGGED = "audit_last_logged"  # session-state key: what this session last wrote to the audit log, per kind
 
 
@@ -76,36 +85,6 @@ def snapshot() -> Snapshot | None:
 
 # --- Who is signed in -------------------------------------------------------------------------------------
 
-def sign_in_mode() -> str:
-    """``oidc`` when Streamlit's ``[auth]`` secrets are configured, ``header`` when a trusted proxy header is,
-    else ``local`` (a single local admin, for ``derma demo`` and a laptop)."""
-    try:
-        if "auth" in st.secrets:
-            return "oidc"
-    except Exception:  # noqa: BLE001 - no secrets file at all means no [auth]
-        pass
-    return "header" if settings().identity_header else "local"
-
-
-def sign_in_provider(auth=None) -> str | None:
-    """The OIDC provider ``st.login`` should use: None for a single ``[auth]`` provider, else the first
-    named one (``[auth.microsoft]`` -> ``"microsoft"``). ``auth`` defaults to the ``[auth]`` secrets."""
-    auth = st.secrets.get("auth", {}) if auth is None else auth
-    if "client_id" in auth:
-        return None
-    named = [name for name, value in auth.items() if hasattr(value, "keys")]
-    return named[0] if named else None
-
-
-def identity() -> str | None:
-    """The identity the sign-in mode vouches for (None while an OIDC user has not signed in)."""
-    mode = sign_in_mode()
-    if mode == "oidc":
-        return str(st.user.get("email") or "") if st.user.is_logged_in else None
-    header = settings().identity_header or ""
-    return str(st.context.headers.get(header) or "")
-
-
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
 def _roles(path: str, modified_ns: int) -> AccessConfig:  # noqa: ARG001 - the file's mtime keys the cache
     return load_roles(Path(path))
@@ -125,9 +104,9 @@ def principal() -> Principal | None:
 
     Raises ``etl.access.AccessError`` when the roles file is missing or broken (nobody gets in then).
     """
-    if sign_in_mode() == "local":
+    if signin.sign_in_mode() == "local":
         return LOCAL_ADMIN
-    who = identity()
+    who = signin.identity()
     return None if who is None else roles().principal(who)
 
 
@@ -391,7 +370,7 @@ def _report_files(src: Source, month: str, clinic_id: str | None, formats: tuple
                   min_cell: int | None) -> tuple[tuple[str, bytes], ...]:
     import tempfile
 
-    from dashboard.report import build_report
+    from reports.build import build_report
 
     with tempfile.TemporaryDirectory(prefix="derma-report-") as folder:
         paths = build_report(settings(), month, clinic_id, Path(folder), formats, min_cell, clinics=src.clinics)

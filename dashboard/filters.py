@@ -6,6 +6,7 @@ import calendar
 import datetime as dt
 from dataclasses import asdict, dataclass
 
+from charts.labels import ROMAN, skin_type
 from etl.contract import CRYSTAL_TYPES, INDICATIONS, TREATMENT_AREAS
 
 #: Session-state key under which the router leaves the selection for the page it runs.
@@ -21,7 +22,6 @@ KEYS = {
     "fitzpatrick": "filters_skin_type",
 }
 SKIN_TYPES = (1, 2, 3, 4, 5, 6)
-ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
 CHOICES = {"crystal_type": CRYSTAL_TYPES, "treatment_area": TREATMENT_AREAS, "indication": INDICATIONS,
            "fitzpatrick": SKIN_TYPES}
 ALL = {"clinic_id": "All clinics", "clinician_id": "All clinicians", "crystal_type": "All crystal types",
@@ -65,7 +65,7 @@ def label(name: str, value: object) -> str:
     if value is None:
         return ALL.get(name, "All")
     if name == "fitzpatrick":
-        return f"Type {ROMAN.get(int(value), value)}"
+        return skin_type(value)
     return str(value).replace("_", " ")
 
 

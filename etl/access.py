@@ -51,6 +51,8 @@ ROLES = ("admin", "analyst", "manager", "viewer")
 ALL_CLINIC_ROLES = ("admin", "analyst")
 CLINIC_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 CATALOG = "wh"
+#: The scope of the network-wide model fits (a clinic's own fit is scoped by its clinic_id).
+NETWORK = "network"
 
 
 class AccessError(ValueError):

@@ -69,7 +69,7 @@ SAMPLE = Path(__file__).parents[1] / "sample_data" / "sample"
 @pytest.fixture(scope="session")
 def sample_warehouse(tmp_path_factory) -> Settings:
     """The committed sample, loaded once into a real warehouse with fitted models (read it, never write it)."""
-    from dashboard.modelling import refresh_models
+    from derma.refresh import refresh_models
     from etl.load import ingest
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("sample") / "data", secret_key="sample-test-key",
@@ -94,7 +94,7 @@ def access_warehouse(sample_warehouse, tmp_path_factory) -> Settings:
     import shutil
     from dataclasses import replace
 
-    from dashboard.modelling import refresh_models
+    from derma.refresh import refresh_models
 
     folder = tmp_path_factory.mktemp("access-warehouse") / "data"
     shutil.copytree(sample_warehouse.data_dir, folder, symlinks=True)

@@ -8,9 +8,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import charts, data
+from charts import figures
+from charts.tiles import MIN_N
+from dashboard import data
 from dashboard.filters import ACTIVE, Filters
-from dashboard.kpis import MIN_N
 from etl.access import Principal
 
 EMPTY = ("**No data has been loaded yet.** Load the clinics' exports with `derma ingest <folder-of-exports>` "
@@ -51,7 +52,7 @@ def chart(title: str, caption: str, build: Callable[..., go.Figure], frame: pd.D
           n: str | None = None, minimum: int = MIN_N, **options) -> None:
     """A titled figure with its one-sentence caption, or "not enough data" when ``frame[n]`` sums below ``minimum``."""
     st.markdown(f"**{title}**")
-    if frame is None or frame.empty or (n is not None and not charts.enough(frame, n, minimum)):
+    if frame is None or frame.empty or (n is not None and not figures.enough(frame, n, minimum)):
         st.info(NOT_ENOUGH, icon=":material/info:")
     else:
         st.plotly_chart(build(frame, **options), key=key, config=CONFIG)

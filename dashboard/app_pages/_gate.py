@@ -1,6 +1,6 @@
 """Sign-in and access for the router: who the user is, which pages they may open, what the audit log hears.
 
-Three ways to know the user (``dashboard/data.py: sign_in_mode``): Streamlit's OIDC sign-in when an
+Three ways to know the user (``dashboard/signin.py: sign_in_mode``): Streamlit's OIDC sign-in when an
 ``[auth]`` section is in the secrets; a header set by a trusted reverse proxy when
 ``DERMA_IDENTITY_HEADER`` names it; otherwise a single local admin, with a banner saying so.
 """
@@ -11,7 +11,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, signin
 from dashboard.filters import Filters
 from etl.access import NOT_SIGNED_IN, AccessError, Principal
 from etl.audit import AuditError
@@ -31,7 +31,7 @@ ROLE_WORDS = {"admin": "administrator", "analyst": "analyst", "manager": "clinic
 def _stop(message: str, icon: str = ":material/lock:") -> None:
     st.title("Derma outcomes")
     st.info(message, icon=icon)
-    if data.sign_in_mode() == "oidc" and st.user.is_logged_in:
+    if signin.sign_in_mode() == "oidc" and st.user.is_logged_in:
         st.button("Sign out", key="gate_sign_out", on_click=st.logout)
     st.stop()
 
@@ -47,7 +47,7 @@ def user() -> Principal:
     if who is None:
         st.title("Derma outcomes")
         st.write("Outcomes analytics for your clinic's microdermabrasion sessions. Please sign in.")
-        provider = data.sign_in_provider()
+        provider = signin.sign_in_provider()
         st.button("Sign in", key="gate_sign_in", type="primary", icon=":material/login:", on_click=st.login,
                   args=(provider,) if provider else ())
         st.stop()
@@ -59,12 +59,12 @@ def user() -> Principal:
 
 def badge(who: Principal) -> None:
     """Who is signed in, in the sidebar, and the banner when nobody has to sign in."""
-    if data.sign_in_mode() == "local":
+    if signin.sign_in_mode() == "local":
         st.warning(LOCAL, icon=":material/no_encryption:")
     with st.sidebar:
         scope = "all clinics" if who.clinics is None else ", ".join(who.clinics)
         st.caption(f"Signed in as **{who.identity}** · {ROLE_WORDS.get(who.role, who.role)} · {scope}")
-        if data.sign_in_mode() == "oidc":
+        if signin.sign_in_mode() == "oidc":
             st.button("Sign out", key="gate_sign_out", on_click=st.logout)
 
 

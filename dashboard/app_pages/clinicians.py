@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboard import charts, data
+from charts import figures
+from dashboard import data
 from dashboard.app_pages import _common as ui
 
 READING = (
@@ -25,7 +26,7 @@ for unit_type, clinic, highlight in (("clinician", f.clinic_id, f.clinician_id),
     units, limits = data.funnel(src, unit_type, clinic)
     ui.chart(f"{unit_type.capitalize()}s: side effects against case mix", f"Observed ÷ expected side effects per "
              f"{unit_type} against expected events, with 95% (dashed) and 99.8% (solid) limits; diamonds lie outside "
-             "the 99.8% limits and a ringed point is the one selected in the sidebar.", charts.funnel, units,
+             "the 99.8% limits and a ringed point is the one selected in the sidebar.", figures.funnel, units,
              f"clinicians_funnel_{unit_type}", highlight=highlight, limits=limits)
 for row in summary.itertuples():
     for note in row.notes if row.notes is not None else []:
@@ -38,12 +39,12 @@ st.caption("A control chart shows whether a month is within the usual range of v
 left, right = st.columns(2)
 with left:
     ui.chart("Side-effect rate (Laney p′ chart)", "Monthly side-effect rate per clinic with its centre line and "
-             "3-sigma limits adjusted for month-to-month variation.", charts.spc,
+             "3-sigma limits adjusted for month-to-month variation.", figures.spc,
              data.spc_points(src, f.clinic_id, "side_effects_p_prime"), "clinicians_spc_side_effects",
              percent=True)
 with right:
     ui.chart("Mean satisfaction (XmR chart)", "Monthly mean rating (1–5) per clinic with its centre line and "
-             "3-sigma limits from the month-to-month moving range.", charts.spc,
+             "3-sigma limits from the month-to-month moving range.", figures.spc,
              data.spc_points(src, f.clinic_id, "satisfaction_xmr"), "clinicians_spc_satisfaction",
              percent=False)
 st.caption("Funnels and control charts are fitted on all months of the whole network; only the clinic filter "

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboard import charts, data
+from charts import figures
+from dashboard import data
 from dashboard.app_pages import _common as ui
 
 EFFECT_COLUMNS = {
@@ -36,7 +37,7 @@ for model in summaries.itertuples():
     st.dataframe(mine, column_order=list(EFFECT_COLUMNS), column_config=EFFECT_COLUMNS, hide_index=True,
                  key=f"models_effects_{model.model}")
     ui.chart("Adjusted odds ratios", "Each row is one factor's adjusted odds ratio with its 95% interval; 1 means "
-             "no difference, and intervals crossing 1 are compatible with no effect.", charts.forest, mine,
+             "no difference, and intervals crossing 1 are compatible with no effect.", figures.forest, mine,
              f"models_forest_{model.model}")
 
 st.subheader("Proportional-odds check (satisfaction model)")

@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from dashboard import charts, data, kpis
+from charts import figures
+from charts import tiles as kpis
+from dashboard import data
 from dashboard.app_pages import _common as ui
 
 src, f = ui.context()
@@ -27,10 +29,10 @@ st.caption("Changes from month to month are shown in grey on purpose: most are n
 left, right = st.columns([2, 3])
 with left:
     ui.chart("Sessions and patients per month", "Bars count sessions and the line counts distinct patients "
-             "treated each month.", charts.monthly_volume, frame, "overview_volume", n="sessions")
+             "treated each month.", figures.monthly_volume, frame, "overview_volume", n="sessions")
 with right:
     ui.chart("Satisfaction and side effects per month", "Each line is a monthly rate with its 95% confidence band; "
-             "hollow points are months with fewer than 30 answers or known outcomes.", charts.monthly_rates, frame,
+             "hollow points are months with fewer than 30 answers or known outcomes.", figures.monthly_rates, frame,
              "overview_rates", n="answered")
 
 unit = src.home_unit(f.clinic_id)

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from dashboard import charts, data
+from charts import figures
+from dashboard import data
 from dashboard.app_pages import _common as ui
 from etl.audit import AuditError
 
@@ -26,7 +27,7 @@ st.caption("Last session and last load per clinic; *days behind network* counts 
 batches = data.load_batches(src)
 st.subheader("Loads")
 ui.chart("Rows per file by outcome", "Every data row of every file ends up inserted, updated (a correction), "
-         "unchanged (already stored) or quarantined.", charts.file_outcomes, batches, "quality_files", n="rows",
+         "unchanged (already stored) or quarantined.", figures.file_outcomes, batches, "quality_files", n="rows",
          minimum=1)
 with st.expander("Load batches and files (with sha256)"):
     st.dataframe(batches, hide_index=True, key="quality_batches")
@@ -37,7 +38,7 @@ if summary.empty:
     st.success("No rows were quarantined for this selection.", icon=":material/check:")
 else:
     ui.chart("Quarantined rows by reason", "How many rows were set aside for each reason, over all files.",
-             charts.quarantine_reasons, summary, "quality_reasons")
+             figures.quarantine_reasons, summary, "quality_reasons")
     st.dataframe(summary, hide_index=True, key="quality_quarantine_summary")
     records = data.quarantine_records(src, f.clinic_id)
     st.markdown(f"**Quarantined records** ({len(records):,}; patient numbers masked)")

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from reports.pdf import CHROMIUM_ARGS
+
 ROOT = Path(__file__).parents[2]
 CHROMIUM = Path(os.environ.get("DERMA_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 PAGES = {"overview": "", "courses": "courses", "safety": "safety", "clinicians": "clinicians", "models": "models",
          "quality": "quality", "sql": "sql"}
 
@@ -56,7 +56,7 @@ def serve(data_dir: Path, log: Path, timeout_s: float = 60.0,
     port = free_port()
     env = {**os.environ, **(env or {}), "DERMA_DATA_DIR": str(data_dir)}
     with open(log, "w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port),
+        server = subprocess.Popen([sys.executable, "-m", "derma.cli", "serve", "--port", str(port),
                                    "--host", "127.0.0.1", "--data-dir", str(data_dir)], cwd=ROOT, env=env,
                                   stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.report import build_report
 from etl.warehouse import connect_current
 from queries import run_query
+from reports.build import build_report
 from tests.dashboard.test_app import shown as everything_shown
 from tests.dashboard.users import ANA, ANN, BEN, MINE, OTHERS, ROLES, ROOT, VAL
 
@@ -259,7 +259,7 @@ def test_sign_in_uses_the_named_provider_when_auth_has_several(signed_in):
 
 
 def test_the_provider_for_st_login_comes_from_the_auth_section():
-    from dashboard.data import sign_in_provider
+    from dashboard.signin import sign_in_provider
 
     assert sign_in_provider(AUTH) is None  # one provider configured directly under [auth]
     assert sign_in_provider({"redirect_uri": "u", "cookie_secret": "c", "okta": {"client_id": "x"},

@@ -217,7 +217,7 @@ def test_derma_export_prints_the_manifest_and_records_one_audit_entry(sample_war
     from etl.settings import Settings
 
     out = tmp_path / "cli-export"
-    done = subprocess.run([sys.executable, "-m", "dashboard.cli", "export", "--out", str(out), "--format", "json",
+    done = subprocess.run([sys.executable, "-m", "derma.cli", "export", "--out", str(out), "--format", "json",
                            "--data-dir", str(sample_warehouse.data_dir)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     manifest = json.loads(done.stdout)
@@ -228,12 +228,12 @@ def test_derma_export_prints_the_manifest_and_records_one_audit_entry(sample_war
     assert records[0]["params"] == {"out": str(out), "tables": list(manifest["tables"])}
     assert records[0]["rows"] == total and records[0]["outcome"] == "ok"
 
-    again = subprocess.run([sys.executable, "-m", "dashboard.cli", "export", "--out", str(out),
+    again = subprocess.run([sys.executable, "-m", "derma.cli", "export", "--out", str(out),
                             "--data-dir", str(sample_warehouse.data_dir)], capture_output=True, text=True, timeout=300)
     assert again.returncode == 1 and again.stderr.strip().count("\n") == 0
     assert "is not empty; use --overwrite" in again.stderr
 
-    text = subprocess.run([sys.executable, "-m", "dashboard.cli", "export", "--out", str(out), "--overwrite",
+    text = subprocess.run([sys.executable, "-m", "derma.cli", "export", "--out", str(out), "--overwrite",
                            "--data-dir", str(sample_warehouse.data_dir)], capture_output=True, text=True, timeout=300)
     assert text.returncode == 0, text.stderr
     assert "sessions" in text.stdout and f"{total} rows" in text.stdout

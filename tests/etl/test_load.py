@@ -190,7 +190,7 @@ CRASH_POINTS = ["after_file", "before_checkpoint", "before_rename", "after_renam
 
 def run_cli_ingest(path: Path, settings, env_extra: dict) -> subprocess.CompletedProcess:
     env = {**os.environ, "DERMA_DATA_DIR": str(settings.data_dir), **env_extra}
-    return subprocess.run([sys.executable, "-m", "dashboard.cli", "ingest", str(path), "--skip-models"],
+    return subprocess.run([sys.executable, "-m", "derma.cli", "ingest", str(path), "--skip-models"],
                           env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -219,7 +219,7 @@ def test_a_load_killed_at_random_moments_never_corrupts_the_warehouse(tmp_path, 
     path = big_file(tmp_path, 150_000)
     env = {**os.environ, "DERMA_DATA_DIR": str(settings.data_dir)}
     for delay in (0.3, 0.8, 1.5):
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "ingest", str(path), "--skip-models"],
+        proc = subprocess.Popen([sys.executable, "-m", "derma.cli", "ingest", str(path), "--skip-models"],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         proc.kill()

@@ -84,7 +84,7 @@ def test_messages_and_cli_output_never_show_a_patient_number(tmp_path, settings)
     outputs = []
     for args in (["ingest", str(path), "--skip-models"], ["ingest", str(path), "--format", "json", "--skip-models"],
                  ["quarantine"], ["quarantine", "--format", "csv"], ["batches"]):
-        done = subprocess.run([sys.executable, "-m", "dashboard.cli", *args], env=env, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "derma.cli", *args], env=env, capture_output=True, text=True)
         outputs.append(done.stdout + done.stderr)
     assert not any(pid in out for out in outputs for pid in RAW_IDS)
 

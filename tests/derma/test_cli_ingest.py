@@ -14,7 +14,7 @@ from tests.conftest import row, write_csv
 
 def derma(*args, data_dir, check_exit=None):
     env = {**os.environ, "DERMA_DATA_DIR": str(data_dir)}
-    done = subprocess.run([sys.executable, "-m", "dashboard.cli", *args], env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "derma.cli", *args], env=env, capture_output=True, text=True,
                           timeout=300)
     if check_exit is not None:
         assert done.returncode == check_exit, done.stderr

@@ -11,7 +11,8 @@ import sys
 import duckdb
 import pytest
 
-from dashboard.modelling import fresh_run, model_report, refresh_models
+from derma.model_report import model_report
+from derma.refresh import fresh_run, refresh_models
 from etl.load import ingest
 from etl.settings import Settings
 from etl.warehouse import connect_current
@@ -26,7 +27,7 @@ SETTINGS_TERMS = {"vacuum_kpa": "per 10 kPa", "passes": "per additional pass",
 
 def derma_json(*args, settings):
     env = {**os.environ, "DERMA_DATA_DIR": str(settings.data_dir), "DERMA_SECRET_KEY": settings.secret_key or ""}
-    done = subprocess.run([sys.executable, "-m", "dashboard.cli", *args, "--format", "json"], env=env,
+    done = subprocess.run([sys.executable, "-m", "derma.cli", *args, "--format", "json"], env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -95,7 +96,7 @@ def test_a_clinic_fit_uses_only_that_clinics_sessions(sample_warehouse):
 
 def test_an_unknown_clinic_is_one_clear_line(sample_warehouse):
     env = {**os.environ, "DERMA_DATA_DIR": str(sample_warehouse.data_dir)}
-    done = subprocess.run([sys.executable, "-m", "dashboard.cli", "models", "--clinic", "NOPE-99"], env=env,
+    done = subprocess.run([sys.executable, "-m", "derma.cli", "models", "--clinic", "NOPE-99"], env=env,
                           capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.strip() == "derma: no sessions for clinic 'NOPE-99' in the warehouse"
 
@@ -132,7 +133,7 @@ def test_derma_models_reports_the_planted_effects_inside_their_intervals(planted
 def test_model_inputs_through_arrow_are_the_frame_duckdb_would_give(sample_warehouse):
     import pandas as pd
 
-    from dashboard.modelling import INPUT_COLUMNS, load_inputs
+    from derma.refresh import INPUT_COLUMNS, load_inputs
     from etl.warehouse import connect_current
 
     _, con = connect_current(sample_warehouse.data_dir)

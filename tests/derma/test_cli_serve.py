@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from dashboard.cli import main
+from derma.cli import main
 
 
 def serve(tmp_path, monkeypatch, *args, header: str | None = "X-Forwarded-Email", roles: str | None = None):

@@ -13,8 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.filters import ROMAN
-from dashboard.kpis import MIN_N
+from charts.labels import ROMAN
+from charts.tiles import MIN_N
 
 BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, YELLOW, GREY = (
     "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")

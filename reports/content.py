@@ -1,7 +1,7 @@
 """What a monthly report says: the named queries for one month and scope, as tables, figures and sentences.
 
 Every number comes from a named query (``queries/analyses``) through ``run_query``; figures come from
-``dashboard.charts`` and the KPI tiles from ``dashboard.kpis``. A clinic's report reads only that clinic's
+``charts.figures`` and the KPI tiles from ``charts.tiles``. A clinic's report reads only that clinic's
 rows, shows other clinics only as anonymous funnel points, and never reads patient keys.
 """
 
@@ -16,11 +16,12 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard import charts, kpis
-from dashboard.suppression import Rate, Table, suppress
+from charts import figures as plots
+from charts import tiles as kpis
+from etl.access import NETWORK
 from queries import run_query
+from reports.suppression import Rate, Table, suppress
 
-NETWORK = "network"
 SETTINGS = ("vacuum_kpa", "passes", "particle_flow")
 PROFILE = {"fitzpatrick": 3, "indication": "wrinkles", "treatment_area": "face"}
 PROFILE_TEXT = "skin type III, wrinkles, face, corundum crystals"
@@ -225,7 +226,7 @@ def _spc_section(r: _Reader) -> Section:
         if r.min_cell and chart == "side_effects_p_prime":
             points = points[points["events"].fillna(0) >= r.min_cell]
         if not points.empty:
-            figures.append(Figure(what, charts.spc(points, percent), "Each month's value against the centre line "
+            figures.append(Figure(what, plots.spc(points, percent), "Each month's value against the centre line "
                                   "and 3-sigma limits of a frozen baseline; orange diamonds mark special causes."))
     latest = r.q("spc_points", unit=r.scope)["month"].max()
     if pd.notna(latest) and latest.date() != r.first:
@@ -243,7 +244,7 @@ def _side_effects(r: _Reader) -> Section:
                                                                           ("rate_low", "rate_high")),),
                           group_by=("side_effect",)))
     visible = table.visible_rows()
-    figures = (Figure("Side effects by type and skin type", charts.side_effect_types(visible),
+    figures = (Figure("Side effects by type and skin type", plots.side_effect_types(visible),
                       "The share of sessions with a known outcome that had each side effect, by skin type, with "
                       "Wilson 95% intervals."),) if not visible.empty else ()
     return Section("side-effects", "Side effects", (f"Sessions of {r.first:%B %Y} only.",), figures, (table,))
@@ -260,8 +261,8 @@ def _course_section(r: _Reader, model_scope: str) -> Section:
                                       ("pct_satisfied_low", "pct_satisfied_high", "mean_rating")),)))
     figures = []
     visible = table.visible_rows()
-    if charts.enough(visible, "answered"):
-        figures.append(Figure("Satisfied by session number", charts.rate_points(
+    if plots.enough(visible, "answered"):
+        figures.append(Figure("Satisfied by session number", plots.rate_points(
             visible, "session_number", "pct_satisfied", "satisfied", "answered", x_title="session number",
             y_title="% satisfied"), f"Share of answered surveys rated 4–5 at each session, {start:%b %Y} – "
             f"{r.first:%b %Y}, with Wilson 95% intervals."))
@@ -275,7 +276,7 @@ def _course_section(r: _Reader, model_scope: str) -> Section:
         paragraphs.append(f"Median sessions until a patient is first satisfied ({model_scope} fit, all data): "
                           f"{median.iat[0]}.")
     if not curves.empty:
-        figures.append(Figure("Courses satisfied by session (Kaplan–Meier)", charts.km_curve(
+        figures.append(Figure("Courses satisfied by session (Kaplan–Meier)", plots.km_curve(
             curves, median.iat[0] if not median.empty else None), "Share of courses with a first 4–5 rating by "
             "each session, with its 95% band."))
     return Section("course", "Satisfaction over the course", tuple(paragraphs), tuple(figures), (table,))
@@ -293,12 +294,12 @@ def _effects_section(r: _Reader, model_scope: str) -> Section:
         what = "the odds of any side effect" if row.model == "side_effects" else "the odds of a higher rating"
         paragraphs.append(f"{row.label} ({row.unit}): {what} × {row.estimate:.2f} (95% CI {row.ci_low:.2f}–"
                           f"{row.ci_high:.2f}).")
-    figures = [Figure("Adjusted effects", charts.forest(table.frame), "Odds ratios with 95% intervals on a log "
+    figures = [Figure("Adjusted effects", plots.forest(table.frame), "Odds ratios with 95% intervals on a log "
                       "axis.")] if not table.frame.empty else []
     explorer = r.q("settings_explorer", scope=model_scope, **PROFILE)
     crystal = "corundum" if "corundum" in set(explorer["crystal_type"]) else None
     if not explorer.empty:
-        figures.append(Figure(f"Settings trade-off for {PROFILE_TEXT}", charts.tradeoff(
+        figures.append(Figure(f"Settings trade-off for {PROFILE_TEXT}", plots.tradeoff(
             explorer.drop_duplicates(["crystal_type", "vacuum_kpa", "passes"]), crystal),
             f"Predicted chance of a 4–5 rating against side-effect risk per session over vacuum and passes, for "
             f"one common profile ({PROFILE_TEXT})."))
@@ -332,7 +333,7 @@ def _funnel_section(r: _Reader) -> Section:
         drawn = r.hide(_table("drawn", "", units.reset_index(drop=True), {**FUNNEL_FORMATS, "clinic_id": "text"},
                               **rules)).visible_rows()
         if not drawn.empty:
-            figures.append(Figure(f"Funnel plot: {unit_type}s", charts.funnel(drawn, limits, highlight=r.clinic_id),
+            figures.append(Figure(f"Funnel plot: {unit_type}s", plots.funnel(drawn, limits, highlight=r.clinic_id),
                                   "Each point is a unit's observed ÷ expected side effects given its case mix; "
                                   "points inside the funnel are within chance. No ranking is implied."))
         for row in table.frame.itertuples():
@@ -403,11 +404,11 @@ def collect(con, month: str, clinic_id: str | None, *, min_cell: int | None, sna
         return Content(r.scope, month, title, True, (note,), stamp, min_cell)
     kpi, changes = _kpi_section(r, trends)
     visible = trends.visible_rows(("sessions", "patients"))
-    figures = [Figure("Sessions and patients per month", charts.monthly_volume(visible), "Bars count sessions and the "
+    figures = [Figure("Sessions and patients per month", plots.monthly_volume(visible), "Bars count sessions and the "
                       "line distinct patients per month.")] if not visible.empty else []
     rates = trends.visible_rows(("satisfied", "side_effect_sessions"))
     if not rates.empty:
-        figures.append(Figure("Satisfaction and side effects per month", charts.monthly_rates(rates), "Monthly rates "
+        figures.append(Figure("Satisfaction and side effects per month", plots.monthly_rates(rates), "Monthly rates "
                               "with 95% bands; hollow points are months with fewer than 30 answers."))
     trend = Section("trends", "12-month trends", (), tuple(figures), (trends,))
     sections = (kpi, changes, trend, _spc_section(r), _side_effects(r), _course_section(r, model_scope),

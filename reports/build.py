@@ -12,13 +12,14 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from dashboard.report_content import NETWORK, collect, month_bounds
-from dashboard.report_html import Printer, now_utc, write_html
-from dashboard.report_xlsx import write_xlsx
-from etl.access import scoped_connection
+from etl.access import NETWORK, scoped_connection
 from etl.settings import Settings
 from etl.warehouse import connect, connect_current, required_snapshot
 from queries import run_query
+from reports.content import collect, month_bounds
+from reports.html import now_utc, write_html
+from reports.pdf import Printer
+from reports.xlsx import write_xlsx
 
 FORMATS = ("html", "pdf", "xlsx")
 PREFIX = "derma-report"

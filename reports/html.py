@@ -1,8 +1,7 @@
-"""The report as one offline HTML file (interactive charts) and as an A4 PDF printed from its print variant.
+"""The report as one offline HTML file (interactive charts), and its print variant for the PDF.
 
 plotly.js is inlined once, in ``<head>``; figures get fixed div ids, so the same snapshot and month give
-the same bytes apart from the generation time. The PDF is the print variant (static charts, a table of
-contents with links to the sections, PDF bookmarks) printed by headless Chromium with page numbers.
+the same bytes apart from the generation time.
 """
 
 from __future__ import annotations
@@ -15,12 +14,9 @@ from pathlib import Path
 import pandas as pd
 from plotly.offline import get_plotlyjs
 
-from dashboard.report_content import Content, Section
-from dashboard.suppression import Table
+from reports.content import Content, Section
+from reports.suppression import Table
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 PRINT_WIDTH = 700  # px of an A4 page between the margins
 STAMP_ID = "generated-at"
 
@@ -116,50 +112,6 @@ def render(content: Content, printable: bool = False) -> str:
 def write_html(content: Content, path: Path) -> Path:
     path.write_text(render(content), encoding="utf-8")
     return path
-
-
-class Printer:
-    """One headless Chromium for many PDFs (Debian's ``chromium``; never a downloaded browser)."""
-
-    def __init__(self, binary: Path = Path(CHROMIUM)) -> None:
-        self._binary = Path(binary)
-
-    def __enter__(self) -> Printer:
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError:
-            raise RuntimeError("PDF needs the playwright package (pip install playwright; it drives the system "
-                               "chromium, no browser download) — or leave pdf out of --formats") from None
-
-        binary = self._binary
-        if not binary.exists():
-            raise RuntimeError(f"PDF needs Chromium at {binary} (install Debian's chromium package)")
-        self._playwright = sync_playwright().start()
-        self._browser = self._playwright.chromium.launch(executable_path=str(binary), args=CHROMIUM_ARGS,
-                                                         headless=True)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._browser.close()
-        self._playwright.stop()
-
-    def pdf(self, content: Content, path: Path) -> Path:
-        page = self._browser.new_page(viewport={"width": 794, "height": 1123})
-        try:
-            page.route("**/*", lambda route: route.abort()  # offline: the document needs nothing from outside
-                       if not route.request.url.startswith(("about:", "data:")) else route.continue_())
-            page.set_content(render(content, printable=True), wait_until="load")
-            page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
-                                   ".every(p => p.querySelector('.main-svg'))", timeout=60_000)
-            footer = ('<div style="font-size:8px;width:100%;text-align:center;color:#555">'
-                      f'{html.escape(content.title)} · page <span class="pageNumber"></span> of '
-                      '<span class="totalPages"></span></div>')
-            page.pdf(path=str(path), format="A4", print_background=True, display_header_footer=True,
-                     header_template="<span></span>", footer_template=footer, outline=True, tagged=True,
-                     margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"})
-        finally:
-            page.close()
-        return path
 
 
 def now_utc() -> str:

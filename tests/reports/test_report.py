@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 from streamlit.testing.v1 import AppTest
 
-from dashboard.cli import main
-from dashboard.report import build_report
-from dashboard.report_html import STAMP_ID
+from derma.cli import main
 from etl.warehouse import connect_current
 from queries import run_query
+from reports.build import build_report
+from reports.html import STAMP_ID
 
 MONTH, EMPTY_MONTH, CLINIC, MIN_CELL = "2026-10", "2025-01", "ETB-01", 10
 APP = Path(__file__).parents[2] / "dashboard" / "streamlit_app.py"

@@ -9,11 +9,13 @@ import re
 import plotly.graph_objects as go
 import pytest
 
-from dashboard import charts, filters, kpis
+from charts import figures
+from charts import tiles as kpis
+from dashboard import filters
 from etl.warehouse import connect_current
 from queries import run_query
 
-PALETTE = {c.lower() for c in charts.SERIES}
+PALETTE = {c.lower() for c in figures.SERIES}
 
 
 @pytest.fixture(scope="module")
@@ -31,27 +33,27 @@ def frames(sample_warehouse):
     return read
 
 
-def figures(f) -> dict[str, go.Figure]:
+def every_figure(f) -> dict[str, go.Figure]:
     return {
-        "volume": charts.monthly_volume(f["kpis_by_month"]),
-        "rates": charts.monthly_rates(f["kpis_by_month"]),
-        "by_session": charts.rate_points(f["satisfaction_by_session_number"], "session_number", "pct_satisfied",
+        "volume": figures.monthly_volume(f["kpis_by_month"]),
+        "rates": figures.monthly_rates(f["kpis_by_month"]),
+        "by_session": figures.rate_points(f["satisfaction_by_session_number"], "session_number", "pct_satisfied",
                                          "satisfied", "answered", x_title="session", y_title="% satisfied"),
-        "types": charts.side_effect_types(f["side_effect_types_by_skin_type"]),
-        "km": charts.km_curve(f["course_curves"], "3 sessions"),
-        "dropout": charts.dropout_by_session(f["course_dropout"]),
-        "curves": charts.model_curves(f["model_curves"], {"side_effect_risk_by_vacuum": "vacuum"}),
-        "tradeoff": charts.tradeoff(f["settings_explorer"], vacuum_range=(20, 50)),
-        "forest": charts.forest(f["model_effects"]),
-        "funnel": charts.funnel(f["funnel_units"], f["funnel_limits"], highlight="ETB-01-K3"),
-        "spc": charts.spc(f["spc_points"], percent=True),
-        "files": charts.file_outcomes(f["load_batches"]),
-        "reasons": charts.quarantine_reasons(f["quarantine_summary"]),
+        "types": figures.side_effect_types(f["side_effect_types_by_skin_type"]),
+        "km": figures.km_curve(f["course_curves"], "3 sessions"),
+        "dropout": figures.dropout_by_session(f["course_dropout"]),
+        "curves": figures.model_curves(f["model_curves"], {"side_effect_risk_by_vacuum": "vacuum"}),
+        "tradeoff": figures.tradeoff(f["settings_explorer"], vacuum_range=(20, 50)),
+        "forest": figures.forest(f["model_effects"]),
+        "funnel": figures.funnel(f["funnel_units"], f["funnel_limits"], highlight="ETB-01-K3"),
+        "spc": figures.spc(f["spc_points"], percent=True),
+        "files": figures.file_outcomes(f["load_batches"]),
+        "reasons": figures.quarantine_reasons(f["quarantine_summary"]),
     }
 
 
 def test_every_builder_draws_a_figure_with_palette_colours_only(frames):
-    for name, fig in figures(frames).items():
+    for name, fig in every_figure(frames).items():
         assert isinstance(fig, go.Figure) and fig.data, name
         drawn = fig.to_plotly_json()
         drawn["layout"].pop("template", None)  # the theme's defaults; every trace sets its own colour
@@ -61,7 +63,7 @@ def test_every_builder_draws_a_figure_with_palette_colours_only(frames):
 
 
 def test_the_tradeoff_draws_one_line_per_passes_value_over_the_chosen_vacuum(frames):
-    fig = charts.tradeoff(frames["settings_explorer"], vacuum_range=(20, 50))
+    fig = figures.tradeoff(frames["settings_explorer"], vacuum_range=(20, 50))
     assert [t.name for t in fig.data] == ["1 pass", *(f"{p} passes" for p in range(2, 7))]
     assert all(len(t.x) == 7 for t in fig.data)  # 20, 25, ..., 50 kPa
 
@@ -69,9 +71,9 @@ def test_the_tradeoff_draws_one_line_per_passes_value_over_the_chosen_vacuum(fra
 def test_rates_need_thirty_in_the_denominator():
     import pandas as pd
 
-    assert not charts.enough(pd.DataFrame({"answered": [10, 19]}), "answered")
-    assert charts.enough(pd.DataFrame({"answered": [10, 20]}), "answered")
-    assert not charts.enough(pd.DataFrame(), "answered")
+    assert not figures.enough(pd.DataFrame({"answered": [10, 19]}), "answered")
+    assert figures.enough(pd.DataFrame({"answered": [10, 20]}), "answered")
+    assert not figures.enough(pd.DataFrame(), "answered")
 
 
 def test_kpi_tiles_say_not_enough_data_for_small_months(frames):

@@ -9,7 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from dashboard.cli import main
+from derma.cli import main
 from etl.warehouse import connect_current
 
 SQL = "select count(*) as n from sessions where patient_key = 'x'"

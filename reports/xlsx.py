@@ -18,8 +18,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from dashboard.report_content import Content
-from dashboard.report_html import cell, hidden_text
+from reports.content import Content
+from reports.html import cell, hidden_text
 
 NUMBER_FORMATS = {"int": "#,##0", "level": "0", "pct": "0.0%", "pp": "+0.0%;-0.0%;0.0%", "ratio": "0.00", "num": "0.000",
                   "month": "mmm yyyy", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm"}

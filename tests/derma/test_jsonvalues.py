@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from dashboard.jsonvalues import plain, records
+from derma.jsonvalues import plain, records
 
 
 def test_missing_values_of_every_kind_become_null():

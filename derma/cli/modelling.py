@@ -1,0 +1,89 @@
+"""``derma models``: the fitted models of the current snapshot, fitting them first when missing or stale."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from derma.cli.base import (
+    data_dir_option,
+    format_option,
+    handled,
+    main,
+    print_frame,
+    read_current,
+    settings_for,
+)
+from etl.settings import Settings
+
+
+@main.command()
+@click.option("--clinic", "clinic_id", default=None, help="Fit this clinic's own data instead of the network's.")
+@click.option("--all-clinics", is_flag=True,
+              help="Fit the network's models, then each clinic's own (JSON: a list of reports, network first).")
+@click.option("--refresh", is_flag=True, help="Fit again even when fresh results exist.")
+@data_dir_option
+@format_option("table", "json", default="table")
+@handled
+def models(clinic_id, all_clinics, refresh, data_dir, fmt) -> None:
+    """The fitted models' effects and curves for the current snapshot (fitting them when missing or stale).
+
+    Managers see model results only from their own clinic's fit: use --all-clinics (or --clinic) so
+    every clinic has one.
+    """
+    from etl.access import NETWORK
+
+    if clinic_id and all_clinics:
+        raise click.UsageError("use --clinic or --all-clinics, not both")
+    settings = settings_for(data_dir)
+    if not all_clinics:
+        report = _fitted_report(settings, clinic_id or NETWORK, refresh)
+        if fmt == "json":
+            click.echo(json.dumps(report, default=str))
+        else:
+            _print_models(report)
+        return
+    clinics = sorted(read_current(data_dir, "data_freshness", {})["clinic_id"])
+    reports = []
+    for scope in [NETWORK, *clinics]:
+        if sys.stderr.isatty():
+            click.echo(f"fitting the models for {scope} ...", err=True)
+        reports.append(_fitted_report(settings, scope, refresh))
+    if fmt == "json":
+        click.echo(json.dumps(reports, default=str))
+    else:
+        for report in reports:
+            _print_models(report)
+
+
+def _fitted_report(settings: Settings, scope: str, refresh: bool) -> dict:
+    """Fit ``scope``'s models when missing or stale (always with ``refresh``) and return their report."""
+    from derma.model_report import model_report
+    from derma.refresh import refresh_models
+
+    refresh_models(settings, scope, force=refresh)
+    return model_report(settings, scope)
+
+
+def _print_models(report: dict) -> None:
+    from etl.access import NETWORK
+
+    scope = report["scope"]
+    click.echo(f"snapshot {report['snapshot']}  scope {scope}  fitted {report['run']['fitted_at']}")
+    for model in report["models"]:
+        click.echo(f"\n{model['name']}: {model['outcome']} — {model['method']}")
+        click.echo(f"  {model['n_sessions']} sessions, {model['n_patients']} patients, {model['n_events']} events; "
+                   f"status {model['status']}")
+        for warning in model["warnings"]:
+            click.echo(f"  warning: {warning}")
+        import pandas as pd  # only for printing: the CLI starts without pandas
+
+        effects = pd.DataFrame(model["effects"])
+        if not effects.empty:
+            print_frame(effects[["term", "label", "unit", "estimate", "ci_low", "ci_high", "p_value"]]
+                        .round({"estimate": 3, "ci_low": 3, "ci_high": 3, "p_value": 4}), "table")
+    for verdict in report["control_charts"]:
+        if verdict["unit"] == scope or scope == NETWORK and verdict["unit"] == NETWORK:
+            click.echo(f"{verdict['measure']}: {verdict['verdict']}")

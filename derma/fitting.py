@@ -1,0 +1,157 @@
+"""Every model result of one scope, from its sessions: frames shaped like the warehouse's model tables."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+from etl.access import NETWORK
+from etl.contract import INDICATIONS, TREATMENT_AREAS
+
+#: The proportional-odds check refits five models; above this many sessions it runs on a random
+#: sample of whole patients (a screening diagnostic; the satisfaction model itself uses every row).
+PO_CHECK_MAX_SESSIONS = 200_000
+
+
+def fit_everything(sessions: pd.DataFrame, scope: str, series: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Every model result for one scope, as frames shaped like the warehouse's model tables.
+
+    ``series`` is the ``monthly_series`` query of the scope (the control charts read the marts' counts).
+    """
+    from analysis.curves import fit_outcome_models, model_curves
+    from analysis.satisfaction import check_proportional_odds
+
+    fits = fit_outcome_models(sessions)
+    results = [fits.side_effects, fits.satisfaction]
+    tables = {
+        "model_summaries": pd.DataFrame([{
+            "model": r.name, "outcome": r.outcome, "method": r.method, "status": r.status,
+            "n_sessions": r.n_sessions, "n_patients": r.n_patients, "n_events": r.n_events,
+            "warnings": list(r.warnings)} for r in results]),
+        "model_effects": pd.DataFrame([{"model": r.name, **e.to_dict()} for r in results for e in r.effects]),
+        "model_curves": pd.DataFrame([{
+            "curve": c.name, "x_name": c.x, "y_name": c.y, "x": p.x, "estimate": p.estimate, "ci_low": p.ci_low,
+            "ci_high": p.ci_high, "n": p.n, "reference": json.dumps(c.reference, default=str), "note": c.note}
+            for c in model_curves(fits) for p in c.points]),
+        "model_po_check": _po_check(sessions, check_proportional_odds),
+        "settings_explorer": _explorer(fits, sessions),
+    }
+    tables.update(_funnels(sessions, scope))
+    tables.update(_control_charts(series, scope))
+    tables.update(_courses(sessions))
+    return tables
+
+
+def patient_sample(sessions: pd.DataFrame, max_sessions: int) -> tuple[pd.DataFrame, str]:
+    """A reproducible random sample of whole patients holding about ``max_sessions`` sessions."""
+    if len(sessions) <= max_sessions:
+        return sessions, f"all {len(sessions)} sessions"
+    share = max_sessions / len(sessions)
+    # A hash of the pseudonym is a fixed, uniform draw per patient: the same patients every run.
+    draw = pd.util.hash_pandas_object(sessions["patient_key"], index=False).to_numpy() % 1_000_000
+    sample = sessions[draw < share * 1_000_000].reset_index(drop=True)
+    return sample, (f"a random {share:.0%} of patients ({len(sample)} of {len(sessions)} sessions; "
+                    "whole patients, so clustering is kept)")
+
+
+def _po_check(sessions: pd.DataFrame, check) -> pd.DataFrame:
+    sample, note = patient_sample(sessions, PO_CHECK_MAX_SESSIONS)
+    frame = check(sample)
+    return frame.assign(checked_on=note)
+
+
+def _explorer(fits, sessions: pd.DataFrame) -> pd.DataFrame:
+    """The settings trade-off for every skin type x indication x area seen in the data."""
+    from analysis.explorer import explore_settings
+
+    if fits.side_effect_fit is None and fits.satisfaction_fit is None:
+        return pd.DataFrame()
+    seen = sessions[["fitzpatrick", "indication", "treatment_area"]].drop_duplicates()
+    crystals = [None] + (["diamond_tip"] if (sessions["crystal_type"] == "diamond_tip").any() else [])
+    frames = []
+    for row in seen.itertuples(index=False):
+        if row.indication not in INDICATIONS or row.treatment_area not in TREATMENT_AREAS:
+            continue
+        done = set()
+        for crystal in crystals:
+            grid = explore_settings(fits, int(row.fitzpatrick), row.indication, row.treatment_area, crystal)
+            label = crystal or grid.attrs.get("reference", {}).get("crystal_type", "default")
+            if label in done:  # the reference crystal may itself be the diamond tip: one grid per label
+                continue
+            done.add(label)
+            frames.append(grid.assign(fitzpatrick=int(row.fitzpatrick), indication=row.indication,
+                                      treatment_area=row.treatment_area, crystal_type=label))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _funnels(sessions: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]:
+    from analysis.case_mix import fit_case_mix
+    from analysis.funnel import funnel
+
+    expected = fit_case_mix(sessions)
+    units, limits, summaries = [], [], []
+    unit_types = ["clinician_id"] + (["clinic_id"] if scope == NETWORK else [])
+    clinic_of = sessions.groupby("clinician_id")["clinic_id"].agg(lambda s: s.mode().iat[0])
+    for unit in unit_types:
+        result = funnel(sessions, expected, unit=unit)
+        kind = unit.removesuffix("_id")
+        frame = result.units.assign(unit_type=kind)
+        frame["clinic_id"] = frame["unit"].map(clinic_of) if kind == "clinician" else frame["unit"]
+        units.append(frame)
+        limits.append(result.curve.assign(unit_type=kind))
+        summaries.append(pd.DataFrame([{
+            "unit_type": kind, "status": result.status, "method": result.method, "adjustment": result.adjustment,
+            "phi": _num(result.phi), "tau2": _num(result.tau2), "overdispersion_p": _num(result.overdispersion_p),
+            "n_units": result.n_units, "notes": list(result.notes)}]))
+    return {"funnel_units": pd.concat(units, ignore_index=True), "funnel_limits": pd.concat(limits, ignore_index=True),
+            "funnel_summaries": pd.concat(summaries, ignore_index=True)}
+
+
+def _num(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def _control_charts(series: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]:
+    from analysis.spc import laney_p_chart, xmr_chart
+
+    series = series.assign(month=pd.to_datetime(series["month"]))
+    points, verdicts = [], []
+    units = [scope] if scope != NETWORK else list(dict.fromkeys(series["unit"]))
+    for unit in units:
+        data = series[series["unit"] == unit]
+        charts = (
+            ("side_effects_p_prime", laney_p_chart(data[data["n"] > 0][["month", "events", "n"]])),
+            ("satisfaction_xmr", xmr_chart(data[data["answered"] > 0][["month", "rating"]]
+                                           .rename(columns={"rating": "value"}))),
+        )
+        for chart, result in charts:
+            points.append(result.points.assign(unit=unit, chart=chart, measure=result.measure))
+            verdicts.append({"unit": unit, "chart": chart, "measure": result.measure, "status": result.status,
+                             "verdict": result.verdict, "notes": list(result.notes)})
+    frame = pd.concat([p for p in points if not p.empty], ignore_index=True) if any(
+        not p.empty for p in points) else pd.DataFrame()
+    return {"spc_points": frame, "spc_verdicts": pd.DataFrame(verdicts)}
+
+
+def _courses(sessions: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    from analysis.courses import dropout_by_session
+    from analysis.time_to_satisfied import sessions_to_satisfied
+
+    curves, summaries = [], []
+    groups = [("all", sessions), *sessions.groupby("indication")]
+    for indication, group in groups:
+        km = sessions_to_satisfied(group)
+        curves.append(km.table.assign(indication=indication))
+        summaries.append({"indication": indication, "n_courses": km.n_courses, "n_satisfied": km.n_satisfied,
+                          "median": _num(km.median), "median_low": _num(km.median_low),
+                          "median_high": _num(km.median_high), "median_text": km.median_text,
+                          "notes": list(km.notes)})
+    dropout = dropout_by_session(sessions, by="indication")
+    return {"course_curves": pd.concat(curves, ignore_index=True), "course_summaries": pd.DataFrame(summaries),
+            "course_dropout": dropout}
