@@ -82,7 +82,7 @@ def page_calls(src, clinic: str | None) -> dict[str, list[tuple[str, object]]]:
         "quality": [call("freshness", clinic), call("load_batches"), call("quarantine_summary", clinic),
                     call("quarantine_records", clinic)],
         "sql": [("_named_query", lambda: data._named_query.__wrapped__(
-            src, "clinic_outcomes", (("clinic_id", clinic),) if clinic else ()))],
+            src, "unit_outcomes", (("clinic_id", clinic),) if clinic else ()))],
     }
 
 

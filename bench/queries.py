@@ -20,7 +20,7 @@ from bench.warehouse import warehouse
 
 REQUIRED = {"setting": "vacuum_band", "unit_type": "clinician", "fitzpatrick": 2, "indication": "wrinkles",
             "treatment_area": "face"}
-FIRST_SCREEN = {"kpis_by_month", "clinic_outcomes", "data_freshness"}
+FIRST_SCREEN = {"kpis_by_month", "unit_outcomes", "data_freshness"}
 
 
 def main() -> None:

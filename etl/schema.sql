@@ -87,6 +87,21 @@ create or replace macro wilson_low(x, n) as
 create or replace macro wilson_high(x, n) as
     case when n > 0 then ((x / n) + 1.920729 / n
         + 1.959964 * sqrt((x / n) * (1 - x / n) / n + 0.960365 / (n * n))) / (1 + 3.841459 / n) end;
+-- The analyses' shared optional filters, one definition (docs/queries.md): the rows of a mart in the
+-- chosen months and cells. `source` names a mart with month, clinic_id, clinician_id, crystal_type,
+-- treatment_area, indication and fitzpatrick; a filter left NULL keeps every row.
+create or replace macro filtered_rows(source, date_from := null, date_to := null, clinic_id := null,
+        clinician_id := null, crystal_type := null, treatment_area := null, indication := null,
+        fitzpatrick := null) as table
+    select * from query_table(source) as r
+    where (date_from is null or r.month >= date_trunc('month', cast(date_from as date)))
+        and (date_to is null or r.month <= cast(date_to as date))
+        and (clinic_id is null or r.clinic_id = clinic_id)
+        and (clinician_id is null or r.clinician_id = clinician_id)
+        and (crystal_type is null or r.crystal_type = crystal_type)
+        and (treatment_area is null or r.treatment_area = treatment_area)
+        and (indication is null or r.indication = indication)
+        and (fitzpatrick is null or r.fitzpatrick = fitzpatrick);
 -- Planned course length by indication (clinical reference: ~6 for photoageing/texture, 6-10 for scars/striae).
 create or replace macro planned_sessions(indication) as
     case when indication in ('acne_scars', 'surgical_scars', 'stretch_marks') then 8 else 6 end;

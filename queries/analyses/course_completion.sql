@@ -1,16 +1,12 @@
--- Course completion and dropout by indication (courses still within 42 days of their clinic's last session count as ongoing, not dropped out), with Wilson 95% intervals over finished courses.
+-- Course completion and dropout by indication for the courses that started in the chosen months (courses still within 42 days of their clinic's last session count as ongoing, not dropped out), with Wilson 95% intervals over finished courses.
 -- Grain: one row per indication.
 -- Params: $date_from (date, optional), $date_to (date, optional), $clinic_id (text, optional), $clinician_id (text, optional), $crystal_type (text, optional), $treatment_area (text, optional), $indication (text, optional), $fitzpatrick (integer, optional)
 with courses as (
-    select * from patient_courses
-    where ($date_from is null or first_session_date >= cast($date_from as date))
-        and ($date_to is null or first_session_date <= cast($date_to as date))
-        and ($clinic_id is null or clinic_id = $clinic_id)
-        and ($clinician_id is null or main_clinician_id = $clinician_id)
-        and ($crystal_type is null or main_crystal_type = $crystal_type)
-        and ($treatment_area is null or treatment_area = $treatment_area)
-        and ($indication is null or indication = $indication)
-        and ($fitzpatrick is null or fitzpatrick = $fitzpatrick)
+    select * from filtered_rows(
+        'patient_courses', date_from := $date_from, date_to := $date_to, clinic_id := $clinic_id,
+        clinician_id := $clinician_id, crystal_type := $crystal_type, treatment_area := $treatment_area,
+        indication := $indication, fitzpatrick := $fitzpatrick
+    )
 ),
 
 by_indication as (

@@ -2,7 +2,11 @@
 -- Grain: one row per level of the chosen setting.
 -- Params: $date_from (date, optional), $date_to (date, optional), $clinic_id (text, optional), $clinician_id (text, optional), $crystal_type (text, optional), $treatment_area (text, optional), $indication (text, optional), $fitzpatrick (integer, optional), $setting (text, one of vacuum_band|passes|flow_band|crystal_type)
 with bands as (
-    select * from settings_bands
+    select * from filtered_rows(
+        'settings_bands', date_from := $date_from, date_to := $date_to, clinic_id := $clinic_id,
+        clinician_id := $clinician_id, crystal_type := $crystal_type, treatment_area := $treatment_area,
+        indication := $indication, fitzpatrick := $fitzpatrick
+    )
 ),
 
 levels as (
@@ -22,14 +26,6 @@ levels as (
         end as level_order,
         *
     from bands
-    where ($date_from is null or month >= date_trunc('month', cast($date_from as date)))
-        and ($date_to is null or month <= cast($date_to as date))
-        and ($clinic_id is null or clinic_id = $clinic_id)
-        and ($clinician_id is null or clinician_id = $clinician_id)
-        and ($crystal_type is null or crystal_type = $crystal_type)
-        and ($treatment_area is null or treatment_area = $treatment_area)
-        and ($indication is null or indication = $indication)
-        and ($fitzpatrick is null or fitzpatrick = $fitzpatrick)
 ),
 
 by_level as (

@@ -15,12 +15,15 @@ courses as (
         patient_key,
         indication,
         treatment_area,
-        mode(clinician_id order by clinician_id) as main_clinician_id,  -- ties: the first in order
+        -- The course's clinician and crystal are the ones most of its sessions had (ties: the first in
+        -- order); with month (of the first session) they are the columns the shared filters read.
+        mode(clinician_id order by clinician_id) as clinician_id,
         min(fitzpatrick) as fitzpatrick,
-        mode(crystal_type order by crystal_type) as main_crystal_type,
+        mode(crystal_type order by crystal_type) as crystal_type,
         count(*) as sessions_done,
         max(session_number) as last_session_number,
         min(session_date) as first_session_date,
+        date_trunc('month', min(session_date)) as month,
         max(session_date) as last_session_date,
         -- Gaps from the course's ordered dates: one aggregate instead of a window over every session.
         list(session_date order by session_date) as dates,

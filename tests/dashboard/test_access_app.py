@@ -101,16 +101,16 @@ def test_a_url_parameter_naming_another_clinic_shows_nothing_of_it(signed_in, ac
 
 def test_a_named_query_parameter_naming_another_clinic_returns_no_rows(signed_in):
     at = open_as(ANA, "sql")
-    at.selectbox(key="sql_query").set_value("clinic_outcomes").run()
+    at.selectbox(key="sql_query").set_value("unit_outcomes").run()
     at.toggle(key="sql_use_filters").set_value(False).run()
-    at.text_input(key="sql_param_clinic_outcomes_clinic_id").set_value("HAM-03").run()
+    at.text_input(key="sql_param_unit_outcomes_clinic_id").set_value("HAM-03").run()
     assert_clean(at)
     assert at.tabs[0].dataframe[0].value.empty
-    at.text_input(key="sql_param_clinic_outcomes_clinic_id").set_value(MINE).run()
+    at.text_input(key="sql_param_unit_outcomes_clinic_id").set_value(MINE).run()
     assert at.tabs[0].dataframe[0].value["clinic_id"].tolist() == [MINE]
     logged = [r for r in records(signed_in) if r["action"] == "query"]
     assert [(r["who"], r["what"], r["params"].get("clinic_id"), r["rows"]) for r in logged[-2:]] == [
-        (ANA, "clinic_outcomes", "HAM-03", 0), (ANA, "clinic_outcomes", MINE, 1)]
+        (ANA, "unit_outcomes", "HAM-03", 0), (ANA, "unit_outcomes", MINE, 1)]
 
 
 def test_a_manager_gets_no_free_sql(signed_in):

@@ -13,7 +13,7 @@ from etl.load import ingest
 from etl.settings import Settings
 from etl.warehouse import connect_current
 from queries import run_query
-from tests.conftest import TODAY, row, write_csv
+from tests.helpers import TODAY, row, write_csv
 
 APP = Path(__file__).parents[2] / "dashboard" / "streamlit_app.py"
 PAGES = ("overview", "courses", "safety", "clinicians", "models", "quality", "sql")
@@ -149,10 +149,10 @@ def test_the_sql_page_refuses_a_hostile_statement_cleanly(sample_app):
 
 def test_the_sql_page_runs_free_sql_and_a_named_query_with_a_parameter(sample_app):
     at = open_page("sql")
-    at.selectbox(key="sql_query").set_value("clinic_outcomes").run()
-    at.text_input(key="sql_param_clinic_outcomes_clinic_id").set_value("HAM-03").run()
+    at.selectbox(key="sql_query").set_value("unit_outcomes").run()
+    at.text_input(key="sql_param_unit_outcomes_clinic_id").set_value("HAM-03").run()
     assert_clean(at)
-    named, free = at.tabs
+    named, _free = at.tabs
     frame = named.dataframe[0].value
     assert frame["clinic_id"].tolist() == ["HAM-03"] and int(frame["sessions"].iat[0]) > 0
     at.button(key="sql_run").click().run()

@@ -188,9 +188,14 @@ def test_a_manager_runs_named_queries_only_on_her_clinic(server, as_user):
     assert page.locator(".st-key-sql_text").count() == 0
     assert page.get_by_role("textbox", name="SQL statement").count() == 0
     page.get_by_role("tab", name="Named queries").click()
-    assert page.locator(".st-key-sql_query input").input_value() == "clinic_outcomes"
+    query = page.locator(".st-key-sql_query input")
+    expect_rerun(page)
+    query.click()
+    query.press_sequentially("unit_outcomes")
+    page.get_by_role("option", name="unit_outcomes", exact=True).click()
+    settle(page)
 
-    clinic = page.locator(".st-key-sql_param_clinic_outcomes_clinic_id input")
+    clinic = page.locator(".st-key-sql_param_unit_outcomes_clinic_id input")
     for typed, count in (("HAM-03", 0), (MINE, 1)):
         expect_rerun(page)
         clinic.fill(typed)
@@ -287,7 +292,7 @@ def test_the_audit_log_tells_who_saw_what_and_holds_no_patient_key(server, acces
     assert {r["what"] for r in of(BEN, "view")} >= {"overview"}
     assert all(r["via"] == "dashboard" and r["role"] == "manager" for r in of(ANA, "view") + of(BEN, "view"))
     queries = {(r["params"].get("clinic_id"), r["rows"])
-               for r in of(ANA, "query") if r["what"] == "clinic_outcomes"}
+               for r in of(ANA, "query") if r["what"] == "unit_outcomes"}
     assert {("HAM-03", 0), (MINE, 1)} <= queries
     assert [r["what"] for r in of(ANA, "report")] == [MINE]
     downloads = [r["what"] for r in of(ANA, "download")]

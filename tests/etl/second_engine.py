@@ -103,8 +103,8 @@ NAMED_ANALYSES = (
     ("kpis_by_month", {}),
     ("kpis_by_month", {"clinic_id": "ETB-01", "date_from": "2026-03-01", "date_to": "2026-09-30"}),
     ("kpis_by_month", {"crystal_type": "corundum", "fitzpatrick": "2"}),
-    ("clinic_outcomes", {}),
-    ("clinician_outcomes", {"clinic_id": "MUC-02"}),
+    ("unit_outcomes", {}),
+    ("unit_outcomes", {"grain": "clinician", "clinic_id": "MUC-02"}),
     ("course_completion", {}),
     ("data_freshness", {}),
     ("satisfaction_by_session_number", {"indication": "wrinkles"}),
@@ -128,9 +128,10 @@ class DataFusion(Postgres):
 
 
 def duckdb_macros(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], exp.Expr]]:
-    """The warehouse's SQL macros (wilson_low, ...): parameter names and parsed body, read from DuckDB."""
+    """The warehouse's SQL macros (wilson_low, filtered_rows, ...): parameter names and parsed body."""
     rows = con.execute("select function_name, parameters, macro_definition from duckdb_functions() "
-                       "where function_type = 'macro' and database_name = current_database()").fetchall()
+                       "where function_type in ('macro', 'table_macro') and database_name = current_database()"
+                       ).fetchall()
     return {name: (list(params), sqlglot.parse_one(body, read="duckdb")) for name, params, body in rows}
 
 
@@ -159,6 +160,8 @@ def to_datafusion(sql: str, macros: dict | None = None, params: dict | None = No
     def rewrite(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Placeholder):
             return _literal(params[node.name])
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous) and node.this.name.lower() in macros:
+            return _table_macro(node, *macros[node.this.name.lower()])
         if isinstance(node, exp.Anonymous) and node.name.lower() in macros:
             names, body = macros[node.name.lower()]
             args = dict(zip(names, node.expressions, strict=True))
@@ -167,8 +170,35 @@ def to_datafusion(sql: str, macros: dict | None = None, params: dict | None = No
                 and c.name in args else c), copy=False)
         return node
 
-    tree = sqlglot.parse_one(sql, read="duckdb").transform(rewrite)
+    # Macros first, then parameters: an inlined macro body carries the call's $parameters with it.
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(rewrite).transform(rewrite)
     return tree.sql(dialect=DataFusion, unsupported_level=ErrorLevel.RAISE)
+
+
+def _table_macro(node: exp.Table, names: list[str], body: exp.Expr) -> exp.Expr:
+    """A table macro call (``filtered_rows('monthly_outcomes', clinic_id := ...)``) as the subquery it stands for.
+
+    Arguments are positional, then ``name := value``; a named argument left out is NULL (the macros'
+    defaults). ``query_table(source)`` in the body becomes the table the call names.
+    """
+    call = node.this
+    args: dict[str, exp.Expr] = {}
+    for i, arg in enumerate(call.expressions):
+        if isinstance(arg, exp.PropertyEQ):
+            args[arg.this.name] = arg.expression
+        else:
+            args[names[i]] = arg
+    args = {name: args.get(name, exp.Null()) for name in names}
+
+    def inline(child: exp.Expr) -> exp.Expr:
+        if isinstance(child, exp.Table) and isinstance(child.this, exp.Anonymous) and child.this.name == "query_table":
+            source = args[child.this.expressions[0].name]
+            return exp.Table(this=exp.to_identifier(source.name), alias=child.args.get("alias"))
+        if isinstance(child, exp.Column) and not child.table and child.name in args:
+            return exp.paren(args[child.name].copy())
+        return child
+
+    return exp.Subquery(this=body.copy().transform(inline), alias=node.args.get("alias"))
 
 
 def datafusion_context(export_dir: Path):

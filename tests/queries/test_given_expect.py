@@ -8,7 +8,7 @@ import pytest
 
 from etl.load import ingest
 from queries import run_query
-from tests.conftest import TODAY, row, write_csv
+from tests.helpers import TODAY, row, write_csv
 
 
 @pytest.fixture
@@ -99,7 +99,7 @@ def test_filters_scope_every_count(load):
                 row(session_id="c", clinic_id="B-2", fitzpatrick="5", side_effects="abrasion")])
     assert run_query(con, "kpis_by_month", {"clinic_id": "B-2"})["sessions"].tolist() == [2]
     assert run_query(con, "kpis_by_month", {"fitzpatrick": 5})["sessions"].tolist() == [2]
-    assert run_query(con, "clinic_outcomes")["clinic_id"].tolist() == ["A-1", "B-2"]
+    assert run_query(con, "unit_outcomes")["clinic_id"].tolist() == ["A-1", "B-2"]
     types = run_query(con, "side_effect_types_by_skin_type", {"clinic_id": "B-2"})
     abrasion = types[(types["side_effect"] == "abrasion")].set_index("fitzpatrick")["events"].to_dict()
     assert abrasion == {2: 0, 5: 1}
@@ -121,9 +121,12 @@ def test_unit_patient_counts_agree_between_the_mart_and_a_filtered_recount(load)
                 session_date=f"2026-0{1 + i % 3}-1{i % 9}") for i in range(15)]
     con = load(rows)
     everything = {"date_from": "2026-01-01", "date_to": "2026-12-31"}  # same data, forces the recount
-    for name in ("clinician_outcomes", "clinic_outcomes"):
-        fast = run_query(con, name)
-        recount = run_query(con, name, everything)
-        assert fast["patients"].tolist() == recount["patients"].tolist(), name
-    assert run_query(con, "clinic_outcomes")["patients"].tolist() == [5]
-    assert run_query(con, "clinician_outcomes")["patients"].tolist() == [5, 5, 5]
+    for grain in ("clinician", "clinic"):
+        fast = run_query(con, "unit_outcomes", {"grain": grain})
+        recount = run_query(con, "unit_outcomes", {"grain": grain, **everything})
+        assert fast["patients"].tolist() == recount["patients"].tolist(), grain
+    assert run_query(con, "unit_outcomes")["patients"].tolist() == [5]
+    assert run_query(con, "unit_outcomes", {"grain": "clinic"})["clinician_id"].isna().all()
+    assert run_query(con, "unit_outcomes", {"grain": "clinician"})["patients"].tolist() == [5, 5, 5]
+    # A clinician filter on the clinic grain recounts that clinician's patients.
+    assert run_query(con, "unit_outcomes", {"clinician_id": "K1"})["patients"].tolist() == [5]

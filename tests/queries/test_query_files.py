@@ -23,7 +23,7 @@ def test_each_file_is_one_select_with_a_purpose_grain_and_params_header(query):
     assert len(statements) == 1
     assert statements[0].type == duckdb.StatementType.SELECT
     header = [line for line in query.sql.splitlines()[:3] if line.startswith("--")]
-    assert 3 == len(header) and query.purpose and query.grain
+    assert len(header) == 3 and query.purpose and query.grain
     assert header[2].startswith("-- Params:")
     assert query.sql.rstrip().splitlines()[-1].startswith(("select * from final", "order by")), \
         "end with the final CTE"
@@ -106,3 +106,41 @@ def test_the_dictionary_describes_every_warehouse_column(sample_warehouse):
     assert not undocumented
     stale = {t: sorted(cols - actual.get(t, set())) for t, cols in documented.items() if cols - actual.get(t, set())}
     assert not stale
+
+
+FILTERS = ("date_from", "date_to", "clinic_id", "clinician_id", "crystal_type", "treatment_area", "indication",
+           "fitzpatrick")
+FILTERED = [q for q in ANALYSES if set(FILTERS) <= set(q.param_names)]
+
+
+@pytest.mark.parametrize("query", FILTERED, ids=[q.name for q in FILTERED])
+def test_the_shared_filters_are_the_one_macro_not_a_copy(query):
+    """Every analysis that takes the sidebar's filters applies them through ``filtered_rows``."""
+    assert "filtered_rows(" in query.sql
+    assert not re.search(r"\$fitzpatrick is null or \w*\.?fitzpatrick = \$fitzpatrick", query.sql), \
+        "a copy of the filter block: use filtered_rows(...)"
+
+
+def test_the_filter_macro_keeps_whole_months_and_equal_cells():
+    from etl.load import _ensure_schema
+
+    con = duckdb.connect()
+    con.execute("attach ':memory:' as wh")
+    _ensure_schema(con)
+    con.execute("use wh")
+    con.execute("""create table cells as select * from (values
+        (date '2026-01-01', 'A', 'A-K1', 'corundum', 'face', 'wrinkles', 2),
+        (date '2026-02-01', 'A', 'A-K2', 'diamond_tip', 'neck', 'texture', 5),
+        (date '2026-03-01', 'B', 'B-K1', 'corundum', 'face', 'wrinkles', 2))
+        as t(month, clinic_id, clinician_id, crystal_type, treatment_area, indication, fitzpatrick)""")
+
+    def count(**filters) -> int:
+        args = "".join(f", {k} := ${k}" for k in filters)
+        return con.execute(f"select count(*) from filtered_rows('cells'{args})", filters).fetchone()[0]
+
+    assert count() == 3
+    assert count(date_from="2026-02-15") == 2  # from the month of the date: February counts whole
+    assert count(date_to="2026-02-28") == 2
+    assert count(clinic_id="A", fitzpatrick=2) == 1
+    assert count(crystal_type="corundum", treatment_area="face", indication="wrinkles") == 2
+    assert count(clinician_id="A-K2", clinic_id="B") == 0

@@ -141,7 +141,7 @@ def test_the_pdf_has_a_contents_list_and_page_numbers(built):
 
 
 def test_a_clinic_report_names_no_other_clinic_clinician_or_patient(built, warehouse):
-    people = run_query(warehouse, "clinician_outcomes")
+    people = run_query(warehouse, "unit_outcomes", {"grain": "clinician"})
     others = set(people.loc[people["clinic_id"] != CLINIC, "clinic_id"]) | set(
         people.loc[people["clinic_id"] != CLINIC, "clinician_id"])
     assert others
