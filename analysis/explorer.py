@@ -131,8 +131,8 @@ _ROMAN = ("I", "II", "III", "IV", "V", "VI")
 def _skin_in_range(value: str, level: str) -> bool:
     """Whether skin-type group ``value`` (e.g. ``"V–VI"``) lies inside a merged range (``"IV–VI"``)."""
     try:
-        lo, hi = (_ROMAN.index(p) for p in (str(level).split("–") + [str(level)])[:2])
-        v_lo, v_hi = (_ROMAN.index(p) for p in (str(value).split("–") + [str(value)])[:2])
+        lo, hi = (_ROMAN.index(p) for p in ([*str(level).split("–"), str(level)])[:2])
+        v_lo, v_hi = (_ROMAN.index(p) for p in ([*str(value).split("–"), str(value)])[:2])
     except ValueError:
         return False
     hi = max(hi, lo)

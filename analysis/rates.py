@@ -254,8 +254,5 @@ def rates_by_type(
     long["rate"] = long["events"] / long["n"]
     long["ci_low"], long["ci_high"] = wilson_interval(long["events"], long["n"], level)
     long["small_sample"] = small_sample_notes(long["n"], long["events"])
-    if by:
-        long = long.rename(columns={"group": by})
-    else:
-        long = long.drop(columns="group")
+    long = long.rename(columns={"group": by}) if by else long.drop(columns="group")
     return long[columns].reset_index(drop=True)

@@ -280,7 +280,7 @@ def fit_cumulative_logit(
     else:
         cov = np.linalg.inv(-hess)
     support = {
-        "n_patterns": int(len(rows.patterns)),
+        "n_patterns": len(rows.patterns),
         "events": float(w[:, np.asarray(rows.y_levels) >= SATISFIED_FROM].sum())
         if np.issubdtype(np.asarray(rows.y_levels).dtype, np.number)
         else float("nan"),
@@ -301,7 +301,7 @@ def fit_cumulative_logit(
     )
 
 
-def _bounds(params, x, n_levels):
+def _bounds(params, x):
     """Upper and lower logits ``θ_j − η`` and ``θ_{j-1} − η`` for every pattern × level (±inf at the ends)."""
     k = x.shape[1]
     eta = x @ params[:k]
@@ -311,8 +311,8 @@ def _bounds(params, x, n_levels):
     return upper, lower
 
 
-def _pieces(params, x, n_levels):
-    upper, lower = _bounds(params, x, n_levels)
+def _pieces(params, x):
+    upper, lower = _bounds(params, x)
     fu, fl = expit(upper), expit(lower)
     prob = np.clip(fu - fl, 1e-300, None)
     du, dl = fu * (1 - fu), fl * (1 - fl)  # densities, 0 at ±inf
@@ -331,7 +331,7 @@ def _loglike(params, x, w):
 def _derivatives(params, x, w):
     """Analytic gradient and Hessian of the count-weighted log-likelihood."""
     k, n_levels = x.shape[1], w.shape[1]
-    prob, du, dl, gu, gl = _pieces(params, x, n_levels)
+    prob, du, dl, gu, gl = _pieces(params, x)
     d = du - dl
     u_eta = -d / prob  # ∂ℓ/∂η per pattern × level
     h_eta = (gu - gl) / prob - (d / prob) ** 2
@@ -360,7 +360,7 @@ def _derivatives(params, x, w):
 def _cluster_scores(params, x, rows: Collapsed) -> np.ndarray:
     """Per-patient sums of the row scores (β part through the pattern design, θ part by level)."""
     n_levels = rows.counts.shape[1]
-    prob, du, dl, _, _ = _pieces(params, x, n_levels)
+    prob, du, dl, _, _ = _pieces(params, x)
     p, j = rows.row_pattern, rows.row_y
     beta_part = cluster_score_sums(-(du - dl)[p, j] / prob[p, j], rows, x)
     m = n_levels - 1

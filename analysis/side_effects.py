@@ -159,7 +159,7 @@ def fit_logit(rhs: str, rows: Collapsed, env, reference: dict, cov_type: str = "
         cov = np.linalg.inv(-hessian)
     with np.errstate(divide="ignore", invalid="ignore"):
         loglike = float(np.sum(events * np.log(mu) + (trials - events) * np.log1p(-mu)))
-    support = {"n_patterns": int(len(rows.patterns)), "events": float(events.sum())}
+    support = {"n_patterns": len(rows.patterns), "events": float(events.sum())}
     return LinearFit(
         "logit",
         rhs,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -25,12 +26,16 @@ class Run:
 
 def machine() -> dict:
     mem_kb = 0
-    try:
-        mem_kb = int(next(line for line in open("/proc/meminfo") if line.startswith("MemTotal")).split()[1])
-    except (OSError, StopIteration):
-        pass
+    with contextlib.suppress(OSError, StopIteration), open("/proc/meminfo") as meminfo:
+        mem_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
     return {"cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version(),
             "platform": platform.platform()}
+
+
+def data_rows(path: Path) -> int:
+    """Data rows of a CSV file (the header not counted)."""
+    with open(path) as handle:
+        return sum(1 for _ in handle) - 1
 
 
 def export_csv(rows: int, seed: int = 11) -> Path:

@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.common import PYTHON, correction_csv, export_csv, save, summarise, timed
+from bench.common import PYTHON, correction_csv, data_rows, export_csv, save, summarise, timed
 
 BARE = ("import duckdb, sys; con = duckdb.connect(sys.argv[2]); "
         "con.execute(\"create table t as select * from read_csv(?)\", [sys.argv[1]]); con.close()")
@@ -77,8 +77,8 @@ def main() -> None:
               "ratio_correction_vs_first": round(stats["derma_ingest_correction_1pct"]["median_s"] / ours, 2),
               "ratio_correction_one_clinic_vs_first": round(
                   stats["derma_ingest_correction_1pct_one_clinic"]["median_s"] / ours, 2),
-              "correction_rows": sum(1 for _ in open(fix)) - 1,
-              "correction_one_clinic_rows": sum(1 for _ in open(fix_one)) - 1,
+              "correction_rows": data_rows(fix),
+              "correction_one_clinic_rows": data_rows(fix_one),
               "ingest_rows_per_s": round(args.rows / ours)}
     path = save(f"ingest_{args.rows}", result)
     print(f"rows={args.rows} bare={base:.2f}s derma={ours:.2f}s ratio={result['ratio_ingest_vs_bare']} "

@@ -91,7 +91,7 @@ def aggregated_vs_row_level(sessions: pd.DataFrame, fits) -> dict:
     t_rows = time.perf_counter() - start
     k = len(aggregated.names)
     bse = np.sqrt(np.diag(aggregated.cov))[:k]
-    return {"n_sessions": int(len(y)), "n_patterns": int(len(rows.patterns)), "aggregated_s": t_aggregated,
+    return {"n_sessions": len(y), "n_patterns": len(rows.patterns), "aggregated_s": t_aggregated,
             "row_level_s": t_rows, "speedup": t_rows / t_aggregated,
             "max_abs_diff_estimate": float(np.max(np.abs(aggregated.params[:k] - row_level.params))),
             "max_rel_diff_se": float(np.max(np.abs(bse / row_level.bse - 1)))}

@@ -43,8 +43,8 @@ def _style(fig: go.Figure, height: int = 340, legend: bool = True) -> go.Figure:
     return fig
 
 
-def _band(x, low, high, colour: str, name: str, shape: str = "linear", **cell) -> list[go.Scatter]:
-    """A shaded interval as two traces (lower, then upper filled to it); ``cell`` places them in a subplot."""
+def _band(x, low, high, colour: str, name: str, shape: str = "linear") -> list[go.Scatter]:
+    """A shaded interval as two traces (lower, then upper filled to it)."""
     common = {"x": list(x), "mode": "lines", "line": {"width": 0, "shape": shape}, "hoverinfo": "skip",
               "showlegend": False, "legendgroup": name}
     return [go.Scatter(y=list(low), **common),

@@ -69,7 +69,7 @@ def load_inputs(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
 
 def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False) -> ModelRun | None:
     """Fit the models for ``scope`` unless fresh results exist; publish them. None when nothing to do."""
-    snapshot, con = connect_current(settings.data_dir)
+    _snapshot, con = connect_current(settings.data_dir)
     try:
         existing = fresh_run(con, scope)
         if existing and not force:

@@ -154,7 +154,7 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFil
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged workbook
         raise RejectedFile(f"{path.name}: unreadable xlsx file ({_first_line(exc)})") from None
     try:
         sheet = book["sessions"] if "sessions" in book.sheetnames else book.worksheets[0]

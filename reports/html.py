@@ -32,7 +32,7 @@ def cell(value, fmt: str, unit: str | None = None) -> str:
     if fmt in ("by_unit", "by_unit_delta"):
         fmt = ("pct" if fmt == "by_unit" else "pp") if unit == "rate" else "int"
     if fmt == "int":
-        return f"{int(round(float(value))):,}"
+        return f"{round(float(value)):,}"
     if fmt == "level":
         return str(int(value))
     if fmt == "pct":

@@ -33,7 +33,7 @@ def _typed(value, fmt: str):
     if fmt == "datetime":
         return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)
     if fmt in ("int", "level"):
-        return int(round(float(value)))
+        return round(float(value))
     if fmt in ("pct", "pp", "ratio", "num"):
         return float(value)
     return str(value)

@@ -1,21 +1,14 @@
-"""Shared fixtures: an isolated data dir and secret key per test, and small export builders."""
+"""Shared fixtures: an isolated data dir, secret key, roles file and audit log per test; the sample warehouse.
+
+Builders (rows, export files, the CLI driver) are in ``tests/helpers.py``.
+"""
 
 from __future__ import annotations
-
-import csv
-import datetime as dt
-import gzip
-import json
-from pathlib import Path
 
 import pytest
 
 from etl.settings import Settings
-
-FIELDS = ["clinic_id", "session_id", "patient_id", "clinician_id", "session_date", "crystal_type", "vacuum_kpa",
-          "passes", "treatment_area", "indication", "fitzpatrick", "particle_flow", "satisfaction", "side_effects",
-          "follow_up_done", "pre_care_followed"]
-TODAY = dt.date(2026, 11, 24)
+from tests.helpers import SAMPLE, TODAY
 
 
 @pytest.fixture(autouse=True)
@@ -30,40 +23,6 @@ def isolated_env(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings.from_env(data_dir=tmp_path / "data", memory_limit="1GB", threads=2)
-
-
-def row(**overrides) -> dict:
-    """One valid session row (canonical names); keyword arguments replace or add columns."""
-    base = {
-        "clinic_id": "ETB-01", "session_id": "S1", "patient_id": "PN10000001", "clinician_id": "ETB-01-K1",
-        "session_date": "2026-10-01", "crystal_type": "corundum", "vacuum_kpa": "30", "passes": "3",
-        "treatment_area": "face", "indication": "wrinkles", "fitzpatrick": "2", "particle_flow": "60",
-        "satisfaction": "4", "side_effects": "", "follow_up_done": "true", "pre_care_followed": "true",
-    }
-    base.update({k: v for k, v in overrides.items()})
-    return base
-
-
-def write_csv(path: Path, rows: list[dict], *, delimiter: str = ",", header: list[str] | None = None,
-              bom: bool = False, gz: bool = False) -> Path:
-    header = header or list(rows[0].keys())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    opener = gzip.open if gz else open
-    with opener(path, "wt", encoding="utf-8-sig" if bom else "utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter=delimiter)
-        writer.writerow(header)
-        for r in rows:
-            writer.writerow([r.get(h, "") for h in header])
-    return path
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-SAMPLE = Path(__file__).parents[1] / "sample_data" / "sample"
 
 
 @pytest.fixture(scope="session")

@@ -85,9 +85,9 @@ def test_only_the_app_modules_import_streamlit():
             relative = path.relative_to(ROOT).as_posix()
             if relative.startswith("tests/"):
                 continue  # tests drive the app with streamlit.testing
-            if any(m == "streamlit" or m.startswith("streamlit.") for m in imported_modules(path)):
-                if not relative.startswith(STREAMLIT_ALLOWED):
-                    offenders.append(relative)
+            streamlit = any(m == "streamlit" or m.startswith("streamlit.") for m in imported_modules(path))
+            if streamlit and not relative.startswith(STREAMLIT_ALLOWED):
+                offenders.append(relative)
     assert not offenders, f"only {', '.join(STREAMLIT_ALLOWED)} may import streamlit: {offenders}"
 
 

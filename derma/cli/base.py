@@ -49,7 +49,7 @@ def handled(func):
             raise Failure(one_line(exc)) from None
         except KeyboardInterrupt:
             raise Failure("interrupted; nothing was published") from None
-        except Exception as exc:  # noqa: BLE001 - never a traceback for a user
+        except Exception as exc:
             if os.environ.get("DERMA_DEBUG"):
                 raise
             raise Failure(f"unexpected error ({type(exc).__name__}): {one_line(exc)}") from None

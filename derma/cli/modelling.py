@@ -85,5 +85,5 @@ def _print_models(report: dict) -> None:
             print_frame(effects[["term", "label", "unit", "estimate", "ci_low", "ci_high", "p_value"]]
                         .round({"estimate": 3, "ci_low": 3, "ci_high": 3, "p_value": 4}), "table")
     for verdict in report["control_charts"]:
-        if verdict["unit"] == scope or scope == NETWORK and verdict["unit"] == NETWORK:
+        if verdict["unit"] == scope or (scope == NETWORK and verdict["unit"] == NETWORK):
             click.echo(f"{verdict['measure']}: {verdict['verdict']}")

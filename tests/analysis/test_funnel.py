@@ -77,7 +77,7 @@ def units_with(observed, expected_counts, n=None, rate=0.1):
     """Sessions and per-session expected probabilities giving exactly these O and E per unit."""
     rows, probs = [], []
     for i, (o, e) in enumerate(zip(observed, expected_counts, strict=True)):
-        size = n[i] if n is not None else int(round(e / rate))
+        size = n[i] if n is not None else round(e / rate)
         rows += [{"clinician_id": f"U{i}", "any_side_effect": j < o} for j in range(size)]
         probs += [e / size] * size
     sessions = pd.DataFrame(rows)

@@ -95,7 +95,7 @@ def test_a_stable_series_triggers_no_rule():
 
 
 def test_a_point_beyond_the_limits_is_flagged():
-    result = xmr(STABLE + [12.0, 17.0])
+    result = xmr([*STABLE, 12.0, 17.0])
     assert flagged(result, "rule_beyond_limits") == [13]
     assert flagged(result, "special_cause") == [13]
     assert result.verdict == (
@@ -114,20 +114,20 @@ def test_a_run_of_eight_on_one_side_is_flagged_and_seven_is_not():
 
 def test_a_trend_of_six_is_flagged_and_five_is_not():
     # The last baseline point (10) starts the rise: 10, 10.5, 11, 11.5, 12, 12.5 is six points.
-    trend = xmr(STABLE + [10.5, 11.0, 11.5, 12.0, 12.5])
+    trend = xmr([*STABLE, 10.5, 11.0, 11.5, 12.0, 12.5])
     assert flagged(trend, "rule_trend") == list(range(11, 17))
     assert not trend.points[["rule_beyond_limits", "rule_run", "rule_two_of_three"]].to_numpy().any()
     assert "steady rising trend" in trend.verdict
-    assert not xmr(STABLE + [10.5, 11.0, 11.5, 12.0]).points["rule_trend"].any()
+    assert not xmr([*STABLE, 10.5, 11.0, 11.5, 12.0]).points["rule_trend"].any()
 
 
 def test_two_of_three_beyond_two_sigma_is_flagged_and_one_is_not():
-    two = xmr(STABLE + [15.0, 11.5, 15.0])
+    two = xmr([*STABLE, 15.0, 11.5, 15.0])
     assert flagged(two, "rule_two_of_three") == [12, 14]
     assert not two.points[["rule_beyond_limits", "rule_run", "rule_trend"]].to_numpy().any()
     assert "two of the last three months close to the upper limit" in two.verdict
-    assert not xmr(STABLE + [15.0, 11.5, 11.5]).points["rule_two_of_three"].any()
-    low = xmr(STABLE + [7.0, 11.5, 7.0])
+    assert not xmr([*STABLE, 15.0, 11.5, 11.5]).points["rule_two_of_three"].any()
+    low = xmr([*STABLE, 7.0, 11.5, 7.0])
     assert flagged(low, "rule_two_of_three") == [12, 14]
 
 

@@ -9,16 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import row, write_csv
-
-
-def derma(*args, data_dir, check_exit=None):
-    env = {**os.environ, "DERMA_DATA_DIR": str(data_dir)}
-    done = subprocess.run([sys.executable, "-m", "derma.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
-    if check_exit is not None:
-        assert done.returncode == check_exit, done.stderr
-    return done
+from tests.helpers import derma, row, write_csv
 
 
 @pytest.fixture
@@ -76,3 +67,12 @@ def test_a_user_error_is_one_line_on_stderr_with_exit_1_and_no_traceback(tmp_pat
 def test_a_usage_error_exits_2(tmp_path):
     done = derma("ingest", "--format", "yaml", "x.csv", data_dir=tmp_path)
     assert done.returncode == 2
+
+
+def test_the_installed_command_exits_1_with_one_line_as_a_real_process(tmp_path):
+    """End to end as cron sees it: a separate process, its exit status and its stderr."""
+    env = {**os.environ, "DERMA_DATA_DIR": str(tmp_path / "empty")}
+    done = subprocess.run([sys.executable, "-m", "derma.cli", "batches"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.startswith("derma: ") and done.stderr.count("\n") == 1

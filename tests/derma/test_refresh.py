@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 
 import duckdb
 import pytest
@@ -19,18 +15,15 @@ from etl.warehouse import connect_current
 from sample_data.generator import generate_sessions
 from sample_data.planted import PLANTED
 from sample_data.writer import write_exports
-from tests.conftest import TODAY, row, write_csv
+from tests.helpers import TODAY, derma, row, write_csv
 
 SETTINGS_TERMS = {"vacuum_kpa": "per 10 kPa", "passes": "per additional pass",
                   "particle_flow": "per 10 percentage points (crystal sessions)"}
 
 
 def derma_json(*args, settings):
-    env = {**os.environ, "DERMA_DATA_DIR": str(settings.data_dir), "DERMA_SECRET_KEY": settings.secret_key or ""}
-    done = subprocess.run([sys.executable, "-m", "derma.cli", *args, "--format", "json"], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    env = {"DERMA_SECRET_KEY": settings.secret_key or ""}
+    return derma(*args, "--format", "json", data_dir=settings.data_dir, env=env, check_exit=0).json()
 
 
 def test_models_json_has_the_documented_shape(sample_warehouse):
@@ -95,10 +88,8 @@ def test_a_clinic_fit_uses_only_that_clinics_sessions(sample_warehouse):
 
 
 def test_an_unknown_clinic_is_one_clear_line(sample_warehouse):
-    env = {**os.environ, "DERMA_DATA_DIR": str(sample_warehouse.data_dir)}
-    done = subprocess.run([sys.executable, "-m", "derma.cli", "models", "--clinic", "NOPE-99"], env=env,
-                          capture_output=True, text=True)
-    assert done.returncode == 1 and done.stderr.strip() == "derma: no sessions for clinic 'NOPE-99' in the warehouse"
+    done = derma("models", "--clinic", "NOPE-99", data_dir=sample_warehouse.data_dir, check_exit=1)
+    assert done.stderr.strip() == "derma: no sessions for clinic 'NOPE-99' in the warehouse"
 
 
 @pytest.fixture(scope="module")

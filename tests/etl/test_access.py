@@ -212,7 +212,7 @@ def test_a_warehouse_object_without_a_policy_is_refused(access_warehouse, tmp_pa
     shutil.copy(snapshot.path, copy)
     with duckdb.connect(str(copy)) as con:
         con.execute("create table patient_notes as select 1 as x")
-    with pytest.raises(WarehouseError, match="no access policy for warehouse object.*patient_notes"):
+    with pytest.raises(WarehouseError, match=r"no access policy for warehouse object.*patient_notes"):
         scoped_connection(copy, [MINE])
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,6 +26,7 @@ from tests.etl.second_engine import (
     duckdb_over_parquet,
     to_datafusion,
 )
+from tests.helpers import derma
 
 # ---------------------------------------------------------------------------------------------------
 # Fixtures
@@ -217,9 +216,8 @@ def test_derma_export_prints_the_manifest_and_records_one_audit_entry(sample_war
     from etl.settings import Settings
 
     out = tmp_path / "cli-export"
-    done = subprocess.run([sys.executable, "-m", "derma.cli", "export", "--out", str(out), "--format", "json",
-                           "--data-dir", str(sample_warehouse.data_dir)], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    data_dir = str(sample_warehouse.data_dir)
+    done = derma("export", "--out", str(out), "--format", "json", "--data-dir", data_dir, check_exit=0)
     manifest = json.loads(done.stdout)
     assert manifest == read_manifest(out)
     total = sum(t["rows"] for t in manifest["tables"].values())
@@ -228,14 +226,11 @@ def test_derma_export_prints_the_manifest_and_records_one_audit_entry(sample_war
     assert records[0]["params"] == {"out": str(out), "tables": list(manifest["tables"])}
     assert records[0]["rows"] == total and records[0]["outcome"] == "ok"
 
-    again = subprocess.run([sys.executable, "-m", "derma.cli", "export", "--out", str(out),
-                            "--data-dir", str(sample_warehouse.data_dir)], capture_output=True, text=True, timeout=300)
-    assert again.returncode == 1 and again.stderr.strip().count("\n") == 0
+    again = derma("export", "--out", str(out), "--data-dir", data_dir, check_exit=1)
+    assert again.stderr.strip().count("\n") == 0
     assert "is not empty; use --overwrite" in again.stderr
 
-    text = subprocess.run([sys.executable, "-m", "derma.cli", "export", "--out", str(out), "--overwrite",
-                           "--data-dir", str(sample_warehouse.data_dir)], capture_output=True, text=True, timeout=300)
-    assert text.returncode == 0, text.stderr
+    text = derma("export", "--out", str(out), "--overwrite", "--data-dir", data_dir, check_exit=0)
     assert "sessions" in text.stdout and f"{total} rows" in text.stdout
 
 

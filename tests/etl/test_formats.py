@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl.load import ingest
-from tests.conftest import TODAY, row, write_csv, write_jsonl
+from tests.helpers import TODAY, row, write_csv, write_jsonl
 
 
 def stored(settings) -> dict:

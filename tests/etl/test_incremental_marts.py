@@ -13,7 +13,7 @@ from etl.load import ingest
 from etl.marts import BY_CLINIC, build_marts
 from etl.warehouse import current_snapshot
 from queries import list_queries
-from tests.conftest import TODAY
+from tests.helpers import TODAY
 
 SAMPLE = Path(__file__).parents[2] / "sample_data" / "sample"
 

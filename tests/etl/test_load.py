@@ -15,7 +15,7 @@ import pytest
 from etl import load as load_module
 from etl import warehouse
 from etl.load import LoadError, ingest
-from tests.conftest import TODAY, row, write_csv
+from tests.helpers import TODAY, row, write_csv
 
 
 def counts(settings) -> dict:
@@ -132,9 +132,9 @@ def test_old_snapshots_are_pruned_to_the_configured_number(tmp_path, settings):
 
 def test_a_second_load_at_the_same_time_is_refused_with_a_clear_message(tmp_path, settings):
     path = write_csv(tmp_path / "a.csv", [row()])
-    with warehouse.load_lock(settings.data_dir):
-        with pytest.raises(warehouse.WarehouseError, match="another load is running"):
-            ingest([path], settings, today=TODAY)
+    with warehouse.load_lock(settings.data_dir), pytest.raises(warehouse.WarehouseError,
+                                                               match="another load is running"):
+        ingest([path], settings, today=TODAY)
 
 
 def test_no_export_files_is_a_clear_error(tmp_path, settings):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -14,7 +11,7 @@ import pytest
 from etl.load import ingest
 from etl.pseudonym import SecretKeyError, load_secret_key, pseudonymise
 from etl.settings import Settings
-from tests.conftest import TODAY, row, write_csv
+from tests.helpers import TODAY, derma, row, write_csv
 
 RAW_IDS = [f"PN{70000000 + i * 7:08d}" for i in range(300)]
 
@@ -80,11 +77,10 @@ def test_a_patient_number_in_a_quarantined_patient_column_is_masked(tmp_path, se
 
 def test_messages_and_cli_output_never_show_a_patient_number(tmp_path, settings):
     path = load_with_bad_rows(tmp_path, settings)
-    env = {**os.environ, "DERMA_DATA_DIR": str(settings.data_dir)}
     outputs = []
     for args in (["ingest", str(path), "--skip-models"], ["ingest", str(path), "--format", "json", "--skip-models"],
                  ["quarantine"], ["quarantine", "--format", "csv"], ["batches"]):
-        done = subprocess.run([sys.executable, "-m", "derma.cli", *args], env=env, capture_output=True, text=True)
+        done = derma(*args, data_dir=settings.data_dir)
         outputs.append(done.stdout + done.stderr)
     assert not any(pid in out for out in outputs for pid in RAW_IDS)
 

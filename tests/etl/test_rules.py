@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from etl.load import ingest
-from tests.conftest import TODAY, row, write_csv
+from tests.helpers import TODAY, row, write_csv
 
 
 def load_rows(tmp_path, settings, rows, **csv_options):
@@ -111,7 +111,7 @@ ACCEPTED = [
 
 @pytest.mark.parametrize(("overrides", "column", "expected"), [a[1:] for a in ACCEPTED], ids=[a[0] for a in ACCEPTED])
 def test_an_accepted_variant_is_stored_in_normal_form(tmp_path, settings, overrides, column, expected):
-    result, sessions, quarantine = load_rows(tmp_path, settings, [row(**overrides)])
+    _result, sessions, quarantine = load_rows(tmp_path, settings, [row(**overrides)])
     assert quarantine.empty, quarantine.to_dict("records")
     value = sessions[column].iloc[0]
     if expected is None:

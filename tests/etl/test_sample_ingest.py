@@ -8,7 +8,7 @@ import pytest
 from etl.load import ingest
 from sample_data.generator import generate_sessions
 from sample_data.writer import write_exports
-from tests.conftest import TODAY
+from tests.helpers import TODAY
 
 FORMATS = ["csv", "xlsx", "parquet", "jsonl"]
 

@@ -9,7 +9,7 @@ import datetime as dt
 
 from etl.load import ingest
 from etl.warehouse import connect_current
-from tests.conftest import TODAY, row, write_csv
+from tests.helpers import TODAY, row, write_csv
 
 
 def rows_of(settings) -> list[tuple]:
