@@ -18,6 +18,7 @@ CASE_MIX_FORMULA = (
 )
 CATEGORICAL_TERMS = ("fitzpatrick", "indication", "treatment_area", "pre_care")
 
+
 def _case_mix_frame(sessions: pd.DataFrame, outcome: str) -> pd.DataFrame:
     """Plain-typed covariates and outcome for rows whose outcome and covariates are known."""
     needed = ["fitzpatrick", "indication", "treatment_area", "session_number", outcome]

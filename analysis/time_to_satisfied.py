@@ -55,8 +55,6 @@ class TimeToSatisfied:
 # ---------------------------------------------------------------------------------------------- courses
 
 
-
-
 def _kaplan_meier(entry: np.ndarray, time: np.ndarray, event: np.ndarray, horizon: int, level: float):
     """Discrete-time KM of 'not yet satisfied' on sessions 1..horizon, with delayed entry."""
     z = stats.norm.ppf(0.5 + level / 2)
@@ -187,5 +185,3 @@ def sessions_to_satisfied(
 
 
 # ---------------------------------------------------------------------------------------------- dropout
-
-

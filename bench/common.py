@@ -28,8 +28,12 @@ def machine() -> dict:
     mem_kb = 0
     with contextlib.suppress(OSError, StopIteration), open("/proc/meminfo") as meminfo:
         mem_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
-    return {"cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1), "python": platform.python_version(),
-            "platform": platform.platform()}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def data_rows(path: Path) -> int:
@@ -46,8 +50,10 @@ def export_csv(rows: int, seed: int = 11) -> Path:
     """
     path = CACHE / f"sessions_{rows}.csv"
     if not path.exists():
-        subprocess.run([sys.executable, "-c", f"from bench.common import _write_csv; _write_csv({rows}, {seed})"],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-c", f"from bench.common import _write_csv; _write_csv({rows}, {seed})"],
+            check=True,
+        )
     return path
 
 
@@ -66,8 +72,10 @@ def correction_csv(rows: int, one_clinic: bool = False) -> Path:
             con.execute(f"create view export as select * from read_csv('{source}', all_varchar = true)")
             if one_clinic:
                 clinics = con.execute("select count(distinct clinic_id) from export").fetchall()[0][0]
-                where = (f"clinic_id = (select min(clinic_id) from export) "
-                         f"and hash(session_id) % {max(1, round(100 / clinics))} = 0")
+                where = (
+                    f"clinic_id = (select min(clinic_id) from export) "
+                    f"and hash(session_id) % {max(1, round(100 / clinics))} = 0"
+                )
             else:
                 where = "hash(session_id) % 100 = 0"
             con.execute(f"""copy (
@@ -90,8 +98,13 @@ def _write_csv(rows: int, seed: int) -> None:
     chunk = 0
     while made < rows:  # chunks keep the generator's memory flat at 10M rows
         want = min(1_000_000, rows - made)
-        frame = generate_sessions(clinics=12, patients=max(50, int(want / 5.7) + 1), months=12,
-                                  seed=seed + chunk, end_month="2026-10")
+        frame = generate_sessions(
+            clinics=12,
+            patients=max(50, int(want / 5.7) + 1),
+            months=12,
+            seed=seed + chunk,
+            end_month="2026-10",
+        )
         frame["session_date"] = frame["session_date"].dt.strftime("%Y-%m-%d")
         frame = frame.iloc[: rows - made].copy()
         frame["session_id"] = [f"B{chunk}-{s}" for s in frame["session_id"]]
@@ -109,8 +122,9 @@ def _write_csv(rows: int, seed: int) -> None:
 def timed(label: str, command: list[str], env: dict | None = None) -> Run:
     """Run a command, returning wall time and the child's own peak RSS (from wait4)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in (0,):
@@ -122,9 +136,11 @@ def summarise(runs: list[Run]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for label in dict.fromkeys(r.label for r in runs):
         mine = [r for r in runs if r.label == label]
-        out[label] = {"median_s": statistics.median(r.seconds for r in mine),
-                      "runs_s": [round(r.seconds, 3) for r in mine],
-                      "peak_rss_mb": max(r.peak_rss_mb for r in mine)}
+        out[label] = {
+            "median_s": statistics.median(r.seconds for r in mine),
+            "runs_s": [round(r.seconds, 3) for r in mine],
+            "peak_rss_mb": max(r.peak_rss_mb for r in mine),
+        }
     return out
 
 

@@ -43,8 +43,9 @@ def ready_warehouse(size: int = SIZE) -> Path:
     snapshot = current_snapshot(target)
     if snapshot is not None:
         con = duckdb.connect(str(snapshot.path), read_only=True)
-        has_models = con.execute("select count(*) from information_schema.tables "
-                                 "where table_name = 'model_runs'").fetchall()[0][0]
+        has_models = con.execute(
+            "select count(*) from information_schema.tables where table_name = 'model_runs'"
+        ).fetchall()[0][0]
         con.close()
         if not has_models:
             shutil.rmtree(target)
@@ -67,22 +68,50 @@ def page_calls(src, clinic: str | None) -> dict[str, list[tuple[str, object]]]:
     return {
         "router (filter choices)": [call("months"), call("clinicians")],
         "overview": [call("kpis", f), call("spc_verdicts", src.home_unit(clinic))],
-        "courses": [call("satisfaction_by_session", f), call("model_scope", clinic), call("model_summaries", scope),
-                    call("course_curves", scope, "all"), call("course_summaries", scope),
-                    call("course_dropout", scope, None), call("course_completion", f)],
-        "safety": [call("setting_rates", f, "vacuum_band"), call("side_effect_types", f), call("model_scope", clinic),
-                   call("model_summaries", scope), call("model_curves", scope),
-                   call("explorer", scope, 2, "wrinkles", "face", None)],
-        "clinicians": [call("funnel", "clinician", clinic),
-                       call("funnel", "clinic", None), call("funnel_summaries"),
-                       call("spc_points", clinic, "side_effects_p_prime"),
-                       call("spc_points", clinic, "satisfaction_xmr")],
-        "models": [call("model_scope", clinic), call("model_summaries", scope), call("model_effects", scope),
-                   call("model_po_check", scope)],
-        "quality": [call("freshness", clinic), call("load_batches"), call("quarantine_summary", clinic),
-                    call("quarantine_records", clinic)],
-        "sql": [("_named_query", lambda: data._named_query.__wrapped__(
-            src, "unit_outcomes", (("clinic_id", clinic),) if clinic else ()))],
+        "courses": [
+            call("satisfaction_by_session", f),
+            call("model_scope", clinic),
+            call("model_summaries", scope),
+            call("course_curves", scope, "all"),
+            call("course_summaries", scope),
+            call("course_dropout", scope, None),
+            call("course_completion", f),
+        ],
+        "safety": [
+            call("setting_rates", f, "vacuum_band"),
+            call("side_effect_types", f),
+            call("model_scope", clinic),
+            call("model_summaries", scope),
+            call("model_curves", scope),
+            call("explorer", scope, 2, "wrinkles", "face", None),
+        ],
+        "clinicians": [
+            call("funnel", "clinician", clinic),
+            call("funnel", "clinic", None),
+            call("funnel_summaries"),
+            call("spc_points", clinic, "side_effects_p_prime"),
+            call("spc_points", clinic, "satisfaction_xmr"),
+        ],
+        "models": [
+            call("model_scope", clinic),
+            call("model_summaries", scope),
+            call("model_effects", scope),
+            call("model_po_check", scope),
+        ],
+        "quality": [
+            call("freshness", clinic),
+            call("load_batches"),
+            call("quarantine_summary", clinic),
+            call("quarantine_records", clinic),
+        ],
+        "sql": [
+            (
+                "_named_query",
+                lambda: data._named_query.__wrapped__(
+                    src, "unit_outcomes", (("clinic_id", clinic),) if clinic else ()
+                ),
+            )
+        ],
     }
 
 
@@ -99,8 +128,11 @@ def bench_data_calls(data_dir: Path, repeat: int) -> list[dict]:
     clinic = con.execute("select min(clinic_id) from sessions").fetchall()[0][0]
     con.close()
     rows = []
-    for scope, src, chosen in (("network", Source(snapshot), None), ("one clinic", Source(snapshot), clinic),
-                               ("manager", Source(snapshot, (clinic,)), None)):
+    for scope, src, chosen in (
+        ("network", Source(snapshot), None),
+        ("one clinic", Source(snapshot), clinic),
+        ("manager", Source(snapshot, (clinic,)), None),
+    ):
         for page, calls in page_calls(src, chosen).items():
             for _, run in calls:
                 run()  # warm-up: the connection and DuckDB's own caches, as on a running server
@@ -115,9 +147,17 @@ def bench_data_calls(data_dir: Path, repeat: int) -> list[dict]:
                     slowest.setdefault(name, []).append(ms)
                 totals.append(total)
             worst = max(slowest, key=lambda n: np.percentile(slowest[n], 95))
-            rows.append({"page": page, "scope": scope, "calls": len(calls), "total_ms": percentiles(totals),
-                         "calls_p95_ms": {n: percentiles(v)["p95"] for n, v in slowest.items()},
-                         "slowest_call": worst, "slowest_call_ms": percentiles(slowest[worst])})
+            rows.append(
+                {
+                    "page": page,
+                    "scope": scope,
+                    "calls": len(calls),
+                    "total_ms": percentiles(totals),
+                    "calls_p95_ms": {n: percentiles(v)["p95"] for n, v in slowest.items()},
+                    "slowest_call": worst,
+                    "slowest_call_ms": percentiles(slowest[worst]),
+                }
+            )
     return rows
 
 
@@ -139,7 +179,9 @@ def bench_filter_changes(data_dir: Path, changes: int) -> list[dict]:
             started = time.perf_counter()
             fresh.goto(url)
             settle(fresh, timeout_ms=120_000)
-            results.append({"page": f"overview, {visitor}", "first_render_s": round(time.perf_counter() - started, 3)})
+            results.append(
+                {"page": f"overview, {visitor}", "first_render_s": round(time.perf_counter() - started, 3)}
+            )
             fresh.close()
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         for path, label in (("", "overview"), ("safety", "settings & safety")):
@@ -154,19 +196,30 @@ def bench_filter_changes(data_dir: Path, changes: int) -> list[dict]:
                 if option:
                     choose(page, "Clinic", option)
                 else:
-                    choose(page, "Skin type (Fitzpatrick)", f"Type {['I', 'II', 'III', 'IV', 'V', 'VI'][i % 6]}")
+                    choose(
+                        page, "Skin type (Fitzpatrick)", f"Type {['I', 'II', 'III', 'IV', 'V', 'VI'][i % 6]}"
+                    )
                 settle(page, timeout_ms=60_000)
                 times.append(time.perf_counter() - started)
-            results.append({"page": label, "changes": changes, "settle_s": {
-                k: round(v / 1000, 3) for k, v in percentiles([t * 1000 for t in times]).items()},
-                "runs_s": [round(t, 3) for t in times]})
+            results.append(
+                {
+                    "page": label,
+                    "changes": changes,
+                    "settle_s": {
+                        k: round(v / 1000, 3) for k, v in percentiles([t * 1000 for t in times]).items()
+                    },
+                    "runs_s": [round(t, 3) for t in times],
+                }
+            )
         browser.close()
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[SIZE, 10 * SIZE], help="sessions per warehouse")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[SIZE, 10 * SIZE], help="sessions per warehouse"
+    )
     parser.add_argument("--repeat", type=int, default=20, help="repeats of each page's data calls (>= 15)")
     parser.add_argument("--changes", type=int, default=12, help="filter changes per page in Chromium (>= 10)")
     parser.add_argument("--skip-browser", action="store_true")
@@ -178,8 +231,10 @@ def main() -> None:
         print(f"\nData calls per page on {size:,} sessions (ms, {max(15, args.repeat)} repeats, uncached):")
         print(f"{'page':26} {'scope':11} {'calls':>5} {'p50':>8} {'p95':>8}  slowest call (p95)")
         for r in calls[size]:
-            print(f"{r['page']:26} {r['scope']:11} {r['calls']:>5} {r['total_ms']['p50']:>8} "
-                  f"{r['total_ms']['p95']:>8}  {r['slowest_call']} ({r['slowest_call_ms']['p95']} ms)")
+            print(
+                f"{r['page']:26} {r['scope']:11} {r['calls']:>5} {r['total_ms']['p50']:>8} "
+                f"{r['total_ms']['p95']:>8}  {r['slowest_call']} ({r['slowest_call_ms']['p95']} ms)"
+            )
         worst = max(r["slowest_call_ms"]["p95"] for r in calls[size])
         print(f"worst single call p95: {worst} ms (target {TARGET_DATA_MS} ms at 10M)")
     settles = [] if args.skip_browser else bench_filter_changes(ready_warehouse(SIZE), max(10, args.changes))
@@ -187,11 +242,21 @@ def main() -> None:
         if "first_render_s" in r:
             print(f"first render, {r['page']}: {r['first_render_s']} s")
         else:
-            print(f"filter change -> settled page, {r['page']}: p50 {r['settle_s']['p50']} s, "
-                  f"p95 {r['settle_s']['p95']} s over {r['changes']} changes (target {TARGET_SETTLE_S} s)")
-    path = save("dashboard", {"sizes": args.sizes, "repeat": max(15, args.repeat), "targets": {
-        "data_calls_p95_ms": TARGET_DATA_MS, "filter_change_p95_s": TARGET_SETTLE_S},
-        "data_calls": {str(k): v for k, v in calls.items()}, "browser_sessions": SIZE, "filter_changes": settles})
+            print(
+                f"filter change -> settled page, {r['page']}: p50 {r['settle_s']['p50']} s, "
+                f"p95 {r['settle_s']['p95']} s over {r['changes']} changes (target {TARGET_SETTLE_S} s)"
+            )
+    path = save(
+        "dashboard",
+        {
+            "sizes": args.sizes,
+            "repeat": max(15, args.repeat),
+            "targets": {"data_calls_p95_ms": TARGET_DATA_MS, "filter_change_p95_s": TARGET_SETTLE_S},
+            "data_calls": {str(k): v for k, v in calls.items()},
+            "browser_sessions": SIZE,
+            "filter_changes": settles,
+        },
+    )
     print(f"wrote {path}")
 
 

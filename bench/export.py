@@ -21,8 +21,10 @@ from pathlib import Path
 from bench.common import CACHE, PYTHON, save, summarise, timed
 from bench.warehouse import warehouse
 
-PARALLEL = ("import os, sys; from etl.export import export_marts; "
-            "export_marts(sys.argv[1], sys.argv[2], memory_limit='2GB', threads=os.cpu_count())")
+PARALLEL = (
+    "import os, sys; from etl.export import export_marts; "
+    "export_marts(sys.argv[1], sys.argv[2], memory_limit='2GB', threads=os.cpu_count())"
+)
 
 
 def main() -> None:
@@ -34,8 +36,10 @@ def main() -> None:
     for size in args.sizes:
         data_dir = warehouse(size)
         out = CACHE / f"export_{size}"
-        results[str(size)] = {"export": _time_export(data_dir, out, args.repeat),
-                              "queries": _time_queries(data_dir, out, args.repeat)}
+        results[str(size)] = {
+            "export": _time_export(data_dir, out, args.repeat),
+            "queries": _time_queries(data_dir, out, args.repeat),
+        }
     save("export", {"repeat": args.repeat, "results": results})
 
 
@@ -50,7 +54,10 @@ def _time_export(data_dir: Path, out: Path, repeat: int) -> dict:
     runs = []
     try:
         for _ in range(repeat):  # interleaved, so both see the same machine load; the 1-thread export stays
-            for label, command in (("export_marts (all threads)", parallel), ("derma export (1 thread)", cli)):
+            for label, command in (
+                ("export_marts (all threads)", parallel),
+                ("derma export (1 thread)", cli),
+            ):
                 shutil.rmtree(out, ignore_errors=True)
                 runs.append(timed(label, command, env={"DERMA_AUDIT_FILE": str(audit)}))
     finally:
@@ -59,13 +66,20 @@ def _time_export(data_dir: Path, out: Path, repeat: int) -> dict:
     files = [f for t in manifest["tables"].values() for f in t["files"]]
     summary = summarise(runs)
     for label, figures in summary.items():
-        print(f"{label:28} median {figures['median_s']:7.2f} s  runs {figures['runs_s']}  "
-              f"peak {figures['peak_rss_mb']:.0f} MB")
+        print(
+            f"{label:28} median {figures['median_s']:7.2f} s  runs {figures['runs_s']}  "
+            f"peak {figures['peak_rss_mb']:.0f} MB"
+        )
     rows = sum(t["rows"] for t in manifest["tables"].values())
     size_mb = sum(f["bytes"] for f in files) / 1e6
     print(f"{'':28} {len(manifest['tables'])} tables, {rows} rows, {len(files)} files, {size_mb:.1f} MB")
-    return {"runs": summary, "tables": len(manifest["tables"]), "rows": rows, "files": len(files),
-            "megabytes": round(size_mb, 1)}
+    return {
+        "runs": summary,
+        "tables": len(manifest["tables"]),
+        "rows": rows,
+        "files": len(files),
+        "megabytes": round(size_mb, 1),
+    }
 
 
 def _time_queries(data_dir: Path, out: Path, repeat: int) -> list[dict]:
@@ -95,8 +109,10 @@ def _time_queries(data_dir: Path, out: Path, repeat: int) -> list[dict]:
     try:
         for name, sql, params in cases:
             translated = to_datafusion(sql, macros, params)
-            engines = {"duckdb_warehouse": lambda s=sql, p=params: con.sql(s, params=p).to_arrow_table(),
-                       "datafusion_parquet": lambda t=translated: ctx.sql(t).to_arrow_table()}
+            engines = {
+                "duckdb_warehouse": lambda s=sql, p=params: con.sql(s, params=p).to_arrow_table(),
+                "datafusion_parquet": lambda t=translated: ctx.sql(t).to_arrow_table(),
+            }
             answers = {engine: run() for engine, run in engines.items()}  # warm-up, and the equality check
             assert_same_result(answers["datafusion_parquet"], answers["duckdb_warehouse"])
             timing = {}
@@ -107,10 +123,18 @@ def _time_queries(data_dir: Path, out: Path, repeat: int) -> list[dict]:
                     run()
                     times.append((time.perf_counter() - start) * 1000)
                 timing[engine] = round(statistics.median(times), 1)
-            rows.append({"query": name, "rows": answers["duckdb_warehouse"].num_rows, "identical": True,
-                         **{f"{engine}_median_ms": ms for engine, ms in timing.items()}})
-            print(f"{name:52} duckdb {timing['duckdb_warehouse']:8.1f} ms   "
-                  f"datafusion {timing['datafusion_parquet']:8.1f} ms   identical")
+            rows.append(
+                {
+                    "query": name,
+                    "rows": answers["duckdb_warehouse"].num_rows,
+                    "identical": True,
+                    **{f"{engine}_median_ms": ms for engine, ms in timing.items()},
+                }
+            )
+            print(
+                f"{name:52} duckdb {timing['duckdb_warehouse']:8.1f} ms   "
+                f"datafusion {timing['datafusion_parquet']:8.1f} ms   identical"
+            )
     finally:
         con.close()
     return rows

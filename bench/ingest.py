@@ -19,11 +19,15 @@ from pathlib import Path
 
 from bench.common import PYTHON, correction_csv, data_rows, export_csv, save, summarise, timed
 
-BARE = ("import duckdb, sys; con = duckdb.connect(sys.argv[2]); "
-        "con.execute(\"create table t as select * from read_csv(?)\", [sys.argv[1]]); con.close()")
-PANDAS = ("import duckdb, pandas as pd, sys; df = pd.read_csv(sys.argv[1], dtype=str); "
-          "con = duckdb.connect(sys.argv[2]); con.register('df', df); con.execute('create table t as select * from df'); "
-          "con.close()")
+BARE = (
+    "import duckdb, sys; con = duckdb.connect(sys.argv[2]); "
+    'con.execute("create table t as select * from read_csv(?)", [sys.argv[1]]); con.close()'
+)
+PANDAS = (
+    "import duckdb, pandas as pd, sys; df = pd.read_csv(sys.argv[1], dtype=str); "
+    "con = duckdb.connect(sys.argv[2]); con.register('df', df); con.execute('create table t as select * from df'); "
+    "con.close()"
+)
 
 
 def main() -> None:
@@ -45,25 +49,86 @@ def main() -> None:
                 target = work / f"{side}-{i}"
                 if side == "bare":
                     target.mkdir()
-                    runs.append(timed("duckdb_bare_read_csv", [PYTHON, "-c", BARE, str(csv), str(target / "w.duckdb")]))
+                    runs.append(
+                        timed(
+                            "duckdb_bare_read_csv", [PYTHON, "-c", BARE, str(csv), str(target / "w.duckdb")]
+                        )
+                    )
                 else:
-                    runs.append(timed("derma_ingest", [PYTHON, "-m", "derma.cli", "ingest", str(csv), "--skip-models",
-                                                       "--data-dir", str(target)], env))
-                    runs.append(timed("derma_reingest_unchanged",
-                                      [PYTHON, "-m", "derma.cli", "ingest", str(csv), "--skip-models",
-                                       "--data-dir", str(target)], env))
-                    runs.append(timed("derma_ingest_correction_1pct",
-                                      [PYTHON, "-m", "derma.cli", "ingest", str(fix), "--skip-models",
-                                       "--data-dir", str(target)], env))
-                    runs.append(timed("derma_ingest_correction_1pct_one_clinic",
-                                      [PYTHON, "-m", "derma.cli", "ingest", str(fix_one), "--skip-models",
-                                       "--data-dir", str(target)], env))
+                    runs.append(
+                        timed(
+                            "derma_ingest",
+                            [
+                                PYTHON,
+                                "-m",
+                                "derma.cli",
+                                "ingest",
+                                str(csv),
+                                "--skip-models",
+                                "--data-dir",
+                                str(target),
+                            ],
+                            env,
+                        )
+                    )
+                    runs.append(
+                        timed(
+                            "derma_reingest_unchanged",
+                            [
+                                PYTHON,
+                                "-m",
+                                "derma.cli",
+                                "ingest",
+                                str(csv),
+                                "--skip-models",
+                                "--data-dir",
+                                str(target),
+                            ],
+                            env,
+                        )
+                    )
+                    runs.append(
+                        timed(
+                            "derma_ingest_correction_1pct",
+                            [
+                                PYTHON,
+                                "-m",
+                                "derma.cli",
+                                "ingest",
+                                str(fix),
+                                "--skip-models",
+                                "--data-dir",
+                                str(target),
+                            ],
+                            env,
+                        )
+                    )
+                    runs.append(
+                        timed(
+                            "derma_ingest_correction_1pct_one_clinic",
+                            [
+                                PYTHON,
+                                "-m",
+                                "derma.cli",
+                                "ingest",
+                                str(fix_one),
+                                "--skip-models",
+                                "--data-dir",
+                                str(target),
+                            ],
+                            env,
+                        )
+                    )
                     shutil.rmtree(target)
                 if args.pandas and side == "bare":
                     target = work / f"pandas-{i}"
                     target.mkdir()
-                    runs.append(timed("pandas_read_csv_to_duckdb", [PYTHON, "-c", PANDAS, str(csv),
-                                                                   str(target / "w.duckdb")]))
+                    runs.append(
+                        timed(
+                            "pandas_read_csv_to_duckdb",
+                            [PYTHON, "-c", PANDAS, str(csv), str(target / "w.duckdb")],
+                        )
+                    )
                 shutil.rmtree(work / f"bare-{i}", ignore_errors=True)
                 shutil.rmtree(work / f"pandas-{i}", ignore_errors=True)
     finally:
@@ -71,21 +136,28 @@ def main() -> None:
     stats = summarise(runs)
     base = stats["duckdb_bare_read_csv"]["median_s"]
     ours = stats["derma_ingest"]["median_s"]
-    result = {"rows": args.rows, "file_mb": round(csv.stat().st_size / 1e6, 1), "stats": stats,
-              "ratio_ingest_vs_bare": round(ours / base, 2),
-              "ratio_reingest_vs_first": round(stats["derma_reingest_unchanged"]["median_s"] / ours, 2),
-              "ratio_correction_vs_first": round(stats["derma_ingest_correction_1pct"]["median_s"] / ours, 2),
-              "ratio_correction_one_clinic_vs_first": round(
-                  stats["derma_ingest_correction_1pct_one_clinic"]["median_s"] / ours, 2),
-              "correction_rows": data_rows(fix),
-              "correction_one_clinic_rows": data_rows(fix_one),
-              "ingest_rows_per_s": round(args.rows / ours)}
+    result = {
+        "rows": args.rows,
+        "file_mb": round(csv.stat().st_size / 1e6, 1),
+        "stats": stats,
+        "ratio_ingest_vs_bare": round(ours / base, 2),
+        "ratio_reingest_vs_first": round(stats["derma_reingest_unchanged"]["median_s"] / ours, 2),
+        "ratio_correction_vs_first": round(stats["derma_ingest_correction_1pct"]["median_s"] / ours, 2),
+        "ratio_correction_one_clinic_vs_first": round(
+            stats["derma_ingest_correction_1pct_one_clinic"]["median_s"] / ours, 2
+        ),
+        "correction_rows": data_rows(fix),
+        "correction_one_clinic_rows": data_rows(fix_one),
+        "ingest_rows_per_s": round(args.rows / ours),
+    }
     path = save(f"ingest_{args.rows}", result)
-    print(f"rows={args.rows} bare={base:.2f}s derma={ours:.2f}s ratio={result['ratio_ingest_vs_bare']} "
-          f"reingest/first={result['ratio_reingest_vs_first']} "
-          f"correction/first={result['ratio_correction_vs_first']} "
-          f"one-clinic correction/first={result['ratio_correction_one_clinic_vs_first']} rows/s={result['ingest_rows_per_s']} "
-          f"peak_rss_mb={stats['derma_ingest']['peak_rss_mb']:.0f} -> {path}")
+    print(
+        f"rows={args.rows} bare={base:.2f}s derma={ours:.2f}s ratio={result['ratio_ingest_vs_bare']} "
+        f"reingest/first={result['ratio_reingest_vs_first']} "
+        f"correction/first={result['ratio_correction_vs_first']} "
+        f"one-clinic correction/first={result['ratio_correction_one_clinic_vs_first']} rows/s={result['ingest_rows_per_s']} "
+        f"peak_rss_mb={stats['derma_ingest']['peak_rss_mb']:.0f} -> {path}"
+    )
 
 
 if __name__ == "__main__":

@@ -78,8 +78,16 @@ def main() -> None:
         print(rows, results[str(rows)], flush=True)
     small, large = str(min(args.rows)), str(max(args.rows))
     span = math.log10(max(args.rows) / min(args.rows))
-    slopes = {stage: round(math.log10(max(results[large][stage], 1e-3) / max(results[small][stage], 1e-3)) / span, 2)
-              for stage in results[small]} if span > 0 else {}
+    slopes = (
+        {
+            stage: round(
+                math.log10(max(results[large][stage], 1e-3) / max(results[small][stage], 1e-3)) / span, 2
+            )
+            for stage in results[small]
+        }
+        if span > 0
+        else {}
+    )
     print("log-log slope per stage:", slopes)
     save("ingest_stages", {"results": results, "loglog_slope": slopes})
 

@@ -56,12 +56,14 @@ def time_stages(sessions: pd.DataFrame, series: pd.DataFrame) -> dict[str, float
     start = time.perf_counter()
     fits = fit_outcome_models(sessions)
     out["both_models"] = time.perf_counter() - start
-    for label, call in (("curves", lambda: model_curves(fits)),
-                        ("proportional_odds_check", lambda: fitting._po_check(sessions, check_proportional_odds)),
-                        ("settings_explorer", lambda: fitting._explorer(fits, sessions)),
-                        ("funnels", lambda: fitting._funnels(sessions, NETWORK)),
-                        ("control_charts", lambda: fitting._control_charts(series, NETWORK)),
-                        ("courses", lambda: fitting._courses(sessions))):
+    for label, call in (
+        ("curves", lambda: model_curves(fits)),
+        ("proportional_odds_check", lambda: fitting._po_check(sessions, check_proportional_odds)),
+        ("settings_explorer", lambda: fitting._explorer(fits, sessions)),
+        ("funnels", lambda: fitting._funnels(sessions, NETWORK)),
+        ("control_charts", lambda: fitting._control_charts(series, NETWORK)),
+        ("courses", lambda: fitting._courses(sessions)),
+    ):
         start = time.perf_counter()
         call()
         out[label] = time.perf_counter() - start
@@ -87,19 +89,28 @@ def aggregated_vs_row_level(sessions: pd.DataFrame, fits) -> dict:
     start = time.perf_counter()
     x = design_rows(aggregated.design_info, frame)
     groups = pd.factorize(clusters)[0]
-    row_level = sm.GLM(y, x, family=sm.families.Binomial()).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    row_level = sm.GLM(y, x, family=sm.families.Binomial()).fit(
+        cov_type="cluster", cov_kwds={"groups": groups}
+    )
     t_rows = time.perf_counter() - start
     k = len(aggregated.names)
     bse = np.sqrt(np.diag(aggregated.cov))[:k]
-    return {"n_sessions": len(y), "n_patterns": len(rows.patterns), "aggregated_s": t_aggregated,
-            "row_level_s": t_rows, "speedup": t_rows / t_aggregated,
-            "max_abs_diff_estimate": float(np.max(np.abs(aggregated.params[:k] - row_level.params))),
-            "max_rel_diff_se": float(np.max(np.abs(bse / row_level.bse - 1)))}
+    return {
+        "n_sessions": len(y),
+        "n_patterns": len(rows.patterns),
+        "aggregated_s": t_aggregated,
+        "row_level_s": t_rows,
+        "speedup": t_rows / t_aggregated,
+        "max_abs_diff_estimate": float(np.max(np.abs(aggregated.params[:k] - row_level.params))),
+        "max_rel_diff_se": float(np.max(np.abs(bse / row_level.bse - 1))),
+    }
 
 
-INPUTS = ("import sys; from derma.refresh import load_inputs; from etl.warehouse import connect_current; "
-          "from pathlib import Path; snap, con = connect_current(Path(sys.argv[1])); "
-          "print(len(load_inputs(con, 'network')))")
+INPUTS = (
+    "import sys; from derma.refresh import load_inputs; from etl.warehouse import connect_current; "
+    "from pathlib import Path; snap, con = connect_current(Path(sys.argv[1])); "
+    "print(len(load_inputs(con, 'network')))"
+)
 
 
 def full_refresh(sizes: list[int], runs: int) -> dict:
@@ -110,8 +121,14 @@ def full_refresh(sizes: list[int], runs: int) -> dict:
     from bench.common import summarise, timed
 
     out = {}
-    env = {"DERMA_SECRET_KEY": "bench-key", **({"DERMA_MEMORY_LIMIT": os.environ["DERMA_MEMORY_LIMIT"]}
-                                               if "DERMA_MEMORY_LIMIT" in os.environ else {})}
+    env = {
+        "DERMA_SECRET_KEY": "bench-key",
+        **(
+            {"DERMA_MEMORY_LIMIT": os.environ["DERMA_MEMORY_LIMIT"]}
+            if "DERMA_MEMORY_LIMIT" in os.environ
+            else {}
+        ),
+    }
     for size in sizes:
         data_dir = str(warehouse(size))
         measured = []
@@ -121,11 +138,28 @@ def full_refresh(sizes: list[int], runs: int) -> dict:
                 if side == "inputs":
                     measured.append(timed("read_model_inputs", [sys.executable, "-c", INPUTS, data_dir], env))
                 else:
-                    measured.append(timed("derma_models_refresh", [sys.executable, "-m", "derma.cli", "models",
-                                                                   "--refresh", "--data-dir", data_dir], env))
+                    measured.append(
+                        timed(
+                            "derma_models_refresh",
+                            [
+                                sys.executable,
+                                "-m",
+                                "derma.cli",
+                                "models",
+                                "--refresh",
+                                "--data-dir",
+                                data_dir,
+                            ],
+                            env,
+                        )
+                    )
         stats = summarise(measured)
-        out[str(size)] = {"stats": stats, "ratio_refresh_vs_inputs": round(
-            stats["derma_models_refresh"]["median_s"] / stats["read_model_inputs"]["median_s"], 1)}
+        out[str(size)] = {
+            "stats": stats,
+            "ratio_refresh_vs_inputs": round(
+                stats["derma_models_refresh"]["median_s"] / stats["read_model_inputs"]["median_s"], 1
+            ),
+        }
         print(size, out[str(size)], flush=True)
     return out
 
@@ -134,8 +168,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--full-refresh", type=int, nargs="+", default=None, metavar="SIZE",
-                        help="time `derma models --refresh` end to end on warehouses of these sizes instead")
+    parser.add_argument(
+        "--full-refresh",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="SIZE",
+        help="time `derma models --refresh` end to end on warehouses of these sizes instead",
+    )
     args = parser.parse_args()
     if args.full_refresh:
         name = "models_full_refresh_" + "_".join(str(s) for s in args.full_refresh)

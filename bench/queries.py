@@ -18,8 +18,13 @@ import numpy as np
 from bench.common import save
 from bench.warehouse import warehouse
 
-REQUIRED = {"setting": "vacuum_band", "unit_type": "clinician", "fitzpatrick": 2, "indication": "wrinkles",
-            "treatment_area": "face"}
+REQUIRED = {
+    "setting": "vacuum_band",
+    "unit_type": "clinician",
+    "fitzpatrick": 2,
+    "indication": "wrinkles",
+    "treatment_area": "face",
+}
 FIRST_SCREEN = {"kpis_by_month", "unit_outcomes", "data_freshness"}
 
 
@@ -51,8 +56,11 @@ def main() -> None:
         print(f"{size:>9} open a manager's scoped warehouse: median {statistics.median(opened):.1f} ms")
         rows = []
         for query in list_queries():
-            for scope, extra, target in (("network", {}, con), ("one clinic", {"clinic_id": clinic}, con),
-                                         ("manager", {}, scoped)):
+            for scope, extra, target in (
+                ("network", {}, con),
+                ("one clinic", {"clinic_id": clinic}, con),
+                ("manager", {}, scoped),
+            ):
                 if extra and "clinic_id" not in query.param_names:
                     continue
                 values = {**{k: v for k, v in REQUIRED.items() if k in query.param_names}, **extra}
@@ -62,16 +70,29 @@ def main() -> None:
                     start = time.perf_counter()
                     run_query(target, query, values)
                     times.append((time.perf_counter() - start) * 1000)
-                rows.append({"query": query.name, "scope": scope, "p50_ms": round(statistics.median(times), 1),
-                             "p95_ms": round(float(np.percentile(times, 95)), 1),
-                             "first_screen": query.name in FIRST_SCREEN})
-                print(f"{size:>9} {query.name:32} {scope:10} p50={rows[-1]['p50_ms']:7.1f} ms "
-                      f"p95={rows[-1]['p95_ms']:7.1f} ms")
+                rows.append(
+                    {
+                        "query": query.name,
+                        "scope": scope,
+                        "p50_ms": round(statistics.median(times), 1),
+                        "p95_ms": round(float(np.percentile(times, 95)), 1),
+                        "first_screen": query.name in FIRST_SCREEN,
+                    }
+                )
+                print(
+                    f"{size:>9} {query.name:32} {scope:10} p50={rows[-1]['p50_ms']:7.1f} ms "
+                    f"p95={rows[-1]['p95_ms']:7.1f} ms"
+                )
         con.close()
         scoped.close()
-        results[str(size)] = {"sessions": sessions, "queries": rows,
-                              "open_scoped_ms": {"median": round(statistics.median(opened), 1),
-                                                 "runs": [round(t, 1) for t in opened]}}
+        results[str(size)] = {
+            "sessions": sessions,
+            "queries": rows,
+            "open_scoped_ms": {
+                "median": round(statistics.median(opened), 1),
+                "runs": [round(t, 1) for t in opened],
+            },
+        }
     save("queries", {"repeat": args.repeat, "results": results})
 
 

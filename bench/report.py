@@ -48,8 +48,15 @@ def _content_only(settings: Settings, month: str) -> float:
     snapshot, con = connect_current(settings.data_dir)
     try:
         start = time.perf_counter()
-        collect(con, month, None, min_cell=None, snapshot_id=snapshot.snapshot_id, version="bench",
-                generated_at="bench")
+        collect(
+            con,
+            month,
+            None,
+            min_cell=None,
+            snapshot_id=snapshot.snapshot_id,
+            version="bench",
+            generated_at="bench",
+        )
         return time.perf_counter() - start
     finally:
         con.close()
@@ -62,7 +69,7 @@ def bench_size(size: int, runs: int, all_clinics_too: bool) -> dict:
     network, content = [], []
     with tempfile.TemporaryDirectory(prefix="derma-bench-report-") as folder:
         for i in range(runs):
-            for side in (("content", "report") if i % 2 == 0 else ("report", "content")):
+            for side in ("content", "report") if i % 2 == 0 else ("report", "content"):
                 if side == "content":
                     content.append(_content_only(settings, month))
                 else:
@@ -81,10 +88,16 @@ def bench_size(size: int, runs: int, all_clinics_too: bool) -> dict:
             out["files"] = len(written)
     out["target_network_s"] = TARGET_S
     out["network_within_target"] = out["network_s"] <= TARGET_S
-    print(f"{size:,} sessions: network report ({', '.join(FORMATS)}) {out['network_s']} s (content alone "
-          f"{out['content_only_s']} s, target <= {TARGET_S} s)"
-          + (f"; network + {len(clinics)} clinics: {out['network_and_all_clinics_s']} s" if all_clinics_too else ""),
-          flush=True)
+    print(
+        f"{size:,} sessions: network report ({', '.join(FORMATS)}) {out['network_s']} s (content alone "
+        f"{out['content_only_s']} s, target <= {TARGET_S} s)"
+        + (
+            f"; network + {len(clinics)} clinics: {out['network_and_all_clinics_s']} s"
+            if all_clinics_too
+            else ""
+        ),
+        flush=True,
+    )
     return out
 
 

@@ -38,10 +38,15 @@ def queries_table() -> str:
         for row in data["results"][size]["queries"]:
             by_key.setdefault((row["query"], row["scope"]), {})[size] = row
     for (query, scope), rows in sorted(by_key.items()):
-        cells = " | ".join(f"{rows[s]['p50_ms']} | {rows[s]['p95_ms']}" if s in rows else "– | –" for s in sizes)
+        cells = " | ".join(
+            f"{rows[s]['p50_ms']} | {rows[s]['p95_ms']}" if s in rows else "– | –" for s in sizes
+        )
         first, last = sizes[0], sizes[-1]
-        growth = slope(int(first), rows[first]["p50_ms"], int(last), rows[last]["p50_ms"]) \
-            if first in rows and last in rows else "–"
+        growth = (
+            slope(int(first), rows[first]["p50_ms"], int(last), rows[last]["p50_ms"])
+            if first in rows and last in rows
+            else "–"
+        )
         lines.append(f"| {query} | {scope} | {cells} | {growth} |")
     return "\n".join(lines)
 
@@ -51,8 +56,10 @@ def stages_table() -> str:
     if not data:
         return ""
     sizes = sorted(data["results"], key=int)
-    lines = [f"| stage | {' | '.join(f'{int(s):,} rows s' for s in sizes)} | slope |",
-             "| --- |" + " ---: |" * (len(sizes) + 1)]
+    lines = [
+        f"| stage | {' | '.join(f'{int(s):,} rows s' for s in sizes)} | slope |",
+        "| --- |" + " ---: |" * (len(sizes) + 1),
+    ]
     for stage in data["results"][sizes[0]]:
         cells = " | ".join(str(data["results"][s][stage]) for s in sizes)
         lines.append(f"| {stage} | {cells} | {data['loglog_slope'].get(stage, '–')} |")
@@ -63,18 +70,25 @@ def dashboard_table() -> str:
     data = _load("dashboard")
     if not data or not isinstance(data.get("data_calls"), dict):
         return ""
-    lines = ["| sessions | page | scope | calls | page p50 ms | page p95 ms | slowest call | its p95 ms |",
-             "| ---: | --- | --- | ---: | ---: | ---: | --- | ---: |"]
+    lines = [
+        "| sessions | page | scope | calls | page p50 ms | page p95 ms | slowest call | its p95 ms |",
+        "| ---: | --- | --- | ---: | ---: | ---: | --- | ---: |",
+    ]
     for size, rows in data["data_calls"].items():
         for r in rows:
-            lines.append(f"| {int(size):,} | {r['page']} | {r['scope']} | {r['calls']} | {r['total_ms']['p50']} | "
-                         f"{r['total_ms']['p95']} | `{r['slowest_call']}` | {r['slowest_call_ms']['p95']} |")
+            lines.append(
+                f"| {int(size):,} | {r['page']} | {r['scope']} | {r['calls']} | {r['total_ms']['p50']} | "
+                f"{r['total_ms']['p95']} | `{r['slowest_call']}` | {r['slowest_call_ms']['p95']} |"
+            )
     return "\n".join(lines)
 
 
 def main() -> None:
-    for title, table in (("Named queries", queries_table()), ("Ingest stages", stages_table()),
-                         ("Dashboard data calls", dashboard_table())):
+    for title, table in (
+        ("Named queries", queries_table()),
+        ("Ingest stages", stages_table()),
+        ("Dashboard data calls", dashboard_table()),
+    ):
         if table:
             print(f"### {title}\n\n{table}\n")
 

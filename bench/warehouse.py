@@ -28,9 +28,12 @@ def warehouse(rows: int) -> Path:
     if not (base / "warehouse.duckdb").exists():
         csv = export_csv(base_rows)
         shutil.rmtree(base, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "derma.cli", "ingest", str(csv), "--skip-models", "--data-dir",
-                        str(base)], check=True, env={**os.environ, "DERMA_SECRET_KEY": "bench-key"},
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "derma.cli", "ingest", str(csv), "--skip-models", "--data-dir", str(base)],
+            check=True,
+            env={**os.environ, "DERMA_SECRET_KEY": "bench-key"},
+            stdout=subprocess.DEVNULL,
+        )
     if rows <= BASE_ROWS:
         return base
     _scale(base, target, rows // BASE_ROWS)
@@ -50,9 +53,11 @@ def _scale(base: Path, target: Path, copies: int) -> None:
     con.execute("attach $p as wh", {"p": str(scaled)})
     con.execute("create temp table base as select * from wh.sessions")
     for k in range(1, copies):
-        con.execute("insert into wh.sessions select * replace (clinic_id || $s as clinic_id, "
-                    "clinician_id || $s as clinician_id, patient_key || $s as patient_key) from base",
-                    {"s": f"x{k}"})
+        con.execute(
+            "insert into wh.sessions select * replace (clinic_id || $s as clinic_id, "
+            "clinician_id || $s as clinician_id, patient_key || $s as patient_key) from base",
+            {"s": f"x{k}"},
+        )
     build_marts(con)
     con.execute("checkpoint wh")
     con.execute("detach wh")

@@ -11,8 +11,11 @@ from analysis.spc import INVESTIGATE
 
 #: Fewer answered surveys / known outcomes than this and a rate is not shown as a number.
 MIN_N = 30
-DENOMINATORS = {"sessions": "sessions", "answered": "answered surveys", "outcome_known": "sessions with a known "
-                "outcome"}
+DENOMINATORS = {
+    "sessions": "sessions",
+    "answered": "answered surveys",
+    "outcome_known": "sessions with a known outcome",
+}
 
 
 @dataclass(frozen=True)
@@ -43,19 +46,31 @@ def _pct(value) -> str:
     return "–" if _missing(value) else f"{100 * float(value):.1f}%"
 
 
-def _rate_tile(label: str, row: pd.Series, column: str, numerator: str, denominator: str, what: str,
-               help_text: str) -> Tile:
+def _rate_tile(
+    label: str, row: pd.Series, column: str, numerator: str, denominator: str, what: str, help_text: str
+) -> Tile:
     """``what`` reads after "k of n", e.g. "answered surveys rated 4–5"; its first words name the denominator."""
     n = 0 if _missing(row[denominator]) else int(row[denominator])
     if n < MIN_N:
-        return Tile(label, "Not enough data", None, None,
-                    f"only {n} {DENOMINATORS[denominator]} this month (at least {MIN_N} needed for a rate)",
-                    help_text)
+        return Tile(
+            label,
+            "Not enough data",
+            None,
+            None,
+            f"only {n} {DENOMINATORS[denominator]} this month (at least {MIN_N} needed for a rate)",
+            help_text,
+        )
     low, high = row.get(f"{column}_low"), row.get(f"{column}_high")  # response rate has no interval
     interval = "" if _missing(low) else f"95% CI {_pct(low)}–{_pct(high)} · "
     note = f"{interval}{int(row[numerator]):,} of {n:,} {what}"
-    return Tile(label, _pct(row[column]), _pp_delta(row[f"{column}_delta_prev"]),
-                _pp_delta(row[f"{column}_delta_year"]), note, help_text)
+    return Tile(
+        label,
+        _pct(row[column]),
+        _pp_delta(row[f"{column}_delta_prev"]),
+        _pp_delta(row[f"{column}_delta_year"]),
+        note,
+        help_text,
+    )
 
 
 def latest_tiles(kpis: pd.DataFrame) -> tuple[pd.Timestamp, list[Tile]]:
@@ -63,20 +78,49 @@ def latest_tiles(kpis: pd.DataFrame) -> tuple[pd.Timestamp, list[Tile]]:
     row = kpis.sort_values("month").iloc[-1]
     month = pd.Timestamp(row["month"])
     tiles = [
-        Tile("Sessions", f"{int(row['sessions']):,}", _count_delta(row["sessions_delta_prev"]),
-             _count_delta(row["sessions_delta_year"]), "treatment sessions logged",
-             "Sessions in the month, all outcomes."),
-        Tile("Patients", f"{int(row['patients']):,}", _count_delta(row["patients_delta_prev"]),
-             _count_delta(row["patients_delta_year"]), "distinct patients treated",
-             "Distinct patients with at least one session in the month."),
-        _rate_tile("Survey response", row, "response_rate",
-                   "answered", "sessions", "sessions answered",
-                   "Share of sessions whose satisfaction survey was answered."),
-        _rate_tile("% satisfied", row, "pct_satisfied", "satisfied", "answered", "answered surveys rated 4–5",
-                   "Share of answered surveys rated 4 or 5; unanswered surveys are left out."),
-        _rate_tile("Side-effect rate", row, "side_effect_rate", "side_effect_sessions", "outcome_known",
-                   "sessions with a known outcome had a side effect",
-                   "Share of sessions with any side effect; sessions without follow-up are left out."),
+        Tile(
+            "Sessions",
+            f"{int(row['sessions']):,}",
+            _count_delta(row["sessions_delta_prev"]),
+            _count_delta(row["sessions_delta_year"]),
+            "treatment sessions logged",
+            "Sessions in the month, all outcomes.",
+        ),
+        Tile(
+            "Patients",
+            f"{int(row['patients']):,}",
+            _count_delta(row["patients_delta_prev"]),
+            _count_delta(row["patients_delta_year"]),
+            "distinct patients treated",
+            "Distinct patients with at least one session in the month.",
+        ),
+        _rate_tile(
+            "Survey response",
+            row,
+            "response_rate",
+            "answered",
+            "sessions",
+            "sessions answered",
+            "Share of sessions whose satisfaction survey was answered.",
+        ),
+        _rate_tile(
+            "% satisfied",
+            row,
+            "pct_satisfied",
+            "satisfied",
+            "answered",
+            "answered surveys rated 4–5",
+            "Share of answered surveys rated 4 or 5; unanswered surveys are left out.",
+        ),
+        _rate_tile(
+            "Side-effect rate",
+            row,
+            "side_effect_rate",
+            "side_effect_sessions",
+            "outcome_known",
+            "sessions with a known outcome had a side effect",
+            "Share of sessions with any side effect; sessions without follow-up are left out.",
+        ),
     ]
     return month, tiles
 

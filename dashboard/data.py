@@ -85,6 +85,7 @@ def snapshot() -> Snapshot | None:
 
 # --- Who is signed in -------------------------------------------------------------------------------------
 
+
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
 def _roles(path: str, modified_ns: int) -> AccessConfig:  # noqa: ARG001 - the file's mtime keys the cache
     return load_roles(Path(path))
@@ -119,15 +120,38 @@ def source(user: Principal, current: Snapshot) -> Source:
 
 # --- The audit log ----------------------------------------------------------------------------------------
 
-def log(user: Principal, action: str, what: str, params: dict | None = None, rows: int | None = None,
-        outcome: str = "ok") -> None:
+
+def log(
+    user: Principal,
+    action: str,
+    what: str,
+    params: dict | None = None,
+    rows: int | None = None,
+    outcome: str = "ok",
+) -> None:
     """One audit record for ``user``; raises ``etl.audit.AuditError`` (the caller refuses) when it cannot be written."""
-    audit.append(settings().audit_path, who=user.identity, role=user.role, via="dashboard", action=action,
-                 what=what, params=params, rows=rows, outcome=outcome)
+    audit.append(
+        settings().audit_path,
+        who=user.identity,
+        role=user.role,
+        via="dashboard",
+        action=action,
+        what=what,
+        params=params,
+        rows=rows,
+        outcome=outcome,
+    )
 
 
-def log_once(user: Principal, kind: str, action: str, what: str, params: dict | None = None,
-             rows: int | None = None, outcome: str = "ok") -> None:
+def log_once(
+    user: Principal,
+    kind: str,
+    action: str,
+    what: str,
+    params: dict | None = None,
+    rows: int | None = None,
+    outcome: str = "ok",
+) -> None:
     """Log unless this session's last record of ``kind`` was the same (a rerun is not a new view or query)."""
     key = (user.identity, action, what, repr(sorted((params or {}).items())), rows)
     logged = st.session_state.setdefault(LOGGED, {})
@@ -152,7 +176,9 @@ def audit_records(user: Principal, since=None) -> pd.DataFrame:
 def _audit_frame(path: str, version: tuple[int, int], since) -> pd.DataFrame:  # noqa: ARG001 - version keys it
     """The log read and its chain checked once per (size, mtime): every admin rerun would re-read it all."""
     records = audit.read(Path(path), since)
-    frame = pd.DataFrame(records, columns=["at", "who", "role", "via", "action", "what", "params", "rows", "outcome"])
+    frame = pd.DataFrame(
+        records, columns=["at", "who", "role", "via", "action", "what", "params", "rows", "outcome"]
+    )
     frame["params"] = frame["params"].map(lambda p: ", ".join(f"{k}={v}" for k, v in (p or {}).items()))
     return frame.iloc[::-1].reset_index(drop=True)
 
@@ -169,6 +195,7 @@ def download(user: Principal, what: str, params: dict, rows: int | None, payload
 
 
 # --- Reads ------------------------------------------------------------------------------------------------
+
 
 @st.cache_resource(max_entries=3, show_spinner=False)
 def _connection(snapshot_path: str) -> duckdb.DuckDBPyConnection:
@@ -197,6 +224,7 @@ def read(src: Source, name: str, params: dict | None = None) -> pd.DataFrame:
 
 # --- Filter choices ---------------------------------------------------------------------------------------
 
+
 @st.cache_data(ttl=TTL, max_entries=FEW, show_spinner=False)
 def months(src: Source) -> list[str]:
     frame = read(src, "filter_months")
@@ -209,6 +237,7 @@ def clinicians(src: Source) -> pd.DataFrame:
 
 
 # --- Filtered marts (every sidebar filter applies) --------------------------------------------------------
+
 
 @st.cache_data(ttl=TTL, max_entries=MANY, show_spinner=False)
 def kpis(src: Source, f: Filters) -> pd.DataFrame:
@@ -238,11 +267,14 @@ def side_effect_types(src: Source, f: Filters) -> pd.DataFrame:
 
 # --- Model results (fitted per scope: the network, or a clinic that has its own fit) ----------------------
 
+
 @st.cache_data(ttl=TTL, max_entries=FEW, show_spinner=False)
 def model_scope(src: Source, clinic_id: str | None) -> str:
     """The clinic's own fit when the warehouse has one, else the network's (a limited user's only clinic by default)."""
     clinic_id = clinic_id or (src.clinics[0] if src.clinics and len(src.clinics) == 1 else None)
-    if clinic_id and (src.clinics is not None or not read(src, "model_summaries", {"scope": clinic_id}).empty):
+    if clinic_id and (
+        src.clinics is not None or not read(src, "model_summaries", {"scope": clinic_id}).empty
+    ):
         return clinic_id  # a limited user never falls back to the network's fit (it is not theirs to see)
     return NETWORK
 
@@ -268,11 +300,20 @@ def model_curves(src: Source, scope: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL, max_entries=MANY, show_spinner=False)
-def explorer(src: Source, scope: str, fitzpatrick: int, indication: str, treatment_area: str,
-             crystal_type: str | None) -> pd.DataFrame:
-    frame = read(src, "settings_explorer", {
-        "scope": scope, "fitzpatrick": fitzpatrick, "indication": indication, "treatment_area": treatment_area,
-        "crystal_type": crystal_type})
+def explorer(
+    src: Source, scope: str, fitzpatrick: int, indication: str, treatment_area: str, crystal_type: str | None
+) -> pd.DataFrame:
+    frame = read(
+        src,
+        "settings_explorer",
+        {
+            "scope": scope,
+            "fitzpatrick": fitzpatrick,
+            "indication": indication,
+            "treatment_area": treatment_area,
+            "crystal_type": crystal_type,
+        },
+    )
     # A refresh may store the reference profile twice under one crystal label; the rows are identical.
     return frame.drop_duplicates(["crystal_type", "vacuum_kpa", "passes"]).reset_index(drop=True)
 
@@ -316,6 +357,7 @@ def spc_verdicts(src: Source, unit: str) -> pd.DataFrame:
 
 # --- Load history and data quality ------------------------------------------------------------------------
 
+
 @st.cache_data(ttl=TTL, max_entries=FEW, show_spinner=False)
 def load_batches(src: Source) -> pd.DataFrame:
     return read(src, "load_batches")
@@ -338,12 +380,15 @@ def freshness(src: Source, clinic_id: str | None) -> pd.DataFrame:
 
 # --- The SQL page -----------------------------------------------------------------------------------------
 
+
 @st.cache_data(ttl=TTL, max_entries=FEW, show_spinner=False)
 def _named_query(src: Source, name: str, params: tuple[tuple[str, object], ...]) -> pd.DataFrame:
     return read(src, name, dict(params))
 
 
-def named_query(user: Principal, src: Source, name: str, params: tuple[tuple[str, object], ...]) -> pd.DataFrame:
+def named_query(
+    user: Principal, src: Source, name: str, params: tuple[tuple[str, object], ...]
+) -> pd.DataFrame:
     """A named query with the values typed on the SQL page (checked and bound by the loader), on ``src``."""
     user.require(user.can_named_queries, "run named queries")
     frame = _named_query(src, name, params)
@@ -365,20 +410,30 @@ def sandboxed(user: Principal, src: Source, sql: str) -> SandboxResult:
 
 # --- Monthly reports --------------------------------------------------------------------------------------
 
+
 @st.cache_data(ttl=TTL, max_entries=8, show_spinner=False)
-def _report_files(src: Source, month: str, clinic_id: str | None, formats: tuple[str, ...],
-                  min_cell: int | None) -> tuple[tuple[str, bytes], ...]:
+def _report_files(
+    src: Source, month: str, clinic_id: str | None, formats: tuple[str, ...], min_cell: int | None
+) -> tuple[tuple[str, bytes], ...]:
     import tempfile
 
     from reports.build import build_report
 
     with tempfile.TemporaryDirectory(prefix="derma-report-") as folder:
-        paths = build_report(settings(), month, clinic_id, Path(folder), formats, min_cell, clinics=src.clinics)
+        paths = build_report(
+            settings(), month, clinic_id, Path(folder), formats, min_cell, clinics=src.clinics
+        )
         return tuple((p.name, p.read_bytes()) for p in paths)
 
 
-def report_files(user: Principal, src: Source, month: str, clinic_id: str | None, formats: tuple[str, ...],
-                 min_cell: int | None) -> tuple[tuple[str, bytes], ...]:
+def report_files(
+    user: Principal,
+    src: Source,
+    month: str,
+    clinic_id: str | None,
+    formats: tuple[str, ...],
+    min_cell: int | None,
+) -> tuple[tuple[str, bytes], ...]:
     """The month's report files (name, bytes) for a clinic or the network, built from what ``src`` may see.
 
     A user limited to some clinics may only build their clinics' reports, and those are built on the
@@ -386,6 +441,12 @@ def report_files(user: Principal, src: Source, month: str, clinic_id: str | None
     """
     user.require(user.can_report(clinic_id), f"build the report of {clinic_id or 'the network'}")
     files = _report_files(src, month, clinic_id, formats, min_cell)
-    log_once(user, "report", "report", clinic_id or NETWORK, {"month": month, "formats": list(formats),
-                                                              "min_cell": min_cell}, None)
+    log_once(
+        user,
+        "report",
+        "report",
+        clinic_id or NETWORK,
+        {"month": month, "formats": list(formats), "min_cell": min_cell},
+        None,
+    )
     return files

@@ -22,10 +22,20 @@ KEYS = {
     "fitzpatrick": "filters_skin_type",
 }
 SKIN_TYPES = (1, 2, 3, 4, 5, 6)
-CHOICES = {"crystal_type": CRYSTAL_TYPES, "treatment_area": TREATMENT_AREAS, "indication": INDICATIONS,
-           "fitzpatrick": SKIN_TYPES}
-ALL = {"clinic_id": "All clinics", "clinician_id": "All clinicians", "crystal_type": "All crystal types",
-       "treatment_area": "All areas", "indication": "All indications", "fitzpatrick": "All skin types"}
+CHOICES = {
+    "crystal_type": CRYSTAL_TYPES,
+    "treatment_area": TREATMENT_AREAS,
+    "indication": INDICATIONS,
+    "fitzpatrick": SKIN_TYPES,
+}
+ALL = {
+    "clinic_id": "All clinics",
+    "clinician_id": "All clinicians",
+    "crystal_type": "All crystal types",
+    "treatment_area": "All areas",
+    "indication": "All indications",
+    "fitzpatrick": "All skin types",
+}
 
 
 @dataclass(frozen=True)
@@ -86,10 +96,16 @@ def build(values: dict[str, object], month_labels: list[str]) -> Filters:
     """Filters from the sidebar widgets' values (keyed by filter name, ``months`` a pair of labels)."""
     date_from, date_to = month_range(month_labels, values.get("months"))  # type: ignore[arg-type]
     skin = values.get("fitzpatrick")
-    return Filters(date_from=date_from, date_to=date_to, clinic_id=values.get("clinic_id") or None,
-                   clinician_id=values.get("clinician_id") or None, crystal_type=values.get("crystal_type") or None,
-                   treatment_area=values.get("treatment_area") or None, indication=values.get("indication") or None,
-                   fitzpatrick=int(skin) if skin else None)
+    return Filters(
+        date_from=date_from,
+        date_to=date_to,
+        clinic_id=values.get("clinic_id") or None,
+        clinician_id=values.get("clinician_id") or None,
+        crystal_type=values.get("crystal_type") or None,
+        treatment_area=values.get("treatment_area") or None,
+        indication=values.get("indication") or None,
+        fitzpatrick=int(skin) if skin else None,
+    )
 
 
 def defaults(month_labels: list[str]) -> dict[str, object]:

@@ -14,14 +14,34 @@ st.set_page_config(page_title="Derma outcomes", page_icon=":material/spa:", layo
 PAGES = [
     (st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True), None),
     (st.Page("app_pages/courses.py", title="Courses", icon=":material/timeline:", url_path="courses"), None),
-    (st.Page("app_pages/safety.py", title="Settings & safety", icon=":material/tune:", url_path="safety"), None),
-    (st.Page("app_pages/clinicians.py", title="Clinicians & clinics", icon=":material/groups:",
-             url_path="clinicians"), None),
+    (
+        st.Page("app_pages/safety.py", title="Settings & safety", icon=":material/tune:", url_path="safety"),
+        None,
+    ),
+    (
+        st.Page(
+            "app_pages/clinicians.py",
+            title="Clinicians & clinics",
+            icon=":material/groups:",
+            url_path="clinicians",
+        ),
+        None,
+    ),
     (st.Page("app_pages/models.py", title="Models", icon=":material/functions:", url_path="models"), None),
-    (st.Page("app_pages/quality.py", title="Data quality", icon=":material/fact_check:", url_path="quality"), None),
-    (st.Page("app_pages/sql.py", title="SQL", icon=":material/database:", url_path="sql"), "can_named_queries"),
-    (st.Page("app_pages/reports.py", title="Reports", icon=":material/description:", url_path="reports"),
-     "can_download"),
+    (
+        st.Page(
+            "app_pages/quality.py", title="Data quality", icon=":material/fact_check:", url_path="quality"
+        ),
+        None,
+    ),
+    (
+        st.Page("app_pages/sql.py", title="SQL", icon=":material/database:", url_path="sql"),
+        "can_named_queries",
+    ),
+    (
+        st.Page("app_pages/reports.py", title="Reports", icon=":material/description:", url_path="reports"),
+        "can_download",
+    ),
 ]
 
 
@@ -45,17 +65,31 @@ def sidebar(src: data.Source) -> Filters:
     with st.sidebar:
         st.subheader("Filters")
         if len(labels) > 1:
-            values["months"] = st.select_slider("Months", labels, value=(labels[0], labels[-1]), key=KEYS["months"],
-                                                bind="query-params")
-        values["clinic_id"] = _choice("clinic_id", "Clinic", sorted(people["clinic_id"].unique()),
-                                      None if src.clinics is None else "All your clinics")
+            values["months"] = st.select_slider(
+                "Months", labels, value=(labels[0], labels[-1]), key=KEYS["months"], bind="query-params"
+            )
+        values["clinic_id"] = _choice(
+            "clinic_id",
+            "Clinic",
+            sorted(people["clinic_id"].unique()),
+            None if src.clinics is None else "All your clinics",
+        )
         staff = people[people["clinic_id"] == values["clinic_id"]] if values["clinic_id"] else people
         values["clinician_id"] = _choice("clinician_id", "Clinician", sorted(staff["clinician_id"].unique()))
-        for name, label in (("crystal_type", "Crystal type"), ("treatment_area", "Treatment area"),
-                            ("indication", "Indication"), ("fitzpatrick", "Skin type (Fitzpatrick)")):
+        for name, label in (
+            ("crystal_type", "Crystal type"),
+            ("treatment_area", "Treatment area"),
+            ("indication", "Indication"),
+            ("fitzpatrick", "Skin type (Fitzpatrick)"),
+        ):
             values[name] = _choice(name, label, list(filters.CHOICES[name]))
-        st.button("Reset filters", key="filters_reset", icon=":material/restart_alt:", on_click=_reset,
-                  args=(filters.defaults(labels),))
+        st.button(
+            "Reset filters",
+            key="filters_reset",
+            icon=":material/restart_alt:",
+            on_click=_reset,
+            args=(filters.defaults(labels),),
+        )
         st.caption("The filters are kept in the page address: copy it to share this view.")
     return filters.build(values, labels)
 

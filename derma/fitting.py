@@ -26,15 +26,40 @@ def fit_everything(sessions: pd.DataFrame, scope: str, series: pd.DataFrame) -> 
     fits = fit_outcome_models(sessions)
     results = [fits.side_effects, fits.satisfaction]
     tables = {
-        "model_summaries": pd.DataFrame([{
-            "model": r.name, "outcome": r.outcome, "method": r.method, "status": r.status,
-            "n_sessions": r.n_sessions, "n_patients": r.n_patients, "n_events": r.n_events,
-            "warnings": list(r.warnings)} for r in results]),
+        "model_summaries": pd.DataFrame(
+            [
+                {
+                    "model": r.name,
+                    "outcome": r.outcome,
+                    "method": r.method,
+                    "status": r.status,
+                    "n_sessions": r.n_sessions,
+                    "n_patients": r.n_patients,
+                    "n_events": r.n_events,
+                    "warnings": list(r.warnings),
+                }
+                for r in results
+            ]
+        ),
         "model_effects": pd.DataFrame([{"model": r.name, **e.to_dict()} for r in results for e in r.effects]),
-        "model_curves": pd.DataFrame([{
-            "curve": c.name, "x_name": c.x, "y_name": c.y, "x": p.x, "estimate": p.estimate, "ci_low": p.ci_low,
-            "ci_high": p.ci_high, "n": p.n, "reference": json.dumps(c.reference, default=str), "note": c.note}
-            for c in model_curves(fits) for p in c.points]),
+        "model_curves": pd.DataFrame(
+            [
+                {
+                    "curve": c.name,
+                    "x_name": c.x,
+                    "y_name": c.y,
+                    "x": p.x,
+                    "estimate": p.estimate,
+                    "ci_low": p.ci_low,
+                    "ci_high": p.ci_high,
+                    "n": p.n,
+                    "reference": json.dumps(c.reference, default=str),
+                    "note": c.note,
+                }
+                for c in model_curves(fits)
+                for p in c.points
+            ]
+        ),
         "model_po_check": _po_check(sessions, check_proportional_odds),
         "settings_explorer": _explorer(fits, sessions),
     }
@@ -52,8 +77,10 @@ def patient_sample(sessions: pd.DataFrame, max_sessions: int) -> tuple[pd.DataFr
     # A hash of the pseudonym is a fixed, uniform draw per patient: the same patients every run.
     draw = pd.util.hash_pandas_object(sessions["patient_key"], index=False).to_numpy() % 1_000_000
     sample = sessions[draw < share * 1_000_000].reset_index(drop=True)
-    return sample, (f"a random {share:.0%} of patients ({len(sample)} of {len(sessions)} sessions; "
-                    "whole patients, so clustering is kept)")
+    return sample, (
+        f"a random {share:.0%} of patients ({len(sample)} of {len(sessions)} sessions; "
+        "whole patients, so clustering is kept)"
+    )
 
 
 def _po_check(sessions: pd.DataFrame, check) -> pd.DataFrame:
@@ -81,8 +108,14 @@ def _explorer(fits, sessions: pd.DataFrame) -> pd.DataFrame:
             if label in done:  # the reference crystal may itself be the diamond tip: one grid per label
                 continue
             done.add(label)
-            frames.append(grid.assign(fitzpatrick=int(row.fitzpatrick), indication=row.indication,
-                                      treatment_area=row.treatment_area, crystal_type=label))
+            frames.append(
+                grid.assign(
+                    fitzpatrick=int(row.fitzpatrick),
+                    indication=row.indication,
+                    treatment_area=row.treatment_area,
+                    crystal_type=label,
+                )
+            )
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -101,12 +134,28 @@ def _funnels(sessions: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]:
         frame["clinic_id"] = frame["unit"].map(clinic_of) if kind == "clinician" else frame["unit"]
         units.append(frame)
         limits.append(result.curve.assign(unit_type=kind))
-        summaries.append(pd.DataFrame([{
-            "unit_type": kind, "status": result.status, "method": result.method, "adjustment": result.adjustment,
-            "phi": _num(result.phi), "tau2": _num(result.tau2), "overdispersion_p": _num(result.overdispersion_p),
-            "n_units": result.n_units, "notes": list(result.notes)}]))
-    return {"funnel_units": pd.concat(units, ignore_index=True), "funnel_limits": pd.concat(limits, ignore_index=True),
-            "funnel_summaries": pd.concat(summaries, ignore_index=True)}
+        summaries.append(
+            pd.DataFrame(
+                [
+                    {
+                        "unit_type": kind,
+                        "status": result.status,
+                        "method": result.method,
+                        "adjustment": result.adjustment,
+                        "phi": _num(result.phi),
+                        "tau2": _num(result.tau2),
+                        "overdispersion_p": _num(result.overdispersion_p),
+                        "n_units": result.n_units,
+                        "notes": list(result.notes),
+                    }
+                ]
+            )
+        )
+    return {
+        "funnel_units": pd.concat(units, ignore_index=True),
+        "funnel_limits": pd.concat(limits, ignore_index=True),
+        "funnel_summaries": pd.concat(summaries, ignore_index=True),
+    }
 
 
 def _num(value) -> float | None:
@@ -127,15 +176,30 @@ def _control_charts(series: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]
         data = series[series["unit"] == unit]
         charts = (
             ("side_effects_p_prime", laney_p_chart(data[data["n"] > 0][["month", "events", "n"]])),
-            ("satisfaction_xmr", xmr_chart(data[data["answered"] > 0][["month", "rating"]]
-                                           .rename(columns={"rating": "value"}))),
+            (
+                "satisfaction_xmr",
+                xmr_chart(
+                    data[data["answered"] > 0][["month", "rating"]].rename(columns={"rating": "value"})
+                ),
+            ),
         )
         for chart, result in charts:
             points.append(result.points.assign(unit=unit, chart=chart, measure=result.measure))
-            verdicts.append({"unit": unit, "chart": chart, "measure": result.measure, "status": result.status,
-                             "verdict": result.verdict, "notes": list(result.notes)})
-    frame = pd.concat([p for p in points if not p.empty], ignore_index=True) if any(
-        not p.empty for p in points) else pd.DataFrame()
+            verdicts.append(
+                {
+                    "unit": unit,
+                    "chart": chart,
+                    "measure": result.measure,
+                    "status": result.status,
+                    "verdict": result.verdict,
+                    "notes": list(result.notes),
+                }
+            )
+    frame = (
+        pd.concat([p for p in points if not p.empty], ignore_index=True)
+        if any(not p.empty for p in points)
+        else pd.DataFrame()
+    )
     return {"spc_points": frame, "spc_verdicts": pd.DataFrame(verdicts)}
 
 
@@ -148,10 +212,21 @@ def _courses(sessions: pd.DataFrame) -> dict[str, pd.DataFrame]:
     for indication, group in groups:
         km = sessions_to_satisfied(group)
         curves.append(km.table.assign(indication=indication))
-        summaries.append({"indication": indication, "n_courses": km.n_courses, "n_satisfied": km.n_satisfied,
-                          "median": _num(km.median), "median_low": _num(km.median_low),
-                          "median_high": _num(km.median_high), "median_text": km.median_text,
-                          "notes": list(km.notes)})
+        summaries.append(
+            {
+                "indication": indication,
+                "n_courses": km.n_courses,
+                "n_satisfied": km.n_satisfied,
+                "median": _num(km.median),
+                "median_low": _num(km.median_low),
+                "median_high": _num(km.median_high),
+                "median_text": km.median_text,
+                "notes": list(km.notes),
+            }
+        )
     dropout = dropout_by_session(sessions, by="indication")
-    return {"course_curves": pd.concat(curves, ignore_index=True), "course_summaries": pd.DataFrame(summaries),
-            "course_dropout": dropout}
+    return {
+        "course_curves": pd.concat(curves, ignore_index=True),
+        "course_summaries": pd.DataFrame(summaries),
+        "course_dropout": dropout,
+    }

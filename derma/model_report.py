@@ -24,23 +24,64 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
             raise LoadError(f"no model results for scope '{scope}' yet: run 'derma models --refresh'")
         effects = run_query(con, "model_effects", values)
         curves = run_query(con, "model_curves", values)
-        run = con.execute("select run_id, scope, data_batch_id, fitted_at, seconds, is_fresh from stg_model_runs "
-                          "where is_latest and scope = $s", {"s": scope}).df().iloc[0]
+        run = (
+            con.execute(
+                "select run_id, scope, data_batch_id, fitted_at, seconds, is_fresh from stg_model_runs "
+                "where is_latest and scope = $s",
+                {"s": scope},
+            )
+            .df()
+            .iloc[0]
+        )
         report = {
             "snapshot": snapshot.snapshot_id,
             "scope": scope,
             "run": {k: plain(v) for k, v in run.items()},
-            "models": [_model_entry(row, effects[effects["model"] == row["model"]]) for _, row in summaries.iterrows()],
+            "models": [
+                _model_entry(row, effects[effects["model"] == row["model"]])
+                for _, row in summaries.iterrows()
+            ],
             "curves": [_curve_entry(name, group) for name, group in curves.groupby("curve", sort=False)],
-            "proportional_odds": records(run_query(con, "model_po_check", values).drop(
-                columns=["run_id", "scope", "data_batch_id", "fitted_at", "is_fresh"])),
-            "funnel": {kind: records(run_query(con, "funnel_units", {**values, "unit_type": kind})[
-                ["unit", "clinic_id", "n_sessions", "observed", "expected", "oe_ratio", "oe_low", "oe_high", "flag",
-                 "reading"]]) for kind in ("clinician", "clinic")},
-            "control_charts": records(run_query(con, "spc_verdicts", values)[
-                ["unit", "chart", "measure", "status", "verdict"]]),
-            "courses": records(run_query(con, "course_summaries", values)[
-                ["indication", "n_courses", "n_satisfied", "median", "median_low", "median_high", "median_text"]]),
+            "proportional_odds": records(
+                run_query(con, "model_po_check", values).drop(
+                    columns=["run_id", "scope", "data_batch_id", "fitted_at", "is_fresh"]
+                )
+            ),
+            "funnel": {
+                kind: records(
+                    run_query(con, "funnel_units", {**values, "unit_type": kind})[
+                        [
+                            "unit",
+                            "clinic_id",
+                            "n_sessions",
+                            "observed",
+                            "expected",
+                            "oe_ratio",
+                            "oe_low",
+                            "oe_high",
+                            "flag",
+                            "reading",
+                        ]
+                    ]
+                )
+                for kind in ("clinician", "clinic")
+            },
+            "control_charts": records(
+                run_query(con, "spc_verdicts", values)[["unit", "chart", "measure", "status", "verdict"]]
+            ),
+            "courses": records(
+                run_query(con, "course_summaries", values)[
+                    [
+                        "indication",
+                        "n_courses",
+                        "n_satisfied",
+                        "median",
+                        "median_low",
+                        "median_high",
+                        "median_text",
+                    ]
+                ]
+            ),
         }
     finally:
         con.close()
@@ -49,16 +90,27 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
 
 def _model_entry(row: pd.Series, effects: pd.DataFrame) -> dict:
     return {
-        "name": row["model"], "outcome": row["outcome"], "method": row["method"], "status": row["status"],
-        "n_sessions": plain(row["n_sessions"]), "n_patients": plain(row["n_patients"]),
-        "n_events": plain(row["n_events"]), "warnings": list(row["warnings"] if row["warnings"] is not None
-                                                                     else []),
-        "effects": records(effects[["term", "label", "unit", "scale", "estimate", "ci_low", "ci_high", "p_value"]]),
+        "name": row["model"],
+        "outcome": row["outcome"],
+        "method": row["method"],
+        "status": row["status"],
+        "n_sessions": plain(row["n_sessions"]),
+        "n_patients": plain(row["n_patients"]),
+        "n_events": plain(row["n_events"]),
+        "warnings": list(row["warnings"] if row["warnings"] is not None else []),
+        "effects": records(
+            effects[["term", "label", "unit", "scale", "estimate", "ci_low", "ci_high", "p_value"]]
+        ),
     }
 
 
 def _curve_entry(name: str, group: pd.DataFrame) -> dict:
     first = group.iloc[0]
-    return {"name": name, "x": first["x_name"], "y": first["y_name"],
-            "reference": json.loads(first["reference"]) if first["reference"] else {}, "note": first["note"],
-            "points": records(group[["x", "estimate", "ci_low", "ci_high"]])}
+    return {
+        "name": name,
+        "x": first["x_name"],
+        "y": first["y_name"],
+        "reference": json.loads(first["reference"]) if first["reference"] else {},
+        "note": first["note"],
+        "points": records(group[["x", "estimate", "ci_low", "ci_high"]]),
+    }

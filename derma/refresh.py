@@ -21,14 +21,42 @@ from etl.settings import Settings
 from etl.warehouse import connect_current, scalar
 from queries import run_query
 
-MODEL_TABLES = ("model_runs", "model_summaries", "model_effects", "model_curves", "model_po_check",
-                "settings_explorer", "funnel_units", "funnel_limits", "funnel_summaries", "spc_points",
-                "spc_verdicts", "course_curves", "course_summaries", "course_dropout")
+MODEL_TABLES = (
+    "model_runs",
+    "model_summaries",
+    "model_effects",
+    "model_curves",
+    "model_po_check",
+    "settings_explorer",
+    "funnel_units",
+    "funnel_limits",
+    "funnel_summaries",
+    "spc_points",
+    "spc_verdicts",
+    "course_curves",
+    "course_summaries",
+    "course_dropout",
+)
 
 
-INPUT_COLUMNS = ("clinic_id", "patient_key", "clinician_id", "session_date", "crystal_type", "vacuum_kpa", "passes",
-                 "treatment_area", "indication", "fitzpatrick", "particle_flow", "session_number",
-                 "pre_care_followed", "satisfaction", "follow_up_done", "any_side_effect")
+INPUT_COLUMNS = (
+    "clinic_id",
+    "patient_key",
+    "clinician_id",
+    "session_date",
+    "crystal_type",
+    "vacuum_kpa",
+    "passes",
+    "treatment_area",
+    "indication",
+    "fitzpatrick",
+    "particle_flow",
+    "session_number",
+    "pre_care_followed",
+    "satisfaction",
+    "follow_up_done",
+    "any_side_effect",
+)
 
 
 RUNS_KEPT_PER_SCOPE = 2
@@ -49,7 +77,9 @@ def latest_batch(con: duckdb.DuckDBPyConnection) -> str | None:
 
 def fresh_run(con: duckdb.DuckDBPyConnection, scope: str) -> str | None:
     """The newest run of ``scope`` fitted on the latest data batch, or None (missing or stale)."""
-    return scalar(con, "select max(run_id) from stg_model_runs where scope = $scope and is_fresh", {"scope": scope})
+    return scalar(
+        con, "select max(run_id) from stg_model_runs where scope = $scope and is_fresh", {"scope": scope}
+    )
 
 
 def load_inputs(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
@@ -59,10 +89,13 @@ def load_inputs(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
     hands pandas the columns as they are (1.6 s, 2.7 GB); three columns are then given the dtypes
     ``.df()`` gave (datetime, nullable integer, nullable boolean), so the models see the same frame.
     """
-    columns = ", ".join("session_date::timestamp as session_date" if c == "session_date" else c
-                        for c in INPUT_COLUMNS)
-    table = con.sql(f"select {columns} from sessions where $scope = 'network' or clinic_id = $scope",
-                    params={"scope": scope}).to_arrow_table()
+    columns = ", ".join(
+        "session_date::timestamp as session_date" if c == "session_date" else c for c in INPUT_COLUMNS
+    )
+    table = con.sql(
+        f"select {columns} from sessions where $scope = 'network' or clinic_id = $scope",
+        params={"scope": scope},
+    ).to_arrow_table()
     frame = table.to_pandas()
     return frame.astype({"satisfaction": "Int32", "any_side_effect": "boolean"})
 
@@ -75,7 +108,9 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
         if existing and not force:
             return None
         batch = latest_batch(con)
-        if scope != NETWORK and not scalar(con, "select count(*) from sessions where clinic_id = $c", {"c": scope}):
+        if scope != NETWORK and not scalar(
+            con, "select count(*) from sessions where clinic_id = $c", {"c": scope}
+        ):
             raise LoadError(f"no sessions for clinic '{scope}' in the warehouse")
         sessions = load_inputs(con, scope)
         series = run_query(con, "monthly_series", {"scope": scope})
@@ -85,10 +120,19 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
     run_id = new_batch_id(dt.datetime.now(dt.UTC).replace(tzinfo=None))
     tables = fit_everything(sessions, scope, series)
     seconds = time.perf_counter() - started
-    tables["model_runs"] = pd.DataFrame([{
-        "run_id": run_id, "scope": scope, "data_batch_id": batch or "",
-        "fitted_at": dt.datetime.now(dt.UTC).replace(tzinfo=None), "software_version": software_version(),
-        "seconds": seconds, "n_sessions": len(sessions)}])
+    tables["model_runs"] = pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "scope": scope,
+                "data_batch_id": batch or "",
+                "fitted_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "software_version": software_version(),
+                "seconds": seconds,
+                "n_sessions": len(sessions),
+            }
+        ]
+    )
 
     def write(target: duckdb.DuckDBPyConnection) -> None:
         _prune_runs(target, scope)
@@ -97,9 +141,14 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
                 continue
             frame = frame.copy()
             frame["run_id"] = run_id
-            columns = [r[0] for r in target.execute(
-                "select column_name from information_schema.columns where table_name = $t "
-                "order by ordinal_position", {"t": table}).fetchall()]
+            columns = [
+                r[0]
+                for r in target.execute(
+                    "select column_name from information_schema.columns where table_name = $t "
+                    "order by ordinal_position",
+                    {"t": table},
+                ).fetchall()
+            ]
             target.register("_frame", frame.reindex(columns=columns))
             target.execute(f"insert into {table} select * from _frame")
             target.unregister("_frame")
@@ -109,8 +158,12 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
 
 
 def _prune_runs(con: duckdb.DuckDBPyConnection, scope: str) -> None:
-    old = [r[0] for r in con.execute(
-        "select run_id from model_runs where scope = $s order by run_id desc offset $k",
-        {"s": scope, "k": RUNS_KEPT_PER_SCOPE - 1}).fetchall()]
+    old = [
+        r[0]
+        for r in con.execute(
+            "select run_id from model_runs where scope = $s order by run_id desc offset $k",
+            {"s": scope, "k": RUNS_KEPT_PER_SCOPE - 1},
+        ).fetchall()
+    ]
     for table in MODEL_TABLES:
         con.execute(f"delete from {table} where list_contains($old, run_id)", {"old": old})

@@ -154,7 +154,9 @@ def load_roles(path: Path) -> AccessConfig:
         raise AccessError(f"{path}: not valid TOML ({exc})") from None
     unknown = sorted(set(raw) - {"users"})
     if unknown:
-        raise AccessError(f"{path}: unknown section [{unknown[0]}]; the file has one table, [users.\"<email>\"]")
+        raise AccessError(
+            f'{path}: unknown section [{unknown[0]}]; the file has one table, [users."<email>"]'
+        )
     users = raw.get("users", {})
     if not isinstance(users, dict):
         raise AccessError(f"{path}: [users] must be a table of identities")
@@ -181,7 +183,9 @@ def load_roles(path: Path) -> AccessConfig:
             out[key] = Principal(key, role, None)
             continue
         if not isinstance(clinics, list) or not clinics:
-            raise AccessError(f"{where}: a {role} needs a non-empty list of clinics, e.g. clinics = [\"ETB-01\"]")
+            raise AccessError(
+                f'{where}: a {role} needs a non-empty list of clinics, e.g. clinics = ["ETB-01"]'
+            )
         for clinic in clinics:
             if not isinstance(clinic, str) or not CLINIC_ID.match(clinic):
                 raise AccessError(f"{where}: {clinic!r} is not a clinic id")
@@ -195,20 +199,23 @@ _SCOPE = "(select clinic_id from access_scope)"
 _OWN_RUNS = f"(select run_id from {CATALOG}.model_runs where scope in {_SCOPE})"
 _NETWORK_RUNS = f"(select run_id from {CATALOG}.model_runs where scope = 'network')"
 #: Files whose every clinic is in scope (a file mixing in another clinic's rows is not shown).
-_FILES = (f"(select file from {CATALOG}.file_clinics group by file "
-          f"having bool_and(clinic_id in {_SCOPE}))")
+_FILES = f"(select file from {CATALOG}.file_clinics group by file having bool_and(clinic_id in {_SCOPE}))"
 _OWN_RUN_ONLY = f"select * from {CATALOG}.{{name}} where run_id in {_OWN_RUNS}"
 _YARDSTICK = f"select * from {CATALOG}.{{name}} where run_id in {_OWN_RUNS} or run_id in {_NETWORK_RUNS}"
-_OWN_UNITS = (f"select * from {CATALOG}.{{name}} where (run_id in {_OWN_RUNS} or run_id in {_NETWORK_RUNS}) "
-              f"and unit in {_SCOPE}")
+_OWN_UNITS = (
+    f"select * from {CATALOG}.{{name}} where (run_id in {_OWN_RUNS} or run_id in {_NETWORK_RUNS}) "
+    f"and unit in {_SCOPE}"
+)
 _BY_CLINIC = f"select * from {CATALOG}.{{name}} where clinic_id in {_SCOPE}"
 
 #: Row policy of every table the load and the model refresh write (``etl/schema.sql``).
 TABLE_POLICIES: dict[str, str] = {
     "schema_info": f"select * from {CATALOG}.schema_info",
     "sessions": _BY_CLINIC,
-    "quarantine": (f"select * from {CATALOG}.quarantine where clinic_id in {_SCOPE} "
-                   f"or (clinic_id is null and file in {_FILES})"),
+    "quarantine": (
+        f"select * from {CATALOG}.quarantine where clinic_id in {_SCOPE} "
+        f"or (clinic_id is null and file in {_FILES})"
+    ),
     "load_files": f"select * from {CATALOG}.load_files where file in {_FILES}",
     # Batch metadata stays (freshness compares run and batch ids); counts come from the visible files only.
     "load_batches": f"""
@@ -229,11 +236,23 @@ TABLE_POLICIES: dict[str, str] = {
         select run_id, scope, data_batch_id, fitted_at, software_version, seconds,
                case when scope in {_SCOPE} then n_sessions end as n_sessions
         from {CATALOG}.model_runs where scope in {_SCOPE} or scope = 'network'""",
-    **{name: _OWN_RUN_ONLY for name in (
-        "model_summaries", "model_effects", "model_curves", "model_po_check", "settings_explorer",
-        "course_curves", "course_summaries", "course_dropout")},
-    "funnel_units": (f"select * from {CATALOG}.funnel_units where run_id in {_OWN_RUNS} "
-                     f"or (run_id in {_NETWORK_RUNS} and clinic_id in {_SCOPE})"),
+    **{
+        name: _OWN_RUN_ONLY
+        for name in (
+            "model_summaries",
+            "model_effects",
+            "model_curves",
+            "model_po_check",
+            "settings_explorer",
+            "course_curves",
+            "course_summaries",
+            "course_dropout",
+        )
+    },
+    "funnel_units": (
+        f"select * from {CATALOG}.funnel_units where run_id in {_OWN_RUNS} "
+        f"or (run_id in {_NETWORK_RUNS} and clinic_id in {_SCOPE})"
+    ),
     "funnel_limits": _YARDSTICK,
     "funnel_summaries": _YARDSTICK,
     "spc_points": _OWN_UNITS,
@@ -270,8 +289,9 @@ def _macros() -> list[str]:
     return [m.group(0) for m in re.finditer(r"create or replace macro .*?;", ddl, re.S)]
 
 
-def scoped_connection(snapshot_path: Path | str, clinics: Iterable[str], *, memory_limit: str = "1GB",
-                      threads: int = 2) -> duckdb.DuckDBPyConnection:
+def scoped_connection(
+    snapshot_path: Path | str, clinics: Iterable[str], *, memory_limit: str = "1GB", threads: int = 2
+) -> duckdb.DuckDBPyConnection:
     """A read-only warehouse limited to ``clinics``: the named queries run on it unchanged.
 
     A private in-memory DuckDB attaches the snapshot as ``wh`` and defines every table, staging view
@@ -287,8 +307,12 @@ def scoped_connection(snapshot_path: Path | str, clinics: Iterable[str], *, memo
             con.executemany("insert into access_scope values (?)", [[c] for c in scope])
         for macro in _macros():
             con.execute(macro)
-        present = {row[0] for row in con.execute(
-            "select table_name from information_schema.tables where table_catalog = ?", [CATALOG]).fetchall()}
+        present = {
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_catalog = ?", [CATALOG]
+            ).fetchall()
+        }
         staging = list_queries("staging")
         marts = list_queries("marts")
         unknown = present - set(TABLE_POLICIES) - {q.name for q in staging} - {q.name for q in marts}
@@ -311,7 +335,9 @@ def scoped_connection(snapshot_path: Path | str, clinics: Iterable[str], *, memo
         con.execute("set lock_configuration = true")
     except duckdb.Error as exc:
         con.close()
-        raise WarehouseError(f"cannot open a scoped view of {snapshot_path}: {str(exc).splitlines()[0]}") from None
+        raise WarehouseError(
+            f"cannot open a scoped view of {snapshot_path}: {str(exc).splitlines()[0]}"
+        ) from None
     except BaseException:
         con.close()
         raise

@@ -40,8 +40,18 @@ class AuditError(Exception):
     """The audit log cannot be written, or it was edited: one line naming the file (and line)."""
 
 
-def append(path: Path, *, who: str, role: str | None, via: str, action: str, what: str,
-           params: Mapping[str, object] | None = None, rows: int | None = None, outcome: str = "ok") -> dict:
+def append(
+    path: Path,
+    *,
+    who: str,
+    role: str | None,
+    via: str,
+    action: str,
+    what: str,
+    params: Mapping[str, object] | None = None,
+    rows: int | None = None,
+    outcome: str = "ok",
+) -> dict:
     """Append one record to the log at ``path`` and return it (with its ``prev``).
 
     Raises ``ValueError`` for an unknown ``action``, ``via`` or ``outcome`` (a programming error) and
@@ -105,17 +115,24 @@ def read(path: Path, since: dt.date | None = None) -> list[dict]:
             expected = ""
             for number, raw in enumerate(handle, start=1):
                 if not raw.endswith(b"\n"):
-                    raise AuditError(f"audit log {path} line {number} is incomplete: the last write was cut off")
+                    raise AuditError(
+                        f"audit log {path} line {number} is incomplete: the last write was cut off"
+                    )
                 line = raw[:-1]
                 record = _parse(line)
                 if record is None:
-                    raise AuditError(f"audit log {path} line {number} is not an audit record: the log was edited")
+                    raise AuditError(
+                        f"audit log {path} line {number} is not an audit record: the log was edited"
+                    )
                 if record["prev"] != expected:
                     if number == 1:
-                        raise AuditError(f"audit log {path} line 1 does not start the log: earlier records were "
-                                         "removed")
-                    raise AuditError(f"audit log {path} line {number} does not follow line {number - 1}: the log "
-                                     "was edited or a record removed")
+                        raise AuditError(
+                            f"audit log {path} line 1 does not start the log: earlier records were removed"
+                        )
+                    raise AuditError(
+                        f"audit log {path} line {number} does not follow line {number - 1}: the log "
+                        "was edited or a record removed"
+                    )
                 expected = _sha256(line)
                 records.append(record)
     except FileNotFoundError:
@@ -146,9 +163,9 @@ def redact_sql(sql: str) -> str:
     # Only starts are reported: a token runs to the next one, so split off the whitespace in between.
     spans = []  # [text, whitespace after it, kind]
     for i, (start, kind) in enumerate(tokens):
-        span = data[start:tokens[i + 1][0] if i + 1 < len(tokens) else len(data)]
+        span = data[start : tokens[i + 1][0] if i + 1 < len(tokens) else len(data)]
         text = span.rstrip()
-        spans.append([text, span[len(text):], kind])
+        spans.append([text, span[len(text) :], kind])
     for i, (_, _, kind) in enumerate(spans):
         if kind == kinds.comment:
             spans[i][0] = b" "
@@ -156,7 +173,9 @@ def redact_sql(sql: str) -> str:
             spans[i][0] = b"?"
             if kind == kinds.numeric_const and _is_sign(spans, i - 1, kinds):
                 spans[i - 1][0] = b""  # '-3' -> '?', not '-?'
-        elif kind == kinds.identifier and i and spans[i - 1][2] == kinds.numeric_const and not spans[i - 1][1]:
+        elif (
+            kind == kinds.identifier and i and spans[i - 1][2] == kinds.numeric_const and not spans[i - 1][1]
+        ):
             spans[i][0] = b""  # DuckDB splits 0x1F into 0 and x1F: the rest of the number
     head = data[: tokens[0][0]] if tokens else data
     redacted = (head + b"".join(text + gap for text, gap, _ in spans)).decode("utf-8", "replace")
@@ -240,12 +259,14 @@ def _last_line_hash(fd: int, size: int, path: Path) -> str:
     if size == 0:
         return ""
     if os.pread(fd, 1, size - 1) != b"\n":
-        raise OSError(f"its last line is incomplete (a cut-off write); repair {path.name} before logging more")
+        raise OSError(
+            f"its last line is incomplete (a cut-off write); repair {path.name} before logging more"
+        )
     tail, pos = b"", size - 1  # the final newline is not part of the line
     while pos > 0:
         start = max(0, pos - _TAIL_CHUNK)
         tail = os.pread(fd, pos - start, start) + tail
         pos = start
         if (cut := tail.rfind(b"\n")) >= 0:
-            return _sha256(tail[cut + 1:])
+            return _sha256(tail[cut + 1 :])
     return _sha256(tail)

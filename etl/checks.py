@@ -17,10 +17,29 @@ from etl.readers import RawFile
 
 #: Typed columns of a checked row (raw ``patient_id`` included: it is replaced before anything is stored).
 TYPED_COLUMNS = (
-    "clinic_id", "session_id", "patient_id", "clinician_id", "session_date", "crystal_type", "vacuum_kpa",
-    "passes", "treatment_area", "indication", "fitzpatrick", "particle_flow", "reported_session_number",
-    "device_model", "anaesthesia", "pre_care_followed", "soothing_mask", "birth_year", "age_years",
-    "satisfaction", "side_effects", "follow_up_done", "any_side_effect",
+    "clinic_id",
+    "session_id",
+    "patient_id",
+    "clinician_id",
+    "session_date",
+    "crystal_type",
+    "vacuum_kpa",
+    "passes",
+    "treatment_area",
+    "indication",
+    "fitzpatrick",
+    "particle_flow",
+    "reported_session_number",
+    "device_model",
+    "anaesthesia",
+    "pre_care_followed",
+    "soothing_mask",
+    "birth_year",
+    "age_years",
+    "satisfaction",
+    "side_effects",
+    "follow_up_done",
+    "any_side_effect",
 )
 NUMBERS = ("v_raw", "passes", "fitzpatrick", "particle_flow", "session_number", "birth_year", "satisfaction")
 
@@ -39,8 +58,10 @@ def _key(col: str) -> str:
 
 
 def _bool(col: str) -> str:
-    return (f"(case when lower({col}) in {_in_list(c.TRUE_WORDS)} then true "
-            f"when lower({col}) in {_in_list(c.FALSE_WORDS)} then false end)")
+    return (
+        f"(case when lower({col}) in {_in_list(c.TRUE_WORDS)} then true "
+        f"when lower({col}) in {_in_list(c.FALSE_WORDS)} then false end)"
+    )
 
 
 def _category(col: str, name: str) -> str:
@@ -64,33 +85,41 @@ def _reasons() -> dict[str, str]:
     """Column -> SQL giving that column's reason code (NULL when the value is fine)."""
     diamond = "t_crystal = 'diamond_tip'"
     effects = _in_list(c.SIDE_EFFECTS)
-    reasons = {col: f"case when {col} is null then 'missing_required' end"
-               for col in ("clinic_id", "session_id", "patient_id", "clinician_id")}
-    reasons.update({
-        "session_date": "case when session_date is null then 'missing_required' when t_date is null then 'bad_date' "
-                        "when t_date > $today then 'future_date' when t_date < date '2000-01-01' then 'out_of_range' end",
-        "crystal_type": _rule("crystal_type", "t_crystal", required=True, bad="unknown_category"),
-        "treatment_area": _rule("treatment_area", "t_area", required=True, bad="unknown_category"),
-        "indication": _rule("indication", "t_indication", required=True, bad="unknown_category"),
-        "vacuum": _rule("v_raw", "t_vacuum", 5, 80, required=True),
-        "passes": _rule("passes", "t_passes", 1, 6, required=True),
-        "fitzpatrick": _rule("fitzpatrick", "t_fitz", 1, 6, required=True),
-        "particle_flow": "case when particle_flow is not null and n_particle_flow is null then 'bad_type' "
-                         "when n_particle_flow not between 0 and 100 then 'out_of_range' "
-                         f"when {diamond} and n_particle_flow > 0 then 'inconsistent' "
-                         f"when t_crystal is not null and not {diamond} and particle_flow is null "
-                         "then 'missing_required' end",
-        "session_number": _rule("session_number", "t_session_number", 1, 200, required=False),
-        "birth_year": "case when birth_year is not null and t_birth_year is null then 'bad_type' "
-                      "when t_birth_year not between 1900 and year($today) then 'out_of_range' "
-                      "when t_birth_year > year(t_date) then 'inconsistent' end",
-        "satisfaction": _rule("satisfaction", "t_satisfaction", 1, 5, required=False),
-        "side_effects": f"case when len(list_filter(t_codes, lambda x: x not in {effects} and x <> 'none')) > 0 "
-                        "then 'unknown_category' "
-                        "when list_contains(t_codes, 'none') and len(t_codes) > 1 then 'inconsistent' end",
-    })
-    for col, typed in (("anaesthesia", "t_anaesthesia"), ("pre_care_followed", "t_pre_care"),
-                       ("soothing_mask", "t_mask"), ("follow_up_done", "t_follow_up")):
+    reasons = {
+        col: f"case when {col} is null then 'missing_required' end"
+        for col in ("clinic_id", "session_id", "patient_id", "clinician_id")
+    }
+    reasons.update(
+        {
+            "session_date": "case when session_date is null then 'missing_required' when t_date is null then 'bad_date' "
+            "when t_date > $today then 'future_date' when t_date < date '2000-01-01' then 'out_of_range' end",
+            "crystal_type": _rule("crystal_type", "t_crystal", required=True, bad="unknown_category"),
+            "treatment_area": _rule("treatment_area", "t_area", required=True, bad="unknown_category"),
+            "indication": _rule("indication", "t_indication", required=True, bad="unknown_category"),
+            "vacuum": _rule("v_raw", "t_vacuum", 5, 80, required=True),
+            "passes": _rule("passes", "t_passes", 1, 6, required=True),
+            "fitzpatrick": _rule("fitzpatrick", "t_fitz", 1, 6, required=True),
+            "particle_flow": "case when particle_flow is not null and n_particle_flow is null then 'bad_type' "
+            "when n_particle_flow not between 0 and 100 then 'out_of_range' "
+            f"when {diamond} and n_particle_flow > 0 then 'inconsistent' "
+            f"when t_crystal is not null and not {diamond} and particle_flow is null "
+            "then 'missing_required' end",
+            "session_number": _rule("session_number", "t_session_number", 1, 200, required=False),
+            "birth_year": "case when birth_year is not null and t_birth_year is null then 'bad_type' "
+            "when t_birth_year not between 1900 and year($today) then 'out_of_range' "
+            "when t_birth_year > year(t_date) then 'inconsistent' end",
+            "satisfaction": _rule("satisfaction", "t_satisfaction", 1, 5, required=False),
+            "side_effects": f"case when len(list_filter(t_codes, lambda x: x not in {effects} and x <> 'none')) > 0 "
+            "then 'unknown_category' "
+            "when list_contains(t_codes, 'none') and len(t_codes) > 1 then 'inconsistent' end",
+        }
+    )
+    for col, typed in (
+        ("anaesthesia", "t_anaesthesia"),
+        ("pre_care_followed", "t_pre_care"),
+        ("soothing_mask", "t_mask"),
+        ("follow_up_done", "t_follow_up"),
+    ):
         reasons[col] = f"case when {col} is not null and {typed} is null then 'bad_type' end"
     return reasons
 
@@ -109,19 +138,24 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
     vac = [v for v in c.VACUUM_COLUMNS if v in present]
     vac_raw = f"coalesce({', '.join(vac)})" if len(vac) > 1 else vac[0]
     vac_factor = "case " + " ".join(f"when {v} is not null then {c.VACUUM_COLUMNS[v]}" for v in vac) + " end"
-    vac_column = "case " + " ".join(f"when {v} is not null then {_lit(v)}" for v in vac) + " else 'vacuum_kpa' end"
+    vac_column = (
+        "case " + " ".join(f"when {v} is not null then {_lit(v)}" for v in vac) + " else 'vacuum_kpa' end"
+    )
     roman = " ".join(f"when {_lit(k)} then {v}" for k, v in c.ROMAN.items())
     # A decimal comma is accepted only in ';'-delimited files; NaN and infinities are not numbers.
     numbers = ", ".join(
         f"(case when isfinite(try_cast({n}_text as double)) then try_cast({n}_text as double) end) as n_{n}"
-        for n in NUMBERS)
-    texts = ", ".join(f"(case when $decimal_comma then replace({n}, ',', '.') else {n} end) as {n}_text"
-                      for n in NUMBERS)
+        for n in NUMBERS
+    )
+    texts = ", ".join(
+        f"(case when $decimal_comma then replace({n}, ',', '.') else {n} end) as {n}_text" for n in NUMBERS
+    )
     reasons = _reasons()
     structs = ", ".join(
         f"case when r_{col} is not null then {{'column': {'v_column' if col == 'vacuum' else _lit(col)}, "
         f"'reason': r_{col}, 'value': cast({'v_raw' if col == 'vacuum' else col} as varchar)}} end"
-        for col in reasons)
+        for col in reasons
+    )
     has_effects = "true" if "side_effects" in present else "false"
     effects_list = "list_sort(list_distinct(list_filter(t_codes, lambda x: x <> 'none')))"
     con.execute(
@@ -134,32 +168,32 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
         texts as (select *, {texts} from base),
         parsed as (
             select *, {numbers},
-                {_category('crystal_type', 'crystal_type')} as t_crystal,
-                {_category('treatment_area', 'treatment_area')} as t_area,
-                {_category('indication', 'indication')} as t_indication,
+                {_category("crystal_type", "crystal_type")} as t_crystal,
+                {_category("treatment_area", "treatment_area")} as t_area,
+                {_category("indication", "indication")} as t_indication,
                 case when regexp_full_match(session_date, '\\d{{4}}-\\d{{2}}-\\d{{2}}([T ].*)?')
                      then try_cast(left(session_date, 10) as date) end as t_date,
-                {_bool('anaesthesia')} as t_anaesthesia,
-                {_bool('pre_care_followed')} as t_pre_care,
-                {_bool('soothing_mask')} as t_mask,
-                {_bool('follow_up_done')} as t_follow_up,
-                list_filter(list_transform(string_split({_key('side_effects')}, ';'), lambda x: trim(x, '_ ')),
+                {_bool("anaesthesia")} as t_anaesthesia,
+                {_bool("pre_care_followed")} as t_pre_care,
+                {_bool("soothing_mask")} as t_mask,
+                {_bool("follow_up_done")} as t_follow_up,
+                list_filter(list_transform(string_split({_key("side_effects")}, ';'), lambda x: trim(x, '_ ')),
                             lambda x: x <> '') as t_codes
             from texts
         ),
         typed as (
             select *,
                 round(n_v_raw * v_factor, 2) as t_vacuum,
-                {_int_of('n_passes')} as t_passes,
-                coalesce(case upper(fitzpatrick) {roman} end, {_int_of('n_fitzpatrick')}) as t_fitz,
-                {_int_of('n_session_number')} as t_session_number,
-                {_int_of('n_birth_year')} as t_birth_year,
-                {_int_of('n_satisfaction')} as t_satisfaction,
+                {_int_of("n_passes")} as t_passes,
+                coalesce(case upper(fitzpatrick) {roman} end, {_int_of("n_fitzpatrick")}) as t_fitz,
+                {_int_of("n_session_number")} as t_session_number,
+                {_int_of("n_birth_year")} as t_birth_year,
+                {_int_of("n_satisfaction")} as t_satisfaction,
                 len(list_filter(t_codes, lambda x: x <> 'none')) > 0 as t_has_effect
             from parsed
         ),
         judged as (
-            select *, {', '.join(f'{sql} as r_{col}' for col, sql in reasons.items())}
+            select *, {", ".join(f"{sql} as r_{col}" for col, sql in reasons.items())}
             from typed
         )
         select
@@ -181,13 +215,13 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
             t_follow_up as follow_up_done,
             case when not {has_effects} then null when t_has_effect then true
                  when t_follow_up = false then null else false end as any_side_effect,
-            case when _bad_record is not null or coalesce({', '.join(f'r_{col}' for col in reasons)}) is not null
+            case when _bad_record is not null or coalesce({", ".join(f"r_{col}" for col in reasons)}) is not null
                  then list_filter([
                       case when _bad_record is not null
                            then {{'column': '(record)', 'reason': 'bad_type', 'value': _bad_record}} end,
                       {structs}], lambda x: x is not null)
                  else [] end as problems,
-            hash({', '.join(c.KNOWN)}) as _content
+            hash({", ".join(c.KNOWN)}) as _content
         from judged""",
         {"today": today, "decimal_comma": raw.decimal_comma},
     )

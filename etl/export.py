@@ -78,8 +78,10 @@ class ExportedTable:
         narrowed = dict(self.warehouse_types)
         return {
             "rows": self.rows,
-            "columns": [{"name": n, "type": t, **({"warehouse_type": narrowed[n]} if n in narrowed else {})}
-                        for n, t in self.columns],
+            "columns": [
+                {"name": n, "type": t, **({"warehouse_type": narrowed[n]} if n in narrowed else {})}
+                for n, t in self.columns
+            ],
             "partition_by": list(self.partition_by),
             "files": [{"path": f.path, "bytes": f.bytes, "sha256": f.sha256} for f in self.files],
         }
@@ -120,8 +122,15 @@ def exportable_tables() -> list[str]:
     return [q.name for q in list_queries("marts")] + list(EXTRA_TABLES)
 
 
-def export_marts(snapshot_path: Path | str, out_dir: Path | str, *, tables: Iterable[str] | None = None,
-                 overwrite: bool = False, memory_limit: str | None = None, threads: int = 1) -> ExportResult:
+def export_marts(
+    snapshot_path: Path | str,
+    out_dir: Path | str,
+    *,
+    tables: Iterable[str] | None = None,
+    overwrite: bool = False,
+    memory_limit: str | None = None,
+    threads: int = 1,
+) -> ExportResult:
     """Write the snapshot's marts and sessions to ``out_dir`` as Parquet, with ``_manifest.json``.
 
     ``tables`` limits the export to some of :func:`exportable_tables` (default: all). An existing
@@ -151,8 +160,9 @@ def export_marts(snapshot_path: Path | str, out_dir: Path | str, *, tables: Iter
         return _export_locked(snapshot_path, out, names, memory_limit, threads)
 
 
-def _export_locked(snapshot_path: Path, out: Path, names: list[str], memory_limit: str | None,
-                   threads: int) -> ExportResult:
+def _export_locked(
+    snapshot_path: Path, out: Path, names: list[str], memory_limit: str | None, threads: int
+) -> ExportResult:
     staging = out.parent / f".{out.name}{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
     try:
         staging.mkdir()
@@ -172,8 +182,9 @@ def _export_locked(snapshot_path: Path, out: Path, names: list[str], memory_limi
         finally:
             con.close()
         shutil.rmtree(staging / ".spill", ignore_errors=True)
-        result = ExportResult(out, snapshot_path.stem, _now(), software_version(), fingerprint, current,
-                              written)
+        result = ExportResult(
+            out, snapshot_path.stem, _now(), software_version(), fingerprint, current, written
+        )
         _write_manifest(staging / MANIFEST, result.manifest())
         _fsync_tree(staging)
         _swap_in(staging, out)
@@ -201,7 +212,9 @@ def _chosen(tables: Iterable[str] | None) -> list[str]:
     wanted = list(dict.fromkeys(tables))
     unknown = [t for t in wanted if t not in known]
     if unknown:
-        raise ExportError(f"cannot export '{unknown[0]}': not a mart or sessions (tables: {', '.join(known)})")
+        raise ExportError(
+            f"cannot export '{unknown[0]}': not a mart or sessions (tables: {', '.join(known)})"
+        )
     if not wanted:
         raise ExportError("no tables to export")
     return [t for t in known if t in wanted]
@@ -215,7 +228,9 @@ def _check_destination(out: Path, overwrite: bool) -> None:
             raise ExportError(f"{out} is not empty; use --overwrite to replace an earlier export")
         if not (out / MANIFEST).is_file():
             # --overwrite replaces an export, never an arbitrary folder someone pointed at by mistake.
-            raise ExportError(f"{out} is not empty and holds no earlier export ({MANIFEST}); not replacing it")
+            raise ExportError(
+                f"{out} is not empty and holds no earlier export ({MANIFEST}); not replacing it"
+            )
 
 
 def _fingerprint(con) -> tuple[str | None, bool]:
@@ -230,7 +245,9 @@ def _export_table(con, name: str, staging: Path) -> ExportedTable:
         raise ExportError(f"the snapshot has no table '{name}'")
     columns = [(row[0], row[1]) for row in described]
     narrowed = tuple((n, t) for n, t in columns if t in NARROWED)
-    select = ", ".join(f'cast("{n}" as {NARROWED[t]}) as "{n}"' if t in NARROWED else f'"{n}"' for n, t in columns)
+    select = ", ".join(
+        f'cast("{n}" as {NARROWED[t]}) as "{n}"' if t in NARROWED else f'"{n}"' for n, t in columns
+    )
     keys = ORDER_KEYS.get(name)
     order = ", ".join(f'"{k}"' for k in keys) if keys else "all"
     partition = (PARTITION_COLUMN,) if any(n == PARTITION_COLUMN for n, _ in columns) else ()
@@ -241,14 +258,21 @@ def _export_table(con, name: str, staging: Path) -> ExportedTable:
             nulls = scalar(con, f'select count(*) from "{name}" where "{PARTITION_COLUMN}" is null')
             if nulls:
                 # Engines disagree on the null partition (__HIVE_DEFAULT_PARTITION__): refuse, don't diverge.
-                raise ExportError(f"table '{name}' has {nulls} row(s) without a {PARTITION_COLUMN}; cannot partition")
-            con.execute(f"copy ({source}) to $path (format parquet, compression zstd, "
-                        f"partition_by ({PARTITION_COLUMN}))", {"path": str(folder)})
+                raise ExportError(
+                    f"table '{name}' has {nulls} row(s) without a {PARTITION_COLUMN}; cannot partition"
+                )
+            con.execute(
+                f"copy ({source}) to $path (format parquet, compression zstd, "
+                f"partition_by ({PARTITION_COLUMN}))",
+                {"path": str(folder)},
+            )
             folder.mkdir(exist_ok=True)  # an empty table writes no partition
         else:
             folder.mkdir()
-            con.execute(f"copy ({source}) to $path (format parquet, compression zstd)",
-                        {"path": str(folder / "data_0.parquet")})
+            con.execute(
+                f"copy ({source}) to $path (format parquet, compression zstd)",
+                {"path": str(folder / "data_0.parquet")},
+            )
     except duckdb.Error as exc:
         raise ExportError(f"cannot export '{name}': {str(exc).splitlines()[0]}") from None
     files = sorted(p for p in folder.rglob("*.parquet"))
@@ -258,8 +282,9 @@ def _export_table(con, name: str, staging: Path) -> ExportedTable:
         raise ExportError(f"table '{name}': wrote {rows} rows but the snapshot holds {expected}")
     types = dict(exported_types)
     exported = tuple((n, types.get(n, NARROWED.get(t, t))) for n, t in columns)  # no files: as written
-    return ExportedTable(name, rows, exported, narrowed, partition,
-                         tuple(_describe_file(staging, p) for p in files))
+    return ExportedTable(
+        name, rows, exported, narrowed, partition, tuple(_describe_file(staging, p) for p in files)
+    )
 
 
 def _read_back(con, files: list[Path], partition: tuple[str, ...]) -> tuple[int, list[tuple[str, str]]]:
@@ -334,4 +359,3 @@ def _fsync_tree(root: Path) -> None:
         for name in files:
             fsync_path(os.path.join(folder, name))
         fsync_path(Path(folder))
-

@@ -25,15 +25,40 @@ from queries import list_queries
 
 #: Columns written to ``sessions`` (the table's order), the load's own ones included.
 SESSION_COLUMNS = (
-    "clinic_id", "session_id", "patient_key", "clinician_id", "session_date", "crystal_type", "vacuum_kpa",
-    "passes", "treatment_area", "indication", "fitzpatrick", "particle_flow", "session_number",
-    "reported_session_number", "device_model", "anaesthesia", "pre_care_followed", "soothing_mask",
-    "birth_year", "age_years", "satisfaction", "side_effects", "follow_up_done", "any_side_effect",
-    "batch_id", "source_file", "source_row",
+    "clinic_id",
+    "session_id",
+    "patient_key",
+    "clinician_id",
+    "session_date",
+    "crystal_type",
+    "vacuum_kpa",
+    "passes",
+    "treatment_area",
+    "indication",
+    "fitzpatrick",
+    "particle_flow",
+    "session_number",
+    "reported_session_number",
+    "device_model",
+    "anaesthesia",
+    "pre_care_followed",
+    "soothing_mask",
+    "birth_year",
+    "age_years",
+    "satisfaction",
+    "side_effects",
+    "follow_up_done",
+    "any_side_effect",
+    "batch_id",
+    "source_file",
+    "source_row",
 )
 #: What decides "unchanged": the stored content of a row, not where or when it was loaded.
-CONTENT_COLUMNS = tuple(c for c in SESSION_COLUMNS if c not in ("session_number", "batch_id", "source_file",
-                                                                  "source_row", "clinic_id", "session_id"))
+CONTENT_COLUMNS = tuple(
+    c
+    for c in SESSION_COLUMNS
+    if c not in ("session_number", "batch_id", "source_file", "source_row", "clinic_id", "session_id")
+)
 MASK = "•••"
 
 
@@ -60,10 +85,18 @@ class FileResult:
 
     def to_dict(self) -> dict:
         return {
-            "file": self.file, "status": self.status, "reason": self.reason, "rows": self.rows,
-            "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
-            "quarantined": self.quarantined, "format": self.format, "sha256": self.sha256,
-            "ignored_columns": list(self.ignored_columns), "dropped_columns": list(self.dropped_columns),
+            "file": self.file,
+            "status": self.status,
+            "reason": self.reason,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "quarantined": self.quarantined,
+            "format": self.format,
+            "sha256": self.sha256,
+            "ignored_columns": list(self.ignored_columns),
+            "dropped_columns": list(self.dropped_columns),
             "same_as_batch": self.same_as_batch,
         }
 
@@ -85,8 +118,12 @@ class BatchResult:
         return any(f.status == "rejected" for f in self.files)
 
     def to_dict(self) -> dict:
-        return {"batch_id": self.batch_id, "snapshot": self.snapshot,
-                "files": [f.to_dict() for f in self.files], "totals": self.totals}
+        return {
+            "batch_id": self.batch_id,
+            "snapshot": self.snapshot,
+            "files": [f.to_dict() for f in self.files],
+            "totals": self.totals,
+        }
 
 
 def software_version() -> str:
@@ -165,11 +202,13 @@ def ingest(
     with warehouse.load_lock(data_dir):
         warehouse.clear_leftovers(data_dir)
         building = warehouse.start_building(data_dir, batch_id)
-        con = warehouse.connect_memory({
-            "memory_limit": settings.memory_limit,
-            "temp_directory": str(warehouse.work_dir(data_dir)),
-            **({"threads": settings.threads} if settings.threads else {}),
-        })
+        con = warehouse.connect_memory(
+            {
+                "memory_limit": settings.memory_limit,
+                "temp_directory": str(warehouse.work_dir(data_dir)),
+                **({"threads": settings.threads} if settings.threads else {}),
+            }
+        )
         try:
             con.execute("attach $p as wh", {"p": str(building)})
             _ensure_schema(con)
@@ -204,7 +243,9 @@ def ingest(
     return BatchResult(batch_id, batch_id, tuple(results), tuple(skipped))
 
 
-def amend_snapshot(settings: Settings, write: Callable[[duckdb.DuckDBPyConnection], None]) -> warehouse.Snapshot:
+def amend_snapshot(
+    settings: Settings, write: Callable[[duckdb.DuckDBPyConnection], None]
+) -> warehouse.Snapshot:
     """Publish a copy of the current snapshot with ``write`` applied (e.g. model results).
 
     Same guarantees as a load: readers keep the snapshot they opened, a crash leaves the current
@@ -239,8 +280,12 @@ def _few_clinics(con: duckdb.DuckDBPyConnection, touched: list[str]) -> bool:
     deleting and re-inserting their rows costs more than creating the tables afresh.
     """
     names = {q.name for q in list_queries("marts")}
-    present = {r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_catalog = 'wh'").fetchall()}
+    present = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_catalog = 'wh'"
+        ).fetchall()
+    }
     if not names <= present:
         return False
     clinics = scalar(con, "select count(*) from wh.clinic_freshness") or 0
@@ -251,8 +296,14 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     ddl = resources.files("etl").joinpath("schema.sql").read_text(encoding="utf-8")
     con.execute("use wh")
     con.execute(ddl)
-    for column, kind in (("clinics", "varchar[]"), ("first_session_date", "date"), ("last_session_date", "date")):
-        con.execute(f"alter table load_files add column if not exists {column} {kind}")  # snapshots before v0.2
+    for column, kind in (
+        ("clinics", "varchar[]"),
+        ("first_session_date", "date"),
+        ("last_session_date", "date"),
+    ):
+        con.execute(
+            f"alter table load_files add column if not exists {column} {kind}"
+        )  # snapshots before v0.2
     con.execute("insert or replace into schema_info values ('schema_version', '1')")
     con.execute("use memory")
     con.execute("create or replace temp table _touched (clinic_id varchar, patient_key varchar)")
@@ -274,8 +325,17 @@ def _load_file(con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.d
     check_rows(con, raw, today, "_rows")
     _pseudonymise(con, key)
     counts, span = _apply(con, batch_id, name)
-    result = FileResult(name, "loaded", None, raw.rows, *counts, format=raw.format, sha256=digest,
-                        ignored_columns=raw.plan.ignored, dropped_columns=raw.plan.dropped)
+    result = FileResult(
+        name,
+        "loaded",
+        None,
+        raw.rows,
+        *counts,
+        format=raw.format,
+        sha256=digest,
+        ignored_columns=raw.plan.ignored,
+        dropped_columns=raw.plan.dropped,
+    )
     if sum(counts) != raw.rows:
         raise LoadError(f"{name}: row counts do not add up ({sum(counts)} accounted for, {raw.rows} read)")
     _record_file(con, batch_id, seq, path, result, span)
@@ -312,13 +372,27 @@ def _unchanged_since_loaded(con, path: Path, seq: int, batch_id: str, digest: st
     if not rows:
         return None
     (before, old_name, fmt, total, stored, quarantined, ignored, dropped, clinics, first, last) = rows[0]
-    con.execute("""insert into wh.quarantine
+    con.execute(
+        """insert into wh.quarantine
         select $batch, $file, "row", "column", value, reason, clinic_id, session_id, patient_key
         from wh.quarantine where batch_id = $before and file = $old""",
-                {"batch": batch_id, "file": path.name, "before": before, "old": old_name})
-    result = FileResult(path.name, "loaded", None, total, 0, 0, stored, quarantined, format=fmt, sha256=digest,
-                        ignored_columns=tuple(ignored or ()), dropped_columns=tuple(dropped or ()),
-                        same_as_batch=before)
+        {"batch": batch_id, "file": path.name, "before": before, "old": old_name},
+    )
+    result = FileResult(
+        path.name,
+        "loaded",
+        None,
+        total,
+        0,
+        0,
+        stored,
+        quarantined,
+        format=fmt,
+        sha256=digest,
+        ignored_columns=tuple(ignored or ()),
+        dropped_columns=tuple(dropped or ()),
+        same_as_batch=before,
+    )
     _record_file(con, batch_id, seq, path, result, (clinics, first, last))
     return result
 
@@ -330,14 +404,21 @@ def _pseudonymise(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     ).to_arrow_table()
     clinics = pairs.column("clinic_id").to_pylist()
     patients = pairs.column("patient_id").to_pylist()
-    keys = pa.table({"clinic_id": pa.array(clinics, pa.string()), "patient_id": pa.array(patients, pa.string()),
-                     "patient_key": pa.array(pseudonymise_many(key, clinics, patients), pa.string())})
+    keys = pa.table(
+        {
+            "clinic_id": pa.array(clinics, pa.string()),
+            "patient_id": pa.array(patients, pa.string()),
+            "patient_key": pa.array(pseudonymise_many(key, clinics, patients), pa.string()),
+        }
+    )
     con.register("_keys_arrow", keys)
     con.execute("create or replace temp table _keys as select * from _keys_arrow")
     con.unregister("_keys_arrow")
 
 
-def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[tuple[int, int, int, int], tuple]:
+def _apply(
+    con: duckdb.DuckDBPyConnection, batch_id: str, name: str
+) -> tuple[tuple[int, int, int, int], tuple]:
     """Upsert the file's good rows by natural key and quarantine the rest, in one transaction.
 
     Returns (inserted, updated, unchanged, quarantined) counted over the file's rows, and the span of
@@ -360,7 +441,8 @@ def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[tu
     inserted, updated, unchanged_new, clinics, first, last = con.execute(
         "select count(*) filter (action = 'insert'), count(*) filter (action = 'update'), "
         "count(*) filter (action = 'unchanged'), coalesce(list(distinct clinic_id), []), min(session_date), "
-        "max(session_date) from _incoming").fetchall()[0]
+        "max(session_date) from _incoming"
+    ).fetchall()[0]
     # Rows with problems, and every row of a key with differing contents, go to quarantine.
     con.execute(f"""create or replace temp table _bad as
         select r._row, r.clinic_id, r.session_id, k.patient_key,
@@ -374,24 +456,41 @@ def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[tu
         left join _rows_dups as d on d._row = r._row
         left join _keys as k using (clinic_id, patient_id)
         where len(r.problems) > 0 or d.kind = 'duplicate_in_file'""")
-    quarantined, records = con.execute("select count(*), coalesce(sum(len(problems)), 0) from _bad").fetchall()[0]
-    repeats = scalar(con, """select count(*) from _rows_dups as d inner join _rows as r using (_row)
-                             where d.kind = 'repeat' and len(r.problems) = 0""")
+    quarantined, records = con.execute(
+        "select count(*), coalesce(sum(len(problems)), 0) from _bad"
+    ).fetchall()[0]
+    repeats = scalar(
+        con,
+        """select count(*) from _rows_dups as d inner join _rows as r using (_row)
+                             where d.kind = 'repeat' and len(r.problems) = 0""",
+    )
     before_sessions = scalar(con, "select count(*) from wh.sessions")
     before_quarantine = scalar(con, "select count(*) from wh.quarantine")
     columns = ", ".join(SESSION_COLUMNS)
-    values = ", ".join({"session_number": "coalesce(reported_session_number, 0)", "batch_id": "$batch",
-                        "source_file": "$file", "source_row": "_row"}.get(c, c) for c in SESSION_COLUMNS)
+    values = ", ".join(
+        {
+            "session_number": "coalesce(reported_session_number, 0)",
+            "batch_id": "$batch",
+            "source_file": "$file",
+            "source_row": "_row",
+        }.get(c, c)
+        for c in SESSION_COLUMNS
+    )
     con.execute("begin transaction")
     try:
         con.execute("""delete from wh.sessions s using _incoming i
                        where i.action = 'update' and s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
-        con.execute(f"""insert into wh.sessions ({columns})
-            select {values} from _incoming where action in ('insert', 'update')""", {"batch": batch_id, "file": name})
-        con.execute("""insert into wh.quarantine
+        con.execute(
+            f"""insert into wh.sessions ({columns})
+            select {values} from _incoming where action in ('insert', 'update')""",
+            {"batch": batch_id, "file": name},
+        )
+        con.execute(
+            """insert into wh.quarantine
             select $batch, $file, _row, p.column, left(p.value, 200), p.reason, clinic_id, session_id, patient_key
             from (select _row, unnest(problems) as p, clinic_id, session_id, patient_key from _bad)""",
-                    {"batch": batch_id, "file": name})
+            {"batch": batch_id, "file": name},
+        )
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
@@ -401,7 +500,9 @@ def _apply(con: duckdb.DuckDBPyConnection, batch_id: str, name: str) -> tuple[tu
     # A failed statement inside an explicit transaction can make COMMIT a silent no-op: verify.
     if after_sessions != before_sessions + inserted or after_quarantine != before_quarantine + records:
         raise LoadError(f"{name}: stored counts do not match the load; the batch was abandoned")
-    con.execute("insert into _touched select distinct clinic_id, patient_key from _incoming where action <> 'unchanged'")
+    con.execute(
+        "insert into _touched select distinct clinic_id, patient_key from _incoming where action <> 'unchanged'"
+    )
     con.execute("drop table _incoming; drop table _bad")
     return (inserted, updated, unchanged_new + repeats, quarantined), (clinics, first, last)
 
@@ -416,7 +517,9 @@ def _derive_session_numbers(con: duckdb.DuckDBPyConnection) -> None:
           and s.reported_session_number is null and s.session_number is distinct from d.n""")
 
 
-def _record_file(con, batch_id: str, seq: int, path: Path, r: FileResult, span: tuple = (None, None, None)) -> None:
+def _record_file(
+    con, batch_id: str, seq: int, path: Path, r: FileResult, span: tuple = (None, None, None)
+) -> None:
     clinics, first, last = span
     con.execute(
         """insert into wh.load_files (batch_id, file_seq, file, format, sha256, bytes, status, reason, rows, inserted,
@@ -425,11 +528,26 @@ def _record_file(con, batch_id: str, seq: int, path: Path, r: FileResult, span: 
            values ($batch, $seq, $file, $format, $sha, $bytes, $status, $reason, $rows, $inserted, $updated,
                $unchanged, $quarantined, $ignored, $dropped, current_timestamp::timestamp, $clinics::varchar[],
                $first::date, $last::date)""",
-        {"batch": batch_id, "seq": seq, "file": r.file, "format": r.format, "sha": r.sha256,
-         "bytes": path.stat().st_size, "status": r.status, "reason": r.reason, "rows": r.rows,
-         "inserted": r.inserted, "updated": r.updated, "unchanged": r.unchanged, "quarantined": r.quarantined,
-         "ignored": list(r.ignored_columns), "dropped": list(r.dropped_columns), "clinics": clinics,
-         "first": first, "last": last},
+        {
+            "batch": batch_id,
+            "seq": seq,
+            "file": r.file,
+            "format": r.format,
+            "sha": r.sha256,
+            "bytes": path.stat().st_size,
+            "status": r.status,
+            "reason": r.reason,
+            "rows": r.rows,
+            "inserted": r.inserted,
+            "updated": r.updated,
+            "unchanged": r.unchanged,
+            "quarantined": r.quarantined,
+            "ignored": list(r.ignored_columns),
+            "dropped": list(r.dropped_columns),
+            "clinics": clinics,
+            "first": first,
+            "last": last,
+        },
     )
 
 
@@ -437,8 +555,16 @@ def _record_batch(con, batch_id: str, started: dt.datetime, results: list[FileRe
     con.execute(
         """insert into wh.load_batches values ($batch, $snapshot, $started, current_timestamp::timestamp, $version,
            $files, $rejected, $rows, $inserted, $updated, $unchanged, $quarantined)""",
-        {"batch": batch_id, "snapshot": batch_id, "started": started, "version": software_version(),
-         "files": len(results), "rejected": sum(r.status == "rejected" for r in results),
-         **{k: sum(getattr(r, k) for r in results) for k in ("rows", "inserted", "updated", "unchanged",
-                                                               "quarantined")}},
+        {
+            "batch": batch_id,
+            "snapshot": batch_id,
+            "started": started,
+            "version": software_version(),
+            "files": len(results),
+            "rejected": sum(r.status == "rejected" for r in results),
+            **{
+                k: sum(getattr(r, k) for r in results)
+                for k in ("rows", "inserted", "updated", "unchanged", "quarantined")
+            },
+        },
     )

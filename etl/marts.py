@@ -27,11 +27,19 @@ def marts_are_current(con: duckdb.DuckDBPyConnection, catalog: str = "wh") -> bo
 #: Marts whose every row depends only on its own clinic's sessions (every aggregate groups by
 #: ``clinic_id``; ``stg_sessions`` is row by row): a batch rebuilds only the clinics it changed.
 #: A test compares an incremental rebuild with a full one, table by table.
-BY_CLINIC = ("monthly_outcomes", "patient_months", "settings_bands", "session_number_outcomes", "patient_courses",
-             "unit_patients")
+BY_CLINIC = (
+    "monthly_outcomes",
+    "patient_months",
+    "settings_bands",
+    "session_number_outcomes",
+    "patient_courses",
+    "unit_patients",
+)
 
 
-def build_marts(con: duckdb.DuckDBPyConnection, catalog: str = "wh", clinics: Sequence[str] | None = None) -> list[str]:
+def build_marts(
+    con: duckdb.DuckDBPyConnection, catalog: str = "wh", clinics: Sequence[str] | None = None
+) -> list[str]:
     """Create every ``staging/`` view and rebuild every ``marts/`` table in ``catalog``.
 
     The folder is the layer and the file stem the object name, so analysts find
@@ -51,12 +59,17 @@ def build_marts(con: duckdb.DuckDBPyConnection, catalog: str = "wh", clinics: Se
             if clinics is not None and query.name in BY_CLINIC:
                 params = {"c": list(clinics)}
                 con.execute(f"delete from {query.name} where list_contains($c::varchar[], clinic_id)", params)
-                con.execute(f"insert into {query.name} select * from (\n{query.sql}\n) "
-                            "where list_contains($c::varchar[], clinic_id)", params)
+                con.execute(
+                    f"insert into {query.name} select * from (\n{query.sql}\n) "
+                    "where list_contains($c::varchar[], clinic_id)",
+                    params,
+                )
             else:
                 con.execute(f"create or replace table {query.name} as\n{query.sql}")
             built.append(query.name)
-        con.execute("insert or replace into schema_info values ('marts_fingerprint', $f)", {"f": marts_fingerprint()})
+        con.execute(
+            "insert or replace into schema_info values ('marts_fingerprint', $f)", {"f": marts_fingerprint()}
+        )
     finally:
         con.execute("use memory")
     return built

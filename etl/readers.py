@@ -24,7 +24,14 @@ import pyarrow as pa
 from etl.contract import HeaderPlan, plan_header
 from etl.warehouse import scalar
 
-FORMATS = {".csv": "csv", ".csv.gz": "csv", ".xlsx": "xlsx", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".xlsx": "xlsx",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 
 
 class RejectedFile(Exception):
@@ -54,9 +61,13 @@ def detect_format(path: Path) -> str | None:
 def read_export(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile:
     """Read one export into ``table`` (in the in-memory catalog); raise RejectedFile if unusable."""
     fmt = detect_format(path)
-    reader = {"csv": _read_csv, "xlsx": _read_xlsx, "parquet": _read_parquet, "jsonl": _read_jsonl}.get(fmt or "")
+    reader = {"csv": _read_csv, "xlsx": _read_xlsx, "parquet": _read_parquet, "jsonl": _read_jsonl}.get(
+        fmt or ""
+    )
     if reader is None:
-        raise RejectedFile(f"{path.name}: not a supported export (.csv, .csv.gz, .xlsx, .parquet, .jsonl, .ndjson)")
+        raise RejectedFile(
+            f"{path.name}: not a supported export (.csv, .csv.gz, .xlsx, .parquet, .jsonl, .ndjson)"
+        )
     try:
         return reader(con, path, table)
     except RejectedFile:
@@ -72,7 +83,9 @@ def _first_line(exc: BaseException) -> str:
 
 def _check_plan(path: Path, plan: HeaderPlan) -> None:
     if plan.duplicated:
-        raise RejectedFile(f"{path.name}: column(s) given more than once: {', '.join(sorted(set(plan.duplicated)))}")
+        raise RejectedFile(
+            f"{path.name}: column(s) given more than once: {', '.join(sorted(set(plan.duplicated)))}"
+        )
     if plan.missing:
         raise RejectedFile(f"{path.name}: missing required column(s): {', '.join(plan.missing)}")
 
@@ -119,15 +132,21 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile
     projection = _select_canonical(plan, positions)
     # One pass from file to trimmed table; the table's rowid keeps the file's order (row = rowid + 1).
     try:  # fast path: the parallel reader, for well-formed files
-        con.execute(f"""create or replace temp table {table} as
-            select cast(null as varchar) as _bad_record, {projection} from read_csv($path, {options})""", params)
+        con.execute(
+            f"""create or replace temp table {table} as
+            select cast(null as varchar) as _bad_record, {projection} from read_csv($path, {options})""",
+            params,
+        )
     except duckdb.Error:
         # Ragged rows: the single-threaded reader pads short rows; one spare column catches long ones.
         params["columns"] = dict.fromkeys([*names, "_extra"], "VARCHAR")
         tolerant = options + ", null_padding=true, parallel=false, strict_mode=false"
-        con.execute(f"""create or replace temp table {table} as
+        con.execute(
+            f"""create or replace temp table {table} as
             select case when _extra is not null then 'more fields than the header' end as _bad_record, {projection}
-            from read_csv($path, {tolerant})""", params)
+            from read_csv($path, {tolerant})""",
+            params,
+        )
     rows = scalar(con, f"select count(*) from {table}")
     return RawFile(table, "csv", plan, rows, decimal_comma=delimiter == ";", row_expr="rowid + 1")
 
@@ -178,8 +197,13 @@ def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFil
                 columns[canonical].append(_cell_text(row[index]) if index < len(row) else None)
     finally:
         book.close()
-    arrow = pa.table({"_row": pa.array(numbers, pa.int64()), "_bad_record": pa.array(bad, pa.string()),
-                      **{c: pa.array(v, pa.string()) for c, v in columns.items()}})
+    arrow = pa.table(
+        {
+            "_row": pa.array(numbers, pa.int64()),
+            "_bad_record": pa.array(bad, pa.string()),
+            **{c: pa.array(v, pa.string()) for c, v in columns.items()},
+        }
+    )
     con.register("_xlsx", arrow)
     trimmed = ", ".join(f"nullif(trim({c}), '') as {c}" for c in columns)
     con.execute(f"create or replace temp table {table} as select _row, _bad_record, {trimmed} from _xlsx")
@@ -195,8 +219,12 @@ def _quote_ident(name: str) -> str:
 
 
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile:
-    header = [r[0] for r in con.execute("select column_name from (describe select * from read_parquet($p))",
-                                        {"p": str(path)}).fetchall()]
+    header = [
+        r[0]
+        for r in con.execute(
+            "select column_name from (describe select * from read_parquet($p))", {"p": str(path)}
+        ).fetchall()
+    ]
     plan = plan_header(header)
     _check_plan(path, plan)
     positions = {h: _quote_ident(h) for h in header}
@@ -225,9 +253,15 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFi
     con.execute("create or replace temp table _lines as select rowid + 1 as _row, line from _lines")
     con.execute("delete from _lines where line is null or trim(line) = ''")
     con.execute("alter table _lines add column _ok boolean")
-    con.execute("update _lines set _ok = case when json_valid(line) then json_type(line) = 'OBJECT' else false end")
-    keys = [r[0] for r in con.execute(
-        "select distinct unnest(json_keys(case when _ok then line end)) as k from _lines order by k").fetchall()]
+    con.execute(
+        "update _lines set _ok = case when json_valid(line) then json_type(line) = 'OBJECT' else false end"
+    )
+    keys = [
+        r[0]
+        for r in con.execute(
+            "select distinct unnest(json_keys(case when _ok then line end)) as k from _lines order by k"
+        ).fetchall()
+    ]
     if not keys and scalar(con, "select count(*) from _lines") == 0:
         raise RejectedFile(f"{path.name}: empty file, no records")
     plan = plan_header(keys)
@@ -236,10 +270,12 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFi
     exprs = []
     for i, (canonical, key) in enumerate(plan.mapping.items()):
         params[f"k{i}"] = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        exprs.append(f"case when _ok then nullif(trim(json_extract_string(line, $k{i})), '') end as {canonical}")
+        exprs.append(
+            f"case when _ok then nullif(trim(json_extract_string(line, $k{i})), '') end as {canonical}"
+        )
     con.execute(
         f"""create or replace temp table {table} as
-        select _row, case when not _ok then 'not a JSON object' end as _bad_record, {', '.join(exprs)}
+        select _row, case when not _ok then 'not a JSON object' end as _bad_record, {", ".join(exprs)}
         from _lines order by _row""",
         params,
     )

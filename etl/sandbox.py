@@ -46,13 +46,33 @@ _QUERY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NO
 # SQL given as a string (query, query_table, json_execute_serialized_sql), change state
 # (checkpoint, enable_logging, truncate_duckdb_logs, *_external_resource) or reveal paths and
 # settings (duckdb_databases, duckdb_settings, duckdb_extensions, duckdb_secrets, ...).
-_TABLE_FUNCTIONS = frozenset({
-    "range", "generate_series", "unnest", "repeat", "repeat_row", "json_each", "json_tree",
-    "duckdb_tables", "duckdb_views", "duckdb_columns", "duckdb_schemas", "duckdb_types",
-    "duckdb_functions", "duckdb_constraints", "duckdb_indexes", "duckdb_keywords",
-    "duckdb_dependencies", "duckdb_sequences", "pragma_table_info", "pragma_show", "pragma_version",
-    "pg_timezone_names", "icu_calendar_names",
-})
+_TABLE_FUNCTIONS = frozenset(
+    {
+        "range",
+        "generate_series",
+        "unnest",
+        "repeat",
+        "repeat_row",
+        "json_each",
+        "json_tree",
+        "duckdb_tables",
+        "duckdb_views",
+        "duckdb_columns",
+        "duckdb_schemas",
+        "duckdb_types",
+        "duckdb_functions",
+        "duckdb_constraints",
+        "duckdb_indexes",
+        "duckdb_keywords",
+        "duckdb_dependencies",
+        "duckdb_sequences",
+        "pragma_table_info",
+        "pragma_show",
+        "pragma_version",
+        "pg_timezone_names",
+        "icu_calendar_names",
+    }
+)
 
 # Functions refused wherever they appear, with the reason given to the analyst.
 _HIDDEN_FUNCTIONS = {
@@ -79,8 +99,9 @@ _HIDDEN_TABLES = {
 _FILE_LIKE = re.compile(r"[/\\:~]|\.[A-Za-z0-9]{1,10}$")
 
 # Words a query may start with (DESCRIBE, SHOW, SUMMARIZE and PIVOT parse to SELECT statements).
-_LEADING_WORDS = frozenset({"select", "with", "from", "values", "table", "describe", "show",
-                            "summarize", "pivot", "unpivot"})
+_LEADING_WORDS = frozenset(
+    {"select", "with", "from", "values", "table", "describe", "show", "summarize", "pivot", "unpivot"}
+)
 # Keywords that only a write uses; outside strings, quoted names and comments they are refused even
 # if the parser checks above were somehow bypassed.
 _WRITE_WORDS = frozenset({"insert", "update", "delete", "merge", "copy", "returning", "truncate"})
@@ -168,7 +189,9 @@ def run_sandboxed(
 
     con = _open(snapshot_path, memory_limit, timeout_s)
     try:
-        setting_names = {row[0] for row in con.execute("select lower(name) from duckdb_settings()").fetchall()}
+        setting_names = {
+            row[0] for row in con.execute("select lower(name) from duckdb_settings()").fetchall()
+        }
         statement = _one_select(con, sql)
         _check_tree(_serialize(con, statement.query), setting_names)
         _check_tokens(statement.query)
@@ -220,11 +243,15 @@ def _one_select(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
     if not statements:
         raise SandboxError("refused: the text holds no statement (only comments or semicolons)")
     if len(statements) > 1:
-        raise SandboxError(f"refused: the sandbox runs exactly one statement; this text holds {len(statements)}")
+        raise SandboxError(
+            f"refused: the sandbox runs exactly one statement; this text holds {len(statements)}"
+        )
     statement = statements[0]
     kind = statement.type.name
     if kind == "MULTI":
-        raise SandboxError("refused: the statement runs as several (PIVOT needs an explicit IN (...) list here)")
+        raise SandboxError(
+            "refused: the statement runs as several (PIVOT needs an explicit IN (...) list here)"
+        )
     if kind != "SELECT":
         # Name the verb the analyst typed: DuckDB files USE under SET and IMPORT under PRAGMA.
         verb = (_words(statement.query) or [kind])[0].upper()
@@ -254,8 +281,10 @@ def _check_tokens(sql: str) -> None:
         raise SandboxError("refused: the statement must start with SELECT, WITH, FROM, VALUES or TABLE")
     written = sorted(_WRITE_WORDS.intersection(words))
     if written:
-        raise SandboxError(f"refused: {written[0].upper()} is a write keyword (quote it as \"{written[0]}\" "
-                           "if it is a column name)")
+        raise SandboxError(
+            f'refused: {written[0].upper()} is a write keyword (quote it as "{written[0]}" '
+            "if it is a column name)"
+        )
 
 
 def _serialize(con: duckdb.DuckDBPyConnection, sql: str) -> dict:
@@ -284,8 +313,10 @@ def _check_tree(tree: dict, setting_names: set[str]) -> None:
             function = node.get("function") or {}
             table_function = str(function.get("function_name", "")).lower()
             if table_function not in _TABLE_FUNCTIONS:
-                raise SandboxError(f"refused: table function {table_function or '(unnamed)'}() is not available "
-                                   "in the sandbox (no file, network, settings or system access)")
+                raise SandboxError(
+                    f"refused: table function {table_function or '(unnamed)'}() is not available "
+                    "in the sandbox (no file, network, settings or system access)"
+                )
         elif kind == "BASE_TABLE":
             table = str(node.get("table_name", ""))
             if table.lower() in _HIDDEN_TABLES:
@@ -374,8 +405,9 @@ def _failure(exc: duckdb.Error, timeout_s: float, memory_limit: str) -> SandboxE
     # Raised while rows were read: the text may quote a value (a failed cast, error(), a bad
     # regex taken from a column), so only the kind of error leaves the sandbox.
     kind = _first_line(exc).split(":", 1)[0] if ":" in _first_line(exc) else type(exc).__name__
-    return SandboxError(f"failed: {kind} while running the statement (details withheld: they may quote "
-                        "warehouse values)")
+    return SandboxError(
+        f"failed: {kind} while running the statement (details withheld: they may quote warehouse values)"
+    )
 
 
 def _first_line(exc: BaseException, limit: int = 300) -> str:

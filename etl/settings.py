@@ -9,14 +9,20 @@ from pathlib import Path
 #: Every environment variable the product reads, with its default and meaning.
 #: The README lists each of them (a test keeps the two in step).
 ENV_VARS: dict[str, tuple[str, str]] = {
-    "DERMA_DATA_DIR": ("./data", "warehouse folder: published snapshots, current-snapshot link, load lineage"),
+    "DERMA_DATA_DIR": (
+        "./data",
+        "warehouse folder: published snapshots, current-snapshot link, load lineage",
+    ),
     "DERMA_SECRET_KEY_FILE": (
         "~/.config/derma/secret.key",
         "file holding the pseudonym key (created with mode 0600 on first use); never inside the data dir",
     ),
     "DERMA_SECRET_KEY": ("(unset)", "the pseudonym key itself; wins over DERMA_SECRET_KEY_FILE when set"),
     "DERMA_KEEP_SNAPSHOTS": ("3", "how many published snapshots to keep (the current one included)"),
-    "DERMA_MEMORY_LIMIT": ("2GB", "DuckDB memory limit for loads; larger work spills to a private temp folder"),
+    "DERMA_MEMORY_LIMIT": (
+        "2GB",
+        "DuckDB memory limit for loads; larger work spills to a private temp folder",
+    ),
     "DERMA_THREADS": ("0", "DuckDB worker threads for loads (0 = all cores)"),
     "DERMA_CHROMIUM": ("/usr/bin/chromium", "the Chromium binary that prints the monthly report's PDF"),
     "DERMA_DEBUG": ("(unset)", "when set, the CLI shows tracebacks of unexpected errors instead of one line"),
@@ -107,5 +113,7 @@ def _positive_int(name: str, value: str, allow_zero: bool = False) -> int:
 def _header_name(value: str) -> str:
     name = value.strip()
     if not name or not all(c.isalnum() or c == "-" for c in name):
-        raise SettingsError(f"DERMA_IDENTITY_HEADER must be a header name such as X-Forwarded-Email, got {value!r}")
+        raise SettingsError(
+            f"DERMA_IDENTITY_HEADER must be a header name such as X-Forwarded-Email, got {value!r}"
+        )
     return name

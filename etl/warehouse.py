@@ -73,7 +73,9 @@ def list_snapshots(data_dir: Path) -> list[Snapshot]:
     return [Snapshot(p.stem, p) for p in paths]
 
 
-def connect(path: Path | str, read_only: bool = True, config: dict | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: Path | str, read_only: bool = True, config: dict | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file. Every database connection of the product is made here."""
     try:
         return duckdb.connect(str(path), read_only=read_only, config=config or {})

@@ -75,7 +75,7 @@ def parse_query(path: Path, layer: str) -> Query:
     for name, spec in _PARAM_DECL.findall(decl):
         words = [w.strip() for w in spec.split(",") if w.strip()]
         kind = next((w for w in words if w in TYPES), "text")
-        choices = next((tuple(w[len("one of "):].split("|")) for w in words if w.startswith("one of ")), ())
+        choices = next((tuple(w[len("one of ") :].split("|")) for w in words if w.startswith("one of ")), ())
         params.append(Param(name, kind, "optional" in words, choices))
     return Query(path.stem, layer, path, text, purpose, grain, tuple(params))
 
@@ -102,8 +102,10 @@ def _convert(query: Query, param: Param, value: object) -> object:
             return None
         raise QueryError(f"query '{query.name}': parameter '{param.name}' needs a value")
     if param.choices and str(value) not in param.choices:
-        raise QueryError(f"query '{query.name}': parameter '{param.name}' must be one of "
-                         f"{', '.join(param.choices)}, got {str(value)[:40]!r}")
+        raise QueryError(
+            f"query '{query.name}': parameter '{param.name}' must be one of "
+            f"{', '.join(param.choices)}, got {str(value)[:40]!r}"
+        )
     if not isinstance(value, str):
         return value
     try:

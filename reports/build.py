@@ -45,14 +45,21 @@ def check_formats(formats: Iterable[str]) -> tuple[str, ...]:
     chosen = tuple(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
     wrong = [f for f in chosen if f not in FORMATS]
     if wrong or not chosen:
-        raise ReportError(f"unknown report format {wrong[0] if wrong else '(none)'!r}: choose from "
-                          f"{', '.join(FORMATS)}")
+        raise ReportError(
+            f"unknown report format {wrong[0] if wrong else '(none)'!r}: choose from {', '.join(FORMATS)}"
+        )
     return chosen
 
 
-def build_reports(settings: Settings, month: str, clinic_ids: Iterable[str | None], out_dir: Path,
-                  formats: Iterable[str] = FORMATS, min_cell: int | None = None,
-                  clinics: tuple[str, ...] | None = None) -> list[Path]:
+def build_reports(
+    settings: Settings,
+    month: str,
+    clinic_ids: Iterable[str | None],
+    out_dir: Path,
+    formats: Iterable[str] = FORMATS,
+    min_cell: int | None = None,
+    clinics: tuple[str, ...] | None = None,
+) -> list[Path]:
     """Reports for several scopes (``None`` = the network) from one snapshot and one browser.
 
     ``clinics`` limits what the reports may read to those clinics (the scoped warehouse of
@@ -66,13 +73,19 @@ def build_reports(settings: Settings, month: str, clinic_ids: Iterable[str | Non
     if min_cell is not None and min_cell < 1:
         raise ReportError(f"--min-cell must be at least 1, got {min_cell}")
     snapshot = required_snapshot(settings.data_dir)
-    con = connect(snapshot.path, read_only=True) if clinics is None else scoped_connection(snapshot.path, clinics)
+    con = (
+        connect(snapshot.path, read_only=True)
+        if clinics is None
+        else scoped_connection(snapshot.path, clinics)
+    )
     try:
         known = set(run_query(con, "data_freshness")["clinic_id"])
         scopes = list(dict.fromkeys(clinic_ids))
         for clinic in scopes:
             if clinic is not None and clinic not in known:
-                raise ReportError(f"unknown clinic {clinic!r}; known clinics: {', '.join(sorted(known)) or 'none'}")
+                raise ReportError(
+                    f"unknown clinic {clinic!r}; known clinics: {', '.join(sorted(known)) or 'none'}"
+                )
         out_dir.mkdir(parents=True, exist_ok=True)
         printer = Printer(settings.chromium) if "pdf" in formats else None
         written: list[Path] = []
@@ -81,8 +94,15 @@ def build_reports(settings: Settings, month: str, clinic_ids: Iterable[str | Non
             printer.__enter__()
         try:
             for clinic in scopes:
-                content = collect(con, month, clinic, min_cell=min_cell, snapshot_id=snapshot.snapshot_id,
-                                  version=_version(), generated_at=generated)
+                content = collect(
+                    con,
+                    month,
+                    clinic,
+                    min_cell=min_cell,
+                    snapshot_id=snapshot.snapshot_id,
+                    version=_version(),
+                    generated_at=generated,
+                )
                 scope = clinic or NETWORK
                 for fmt in formats:
                     path = out_dir / file_name(scope, month, fmt)
@@ -100,9 +120,15 @@ def build_reports(settings: Settings, month: str, clinic_ids: Iterable[str | Non
         con.close()
 
 
-def build_report(settings: Settings, month: str, clinic_id: str | None, out_dir: Path,
-                 formats: Iterable[str] = FORMATS, min_cell: int | None = None,
-                 clinics: tuple[str, ...] | None = None) -> list[Path]:
+def build_report(
+    settings: Settings,
+    month: str,
+    clinic_id: str | None,
+    out_dir: Path,
+    formats: Iterable[str] = FORMATS,
+    min_cell: int | None = None,
+    clinics: tuple[str, ...] | None = None,
+) -> list[Path]:
     """Write the report of ``month`` (``YYYY-MM``) for ``clinic_id`` (None = network); returns the files."""
     return build_reports(settings, month, [clinic_id], Path(out_dir), formats, min_cell, clinics)
 

@@ -63,13 +63,17 @@ def _table_html(table: Table, min_cell: int | None) -> str:
     for i, row in table.frame.iterrows():
         cells = []
         for column, fmt in table.formats.items():
-            text = hidden_text(fmt, min_cell) if mask.at[i, column] else cell(row[column], fmt, row.get("unit"))
+            text = (
+                hidden_text(fmt, min_cell) if mask.at[i, column] else cell(row[column], fmt, row.get("unit"))
+            )
             cls = "" if fmt in ("text", "month", "date", "datetime") else ' class="n"'
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     body = "".join(rows) or f'<tr><td colspan="{len(table.formats)}">No rows.</td></tr>'
-    return (f'<figure class="table"><figcaption>{html.escape(table.title)}</figcaption>'
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></figure>")
+    return (
+        f'<figure class="table"><figcaption>{html.escape(table.title)}</figcaption>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></figure>"
+    )
 
 
 def _section_html(section: Section, index: int, content: Content, printable: bool) -> str:
@@ -77,11 +81,15 @@ def _section_html(section: Section, index: int, content: Content, printable: boo
     if section.tiles:
         parts.append('<div class="tiles">')
         for tile in section.tiles:
-            deltas = [f"vs last month: {tile.delta_prev or 'no comparison'}",
-                      f"vs last year: {tile.delta_year or 'no comparison'}"]
-            parts.append(f'<div class="tile"><div class="label">{html.escape(tile.label)}</div>'
-                         f'<div class="value">{html.escape(tile.value)}</div>'
-                         f'<div class="note">{html.escape(tile.note)}<br>{html.escape(" · ".join(deltas))}</div></div>')
+            deltas = [
+                f"vs last month: {tile.delta_prev or 'no comparison'}",
+                f"vs last year: {tile.delta_year or 'no comparison'}",
+            ]
+            parts.append(
+                f'<div class="tile"><div class="label">{html.escape(tile.label)}</div>'
+                f'<div class="value">{html.escape(tile.value)}</div>'
+                f'<div class="note">{html.escape(tile.note)}<br>{html.escape(" · ".join(deltas))}</div></div>'
+            )
         parts.append("</div>")
     parts += [f"<p>{html.escape(p)}</p>" for p in section.paragraphs]
     for j, fig in enumerate(section.figures):
@@ -90,9 +98,13 @@ def _section_html(section: Section, index: int, content: Content, printable: boo
         if printable:
             figure = type(figure)(figure).update_layout(width=PRINT_WIDTH)
             config = {"staticPlot": True, "displayModeBar": False}
-        div = figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{index}-{j}", config=config)
-        parts.append(f'<figure class="chart"><figcaption>{html.escape(fig.title)}</figcaption>{div}'
-                     f"<p class=\"caption\">{html.escape(fig.caption)}</p></figure>")
+        div = figure.to_html(
+            full_html=False, include_plotlyjs=False, div_id=f"fig-{index}-{j}", config=config
+        )
+        parts.append(
+            f'<figure class="chart"><figcaption>{html.escape(fig.title)}</figcaption>{div}'
+            f'<p class="caption">{html.escape(fig.caption)}</p></figure>'
+        )
     parts += [_table_html(t, content.min_cell) for t in section.tables]
     parts.append("</section>")
     return "".join(parts)
@@ -103,10 +115,19 @@ def render(content: Content, printable: bool = False) -> str:
     toc = "".join(f'<li><a href="#{s.anchor}">{html.escape(s.title)}</a></li>' for s in content.sections)
     body = "".join(_section_html(s, i, content, printable) for i, s in enumerate(content.sections))
     stamp = "".join(
-        f"<dt>{html.escape(k)}</dt><dd" + (f' id="{STAMP_ID}"' if k.startswith("Generated") else "")
-        + f">{html.escape(v)}</dd>" for k, v in content.stamp)
-    return _template().substitute(title=html.escape(content.title), plotlyjs=get_plotlyjs(), toc=toc, body=body,
-                                  stamp=stamp, mode="print" if printable else "screen")
+        f"<dt>{html.escape(k)}</dt><dd"
+        + (f' id="{STAMP_ID}"' if k.startswith("Generated") else "")
+        + f">{html.escape(v)}</dd>"
+        for k, v in content.stamp
+    )
+    return _template().substitute(
+        title=html.escape(content.title),
+        plotlyjs=get_plotlyjs(),
+        toc=toc,
+        body=body,
+        stamp=stamp,
+        mode="print" if printable else "screen",
+    )
 
 
 def write_html(content: Content, path: Path) -> Path:

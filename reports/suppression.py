@@ -86,8 +86,11 @@ def suppress(table: Table, n: int | None) -> Table:
             mask[rate.numerator] |= _small(complement, n)
     groups: list[list[tuple[object, str]]] = []
     by = list(table.group_by) if len(table.group_by) > 1 else (table.group_by[0] if table.group_by else None)
-    parts = [frame.index[i] for i in frame.groupby(by, sort=False, dropna=False).indices.values()] if by \
+    parts = (
+        [frame.index[i] for i in frame.groupby(by, sort=False, dropna=False).indices.values()]
+        if by
         else [frame.index]
+    )
     for column in table.counts:
         groups.extend([(i, column) for i in idx] for idx in parts)
     for row_group in table.row_groups:

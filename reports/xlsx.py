@@ -21,8 +21,17 @@ from openpyxl.utils import get_column_letter
 from reports.content import Content
 from reports.html import cell, hidden_text
 
-NUMBER_FORMATS = {"int": "#,##0", "level": "0", "pct": "0.0%", "pp": "+0.0%;-0.0%;0.0%", "ratio": "0.00", "num": "0.000",
-                  "month": "mmm yyyy", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm"}
+NUMBER_FORMATS = {
+    "int": "#,##0",
+    "level": "0",
+    "pct": "0.0%",
+    "pp": "+0.0%;-0.0%;0.0%",
+    "ratio": "0.00",
+    "num": "0.000",
+    "month": "mmm yyyy",
+    "date": "yyyy-mm-dd",
+    "datetime": "yyyy-mm-dd hh:mm",
+}
 
 
 def _typed(value, fmt: str):
@@ -82,9 +91,15 @@ def write_xlsx(content: Content, path: Path, snapshot_id: str) -> Path:
                         c.number_format = number_format
             sheet.freeze_panes = "A2"
             for index, column in enumerate(table.formats, start=1):
-                texts = [column] + [cell(v, table.formats[column], None) if table.formats[column] not in
-                                    ("by_unit", "by_unit_delta") else "+00.0 pp" for v in table.frame[column]]
-                sheet.column_dimensions[get_column_letter(index)].width = min(60, max(len(t) for t in texts) + 2)
+                texts = [column] + [
+                    cell(v, table.formats[column], None)
+                    if table.formats[column] not in ("by_unit", "by_unit_delta")
+                    else "+00.0 pp"
+                    for v in table.frame[column]
+                ]
+                sheet.column_dimensions[get_column_letter(index)].width = min(
+                    60, max(len(t) for t in texts) + 2
+                )
     about.column_dimensions["A"].width = 28
     about.column_dimensions["B"].width = 100
     stamp = snapshot_time(snapshot_id)
@@ -100,13 +115,19 @@ def write_xlsx(content: Content, path: Path, snapshot_id: str) -> Path:
 def _fix_zip_times(data: bytes, path: Path, stamp: dt.datetime) -> None:
     """Rewrite the workbook's zip with every entry dated ``stamp`` (openpyxl dates them 'now')."""
     when = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for info in source.infolist():
             entry = zipfile.ZipInfo(info.filename, date_time=when)
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = info.external_attr
             payload = source.read(info.filename)
             if info.filename == "docProps/core.xml":  # openpyxl stamps 'modified' with the save time
-                payload = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)",
-                                 rb"\g<1>" + stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>", payload)
+                payload = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(<)",
+                    rb"\g<1>" + stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + rb"\g<2>",
+                    payload,
+                )
             target.writestr(entry, payload)

@@ -14,7 +14,13 @@ from tests.helpers import SAMPLE, TODAY
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory, monkeypatch):
     """No test reads the developer's key or data: every DERMA_* variable points into tmp."""
-    for name in ("DERMA_DATA_DIR", "DERMA_SECRET_KEY", "DERMA_KEEP_SNAPSHOTS", "DERMA_MEMORY_LIMIT", "DERMA_THREADS"):
+    for name in (
+        "DERMA_DATA_DIR",
+        "DERMA_SECRET_KEY",
+        "DERMA_KEEP_SNAPSHOTS",
+        "DERMA_MEMORY_LIMIT",
+        "DERMA_THREADS",
+    ):
         monkeypatch.delenv(name, raising=False)
     keys = tmp_path_factory.mktemp("key")
     monkeypatch.setenv("DERMA_SECRET_KEY_FILE", str(keys / "secret.key"))
@@ -31,8 +37,12 @@ def sample_warehouse(tmp_path_factory) -> Settings:
     from derma.refresh import refresh_models
     from etl.load import ingest
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("sample") / "data", secret_key="sample-test-key",
-                        memory_limit="1GB", threads=2)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("sample") / "data",
+        secret_key="sample-test-key",
+        memory_limit="1GB",
+        threads=2,
+    )
     ingest([SAMPLE], settings, today=TODAY)
     refresh_models(settings)
     return settings

@@ -12,9 +12,24 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-FIELDS = ["clinic_id", "session_id", "patient_id", "clinician_id", "session_date", "crystal_type", "vacuum_kpa",
-          "passes", "treatment_area", "indication", "fitzpatrick", "particle_flow", "satisfaction", "side_effects",
-          "follow_up_done", "pre_care_followed"]
+FIELDS = [
+    "clinic_id",
+    "session_id",
+    "patient_id",
+    "clinician_id",
+    "session_date",
+    "crystal_type",
+    "vacuum_kpa",
+    "passes",
+    "treatment_area",
+    "indication",
+    "fitzpatrick",
+    "particle_flow",
+    "satisfaction",
+    "side_effects",
+    "follow_up_done",
+    "pre_care_followed",
+]
 #: The "today" of every test load, so date rules do not move with the calendar.
 TODAY = dt.date(2026, 11, 24)
 ROOT = Path(__file__).parents[1]
@@ -24,17 +39,36 @@ SAMPLE = ROOT / "sample_data" / "sample"
 def row(**overrides) -> dict:
     """One valid session row (canonical names); keyword arguments replace or add columns."""
     base = {
-        "clinic_id": "ETB-01", "session_id": "S1", "patient_id": "PN10000001", "clinician_id": "ETB-01-K1",
-        "session_date": "2026-10-01", "crystal_type": "corundum", "vacuum_kpa": "30", "passes": "3",
-        "treatment_area": "face", "indication": "wrinkles", "fitzpatrick": "2", "particle_flow": "60",
-        "satisfaction": "4", "side_effects": "", "follow_up_done": "true", "pre_care_followed": "true",
+        "clinic_id": "ETB-01",
+        "session_id": "S1",
+        "patient_id": "PN10000001",
+        "clinician_id": "ETB-01-K1",
+        "session_date": "2026-10-01",
+        "crystal_type": "corundum",
+        "vacuum_kpa": "30",
+        "passes": "3",
+        "treatment_area": "face",
+        "indication": "wrinkles",
+        "fitzpatrick": "2",
+        "particle_flow": "60",
+        "satisfaction": "4",
+        "side_effects": "",
+        "follow_up_done": "true",
+        "pre_care_followed": "true",
     }
     base.update(overrides)
     return base
 
 
-def write_csv(path: Path, rows: list[dict], *, delimiter: str = ",", header: list[str] | None = None,
-              bom: bool = False, gz: bool = False) -> Path:
+def write_csv(
+    path: Path,
+    rows: list[dict],
+    *,
+    delimiter: str = ",",
+    header: list[str] | None = None,
+    bom: bool = False,
+    gz: bool = False,
+) -> Path:
     """Rows as a CSV export (optionally with a byte-order mark or gzip-compressed)."""
     header = header or list(rows[0].keys())
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,8 +99,9 @@ class Run:
         return json.loads(self.stdout)
 
 
-def derma(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None,
-          check_exit: int | None = None) -> Run:
+def derma(
+    *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None, check_exit: int | None = None
+) -> Run:
     """Run ``derma ARGS`` in-process with click's ``CliRunner`` (stdout and stderr kept apart).
 
     ``data_dir`` sets ``DERMA_DATA_DIR``; ``env`` adds variables for the run only. Use a subprocess

@@ -102,6 +102,11 @@ def test_every_relative_link_in_the_docs_resolves():
 
 
 def test_nothing_in_the_repository_points_outside_it():
-    tracked = subprocess.run(["git", "grep", "-l", "-F", "../" + "shared", "--", "."], cwd=ROOT,
-                             capture_output=True, text=True, check=False)
+    tracked = subprocess.run(
+        ["git", "grep", "-l", "-F", "../" + "shared", "--", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert tracked.stdout.strip() == "", f"files pointing outside the repository: {tracked.stdout.split()}"

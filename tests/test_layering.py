@@ -12,7 +12,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-OURS = ("queries", "etl", "analysis", "charts", "reports", "derma", "dashboard", "sample_data", "bench", "tests")
+OURS = (
+    "queries",
+    "etl",
+    "analysis",
+    "charts",
+    "reports",
+    "derma",
+    "dashboard",
+    "sample_data",
+    "bench",
+    "tests",
+)
 # package -> the modules of ours it may import (its own package is always allowed)
 ALLOWED = {
     "queries": (),
@@ -26,8 +37,12 @@ ALLOWED = {
 }
 # modules a package may not import although a rule above would let it
 FORBIDDEN = {"dashboard": ("derma.cli",)}
-STREAMLIT_ALLOWED = ("dashboard/streamlit_app.py", "dashboard/app_pages/", "dashboard/data.py",
-                     "dashboard/signin.py")
+STREAMLIT_ALLOWED = (
+    "dashboard/streamlit_app.py",
+    "dashboard/app_pages/",
+    "dashboard/data.py",
+    "dashboard/signin.py",
+)
 
 
 def imported_modules(path: Path) -> list[str]:
@@ -94,7 +109,9 @@ def test_only_the_app_modules_import_streamlit():
 def test_the_rules_see_a_violation(tmp_path):
     """The walk finds nested and aliased imports, so a passing run means something."""
     sample = tmp_path / "probe.py"
-    sample.write_text("def f():\n    import streamlit as st\n    from charts import figures\n", encoding="utf-8")
+    sample.write_text(
+        "def f():\n    import streamlit as st\n    from charts import figures\n", encoding="utf-8"
+    )
     found = imported_modules(sample)
     assert "streamlit" in found and "charts.figures" in found
     assert not allowed("analysis", "charts.figures") and not allowed("etl", "analysis.spc")

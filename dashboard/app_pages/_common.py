@@ -14,11 +14,15 @@ from dashboard import data
 from dashboard.filters import ACTIVE, Filters
 from etl.access import Principal
 
-EMPTY = ("**No data has been loaded yet.** Load the clinics' exports with `derma ingest <folder-of-exports>` "
-         "(or try `derma demo` for synthetic data), then reload this page.")
+EMPTY = (
+    "**No data has been loaded yet.** Load the clinics' exports with `derma ingest <folder-of-exports>` "
+    "(or try `derma demo` for synthetic data), then reload this page."
+)
 NOT_ENOUGH = "Not enough data for this selection."
-NO_MODELS = ("Models have not been fitted for this snapshot yet: an administrator runs `derma models` (the network) "
-             "or `derma models --all-clinics` (each clinic's own fit as well).")
+NO_MODELS = (
+    "Models have not been fitted for this snapshot yet: an administrator runs `derma models` (the network) "
+    "or `derma models --all-clinics` (each clinic's own fit as well)."
+)
 CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
@@ -30,8 +34,10 @@ def context(needs: str | None = None) -> tuple[data.Source, Filters]:
     """
     who = user()
     if needs is not None and not getattr(who, needs):
-        st.error("This page is not available to your role. Please ask your administrator if you need it.",
-                 icon=":material/block:")
+        st.error(
+            "This page is not available to your role. Please ask your administrator if you need it.",
+            icon=":material/block:",
+        )
         st.stop()
     snapshot = data.snapshot()
     if snapshot is None:
@@ -48,8 +54,17 @@ def user() -> Principal:
     return who
 
 
-def chart(title: str, caption: str, build: Callable[..., go.Figure], frame: pd.DataFrame, key: str, *,
-          n: str | None = None, minimum: int = MIN_N, **options) -> None:
+def chart(
+    title: str,
+    caption: str,
+    build: Callable[..., go.Figure],
+    frame: pd.DataFrame,
+    key: str,
+    *,
+    n: str | None = None,
+    minimum: int = MIN_N,
+    **options,
+) -> None:
     """A titled figure with its one-sentence caption, or "not enough data" when ``frame[n]`` sums below ``minimum``."""
     st.markdown(f"**{title}**")
     if frame is None or frame.empty or (n is not None and not figures.enough(frame, n, minimum)):
@@ -62,12 +77,18 @@ def chart(title: str, caption: str, build: Callable[..., go.Figure], frame: pd.D
 def models_ready(summaries: pd.DataFrame, scope: str) -> bool:
     """Say whether model results exist and are fresh for ``scope``; False (after saying so) when missing."""
     if summaries.empty:
-        st.info(f"**{scope}:** {NO_MODELS}" if scope != data.NETWORK else NO_MODELS, icon=":material/model_training:")
+        st.info(
+            f"**{scope}:** {NO_MODELS}" if scope != data.NETWORK else NO_MODELS,
+            icon=":material/model_training:",
+        )
         return False
     fitted = pd.Timestamp(summaries["fitted_at"].iat[0]).strftime("%d %b %Y %H:%M UTC")
     if not bool(summaries["is_fresh"].iat[0]):
-        st.warning(f"These model results are stale: fitted {fitted} on an earlier load. Run `derma models` to "
-                   "refit them on the latest data.", icon=":material/history:")
+        st.warning(
+            f"These model results are stale: fitted {fitted} on an earlier load. Run `derma models` to "
+            "refit them on the latest data.",
+            icon=":material/history:",
+        )
     else:
         st.caption(f"Model results for **{scope}**, fitted {fitted} on the latest load.")
     return True
@@ -75,5 +96,7 @@ def models_ready(summaries: pd.DataFrame, scope: str) -> bool:
 
 def scope_note(scope: str, f: Filters) -> None:
     if f.clinic_id and scope != f.clinic_id:
-        st.caption(f"{f.clinic_id} has no model fit of its own, so these are the network's results "
-                   f"(`derma models --clinic {f.clinic_id}` fits one).")
+        st.caption(
+            f"{f.clinic_id} has no model fit of its own, so these are the network's results "
+            f"(`derma models --clinic {f.clinic_id}` fits one)."
+        )

@@ -17,14 +17,20 @@ from etl.access import NOT_SIGNED_IN, AccessError, Principal
 from etl.audit import AuditError
 
 LOG = logging.getLogger("derma.access")
-ASK = ("You are signed in as **{who}**, but this dashboard has not been opened to you yet. Please ask your "
-       "administrator to add you to the roles file with your role and clinics.")
-NO_IDENTITY = ("No signed-in identity reached this dashboard, so it has not been opened to you yet. Sign in "
-               "through your organisation's address for it, or ask your administrator (the sign-in proxy may "
-               "not be passing your identity on).")
-LOCAL = ("**No sign-in is configured**: this dashboard treats everyone who can open its address as an "
-         "administrator. That is right for a laptop (`derma demo`); for a clinic network set up sign-in (README, "
-         "*Security*).")
+ASK = (
+    "You are signed in as **{who}**, but this dashboard has not been opened to you yet. Please ask your "
+    "administrator to add you to the roles file with your role and clinics."
+)
+NO_IDENTITY = (
+    "No signed-in identity reached this dashboard, so it has not been opened to you yet. Sign in "
+    "through your organisation's address for it, or ask your administrator (the sign-in proxy may "
+    "not be passing your identity on)."
+)
+LOCAL = (
+    "**No sign-in is configured**: this dashboard treats everyone who can open its address as an "
+    "administrator. That is right for a laptop (`derma demo`); for a clinic network set up sign-in (README, "
+    "*Security*)."
+)
 ROLE_WORDS = {"admin": "administrator", "analyst": "analyst", "manager": "clinic manager", "viewer": "viewer"}
 
 
@@ -42,14 +48,22 @@ def user() -> Principal:
         who = data.principal()
     except AccessError as exc:
         LOG.error("access configuration: %s", exc)
-        _stop("Access to this dashboard is not configured correctly, so nobody can be let in. Please tell your "
-              "administrator (the server log says what is wrong).")
+        _stop(
+            "Access to this dashboard is not configured correctly, so nobody can be let in. Please tell your "
+            "administrator (the server log says what is wrong)."
+        )
     if who is None:
         st.title("Derma outcomes")
         st.write("Outcomes analytics for your clinic's microdermabrasion sessions. Please sign in.")
         provider = signin.sign_in_provider()
-        st.button("Sign in", key="gate_sign_in", type="primary", icon=":material/login:", on_click=st.login,
-                  args=(provider,) if provider else ())
+        st.button(
+            "Sign in",
+            key="gate_sign_in",
+            type="primary",
+            icon=":material/login:",
+            on_click=st.login,
+            args=(provider,) if provider else (),
+        )
         st.stop()
     if not who.known:
         _audit(who, "denied", "dashboard", outcome="refused")
@@ -84,5 +98,7 @@ def _audit(who: Principal, action: str, what: str, params: dict | None = None, o
         data.log_once(who, "view", action, what, params, outcome=outcome)
     except AuditError as exc:
         LOG.error("audit log: %s", exc)
-        _stop("The audit log cannot be written, so health data is not shown. Please tell your administrator.",
-              icon=":material/error:")
+        _stop(
+            "The audit log cannot be written, so health data is not shown. Please tell your administrator.",
+            icon=":material/error:",
+        )

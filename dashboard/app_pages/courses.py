@@ -11,12 +11,22 @@ st.title("Courses")
 st.caption(f"Showing {f.describe(src.everyone)}.")
 
 by_session = data.satisfaction_by_session(src, f)
-ui.chart("Satisfaction by session number",
-         "Share of answered surveys rated 4–5 at each session of a course, with 95% intervals; n = answered surveys "
-         "(hollow points rest on fewer than 30).",
-         figures.rate_points, by_session, "courses_by_session", n="answered", x="session_number", rate="pct_satisfied",
-         numerator="satisfied", denominator="answered", x_title="session number", y_title="% satisfied",
-         colour=figures.GREEN)
+ui.chart(
+    "Satisfaction by session number",
+    "Share of answered surveys rated 4–5 at each session of a course, with 95% intervals; n = answered surveys "
+    "(hollow points rest on fewer than 30).",
+    figures.rate_points,
+    by_session,
+    "courses_by_session",
+    n="answered",
+    x="session_number",
+    rate="pct_satisfied",
+    numerator="satisfied",
+    denominator="answered",
+    x_title="session number",
+    y_title="% satisfied",
+    colour=figures.GREEN,
+)
 
 scope = data.model_scope(src, f.clinic_id)
 summaries = data.model_summaries(src, scope)
@@ -29,23 +39,47 @@ if ui.models_ready(summaries, scope):
     median = medians.loc[medians["indication"] == indication, "median_text"]
     left, right = st.columns(2)
     with left:
-        ui.chart(f"Sessions until satisfied ({indication.replace('_', ' ')})",
-                 "The line is the share of courses whose patient has rated a session 4–5 by each session number, "
-                 "counting courses that stopped or are still running fairly (Kaplan–Meier), with a 95% band.",
-                 figures.km_curve, curve, "courses_km", n="at_risk", minimum=1,
-                 median_text=median.iat[0] if len(median) else None)
+        ui.chart(
+            f"Sessions until satisfied ({indication.replace('_', ' ')})",
+            "The line is the share of courses whose patient has rated a session 4–5 by each session number, "
+            "counting courses that stopped or are still running fairly (Kaplan–Meier), with a 95% band.",
+            figures.km_curve,
+            curve,
+            "courses_km",
+            n="at_risk",
+            minimum=1,
+            median_text=median.iat[0] if len(median) else None,
+        )
     with right:
         dropout = data.course_dropout(src, scope, f.indication)
-        ui.chart("Courses stopping after each session",
-                 "Share of courses that stopped after a session without completing, per indication, with 95% "
-                 "intervals; courses still running are not counted as stopped.", figures.dropout_by_session,
-                 dropout, "courses_dropout", n="at_risk")
-    st.caption("These course results are model tables for the whole scope: the date, crystal, area and skin-type "
-               "filters do not apply to them; the indication filter does.")
+        ui.chart(
+            "Courses stopping after each session",
+            "Share of courses that stopped after a session without completing, per indication, with 95% "
+            "intervals; courses still running are not counted as stopped.",
+            figures.dropout_by_session,
+            dropout,
+            "courses_dropout",
+            n="at_risk",
+        )
+    st.caption(
+        "These course results are model tables for the whole scope: the date, crystal, area and skin-type "
+        "filters do not apply to them; the indication filter does."
+    )
 
 completion = data.course_completion(src, f)
-ui.chart("Course completion by indication",
-         "Share of finished courses that stopped before the planned number of sessions, by indication, with 95% "
-         "intervals; n = finished courses.", figures.rate_points, completion, "courses_completion", n="finished",
-         x="indication", rate="dropout_rate", numerator="dropped_out", denominator="finished",
-         x_title="indication", y_title="stopped early", colour=figures.PURPLE)
+ui.chart(
+    "Course completion by indication",
+    "Share of finished courses that stopped before the planned number of sessions, by indication, with 95% "
+    "intervals; n = finished courses.",
+    figures.rate_points,
+    completion,
+    "courses_completion",
+    n="finished",
+    x="indication",
+    rate="dropout_rate",
+    numerator="dropped_out",
+    denominator="finished",
+    x_title="indication",
+    y_title="stopped early",
+    colour=figures.PURPLE,
+)

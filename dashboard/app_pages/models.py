@@ -28,23 +28,45 @@ effects = data.model_effects(src, scope)
 
 for model in summaries.itertuples():
     st.subheader(f"{model.model.replace('_', ' ').capitalize()}: {model.outcome}")
-    st.markdown(f"**Status:** `{model.status}` · **n:** {model.n_sessions:,} sessions, {model.n_patients:,} "
-                f"patients, {model.n_events:,} {'events' if model.model == 'side_effects' else 'ratings'}")
+    st.markdown(
+        f"**Status:** `{model.status}` · **n:** {model.n_sessions:,} sessions, {model.n_patients:,} "
+        f"patients, {model.n_events:,} {'events' if model.model == 'side_effects' else 'ratings'}"
+    )
     st.caption(f"Method: {model.method}")
     for warning in model.warnings if model.warnings is not None else []:
         st.warning(warning, icon=":material/warning:")
     mine = effects[effects["model"] == model.model]
-    st.dataframe(mine, column_order=list(EFFECT_COLUMNS), column_config=EFFECT_COLUMNS, hide_index=True,
-                 key=f"models_effects_{model.model}")
-    ui.chart("Adjusted odds ratios", "Each row is one factor's adjusted odds ratio with its 95% interval; 1 means "
-             "no difference, and intervals crossing 1 are compatible with no effect.", figures.forest, mine,
-             f"models_forest_{model.model}")
+    st.dataframe(
+        mine,
+        column_order=list(EFFECT_COLUMNS),
+        column_config=EFFECT_COLUMNS,
+        hide_index=True,
+        key=f"models_effects_{model.model}",
+    )
+    ui.chart(
+        "Adjusted odds ratios",
+        "Each row is one factor's adjusted odds ratio with its 95% interval; 1 means "
+        "no difference, and intervals crossing 1 are compatible with no effect.",
+        figures.forest,
+        mine,
+        f"models_forest_{model.model}",
+    )
 
 st.subheader("Proportional-odds check (satisfaction model)")
-st.caption("The satisfaction model assumes a factor shifts the odds of a higher rating equally at every cut. Each "
-           "row compares a separate yes/no model at one cut with that shared estimate; *departs* means the shared "
-           "estimate falls outside the cut's own interval.")
-st.dataframe(data.model_po_check(src, scope), column_order=PO_COLUMNS, hide_index=True, key="models_po_check",
-             column_config={c: st.column_config.NumberColumn(format="%.2f") for c in PO_COLUMNS if "or" in c
-                            or "ci" in c})
-st.caption("Models use all months of the scope; the sidebar's date and dimension filters do not apply to them.")
+st.caption(
+    "The satisfaction model assumes a factor shifts the odds of a higher rating equally at every cut. Each "
+    "row compares a separate yes/no model at one cut with that shared estimate; *departs* means the shared "
+    "estimate falls outside the cut's own interval."
+)
+st.dataframe(
+    data.model_po_check(src, scope),
+    column_order=PO_COLUMNS,
+    hide_index=True,
+    key="models_po_check",
+    column_config={
+        c: st.column_config.NumberColumn(format="%.2f") for c in PO_COLUMNS if "or" in c or "ci" in c
+    },
+)
+st.caption(
+    "Models use all months of the scope; the sidebar's date and dimension filters do not apply to them."
+)

@@ -19,21 +19,42 @@ month, tiles = kpis.latest_tiles(frame)
 st.subheader(f"{month:%B %Y}")
 for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
     with column:
-        st.metric(tile.label, tile.value, delta=tile.delta_prev, delta_color="off", help=tile.help, border=True,
-                  delta_description=f"vs {kpis.month_before(month, 1)}")
+        st.metric(
+            tile.label,
+            tile.value,
+            delta=tile.delta_prev,
+            delta_color="off",
+            help=tile.help,
+            border=True,
+            delta_description=f"vs {kpis.month_before(month, 1)}",
+        )
         year = tile.delta_year or "no data"
         st.caption(f"{tile.note}  \nvs {kpis.month_before(month, 12)}: {year}")
-st.caption("Changes from month to month are shown in grey on purpose: most are noise. "
-           "The control charts below say whether a change is real.")
+st.caption(
+    "Changes from month to month are shown in grey on purpose: most are noise. "
+    "The control charts below say whether a change is real."
+)
 
 left, right = st.columns([2, 3])
 with left:
-    ui.chart("Sessions and patients per month", "Bars count sessions and the line counts distinct patients "
-             "treated each month.", figures.monthly_volume, frame, "overview_volume", n="sessions")
+    ui.chart(
+        "Sessions and patients per month",
+        "Bars count sessions and the line counts distinct patients treated each month.",
+        figures.monthly_volume,
+        frame,
+        "overview_volume",
+        n="sessions",
+    )
 with right:
-    ui.chart("Satisfaction and side effects per month", "Each line is a monthly rate with its 95% confidence band; "
-             "hollow points are months with fewer than 30 answers or known outcomes.", figures.monthly_rates, frame,
-             "overview_rates", n="answered")
+    ui.chart(
+        "Satisfaction and side effects per month",
+        "Each line is a monthly rate with its 95% confidence band; "
+        "hollow points are months with fewer than 30 answers or known outcomes.",
+        figures.monthly_rates,
+        frame,
+        "overview_rates",
+        n="answered",
+    )
 
 unit = src.home_unit(f.clinic_id)
 st.subheader(f"Control-chart verdict: {unit}")
@@ -43,5 +64,7 @@ if verdicts.empty:
 for row in verdicts.itertuples():
     show = st.warning if kpis.attention(row.verdict) else st.info
     show(f"**{row.measure.capitalize()}** — {row.verdict}", icon=":material/monitoring:")
-st.caption("Verdicts come from control charts of the whole network or the selected clinic over all months; "
-           "the other filters do not apply to them. See *Clinicians & clinics* for the charts.")
+st.caption(
+    "Verdicts come from control charts of the whole network or the selected clinic over all months; "
+    "the other filters do not apply to them. See *Clinicians & clinics* for the charts."
+)

@@ -6,55 +6,124 @@ from charts import figures
 from dashboard import data, filters
 from dashboard.app_pages import _common as ui
 
-SETTINGS = {"vacuum_band": "Vacuum", "passes": "Passes", "flow_band": "Particle flow", "crystal_type": "Crystal"}
-RISK = {"side_effect_risk_by_vacuum": "by vacuum (kPa)", "side_effect_risk_by_passes": "by passes",
-        "side_effect_risk_by_flow": "by particle flow (%)"}
+SETTINGS = {
+    "vacuum_band": "Vacuum",
+    "passes": "Passes",
+    "flow_band": "Particle flow",
+    "crystal_type": "Crystal",
+}
+RISK = {
+    "side_effect_risk_by_vacuum": "by vacuum (kPa)",
+    "side_effect_risk_by_passes": "by passes",
+    "side_effect_risk_by_flow": "by particle flow (%)",
+}
 SATISFIED = {"satisfied_by_session_number": "by session number", "satisfied_by_vacuum": "by vacuum (kPa)"}
 
 src, f = ui.context()
 st.title("Settings & safety")
 st.caption(f"Showing {f.describe(src.everyone)}.")
 
-setting = st.segmented_control("Side-effect rate by", list(SETTINGS), format_func=SETTINGS.get, default="vacuum_band",
-                               key="safety_setting", required=True)
-ui.chart("Side-effect rate by setting", "Share of sessions with any side effect at each setting level, with 95% "
-         "intervals; sessions without follow-up are left out (n = sessions with a known outcome; hollow if under 30).",
-         figures.rate_points,
-         data.setting_rates(src, f, setting), "safety_by_setting", n="outcome_known", x="level",
-         rate="side_effect_rate", numerator="side_effect_sessions", denominator="outcome_known",
-         x_title=SETTINGS[setting].lower(), y_title="side-effect rate", colour=figures.ORANGE)
-ui.chart("Side-effect types by skin type", "Each panel is one kind of side effect: its rate per skin type "
-         "(Fitzpatrick I–VI) with 95% intervals.", figures.side_effect_types, data.side_effect_types(src, f),
-         "safety_types", n="outcome_known", minimum=7 * 30)
+setting = st.segmented_control(
+    "Side-effect rate by",
+    list(SETTINGS),
+    format_func=SETTINGS.get,
+    default="vacuum_band",
+    key="safety_setting",
+    required=True,
+)
+ui.chart(
+    "Side-effect rate by setting",
+    "Share of sessions with any side effect at each setting level, with 95% "
+    "intervals; sessions without follow-up are left out (n = sessions with a known outcome; hollow if under 30).",
+    figures.rate_points,
+    data.setting_rates(src, f, setting),
+    "safety_by_setting",
+    n="outcome_known",
+    x="level",
+    rate="side_effect_rate",
+    numerator="side_effect_sessions",
+    denominator="outcome_known",
+    x_title=SETTINGS[setting].lower(),
+    y_title="side-effect rate",
+    colour=figures.ORANGE,
+)
+ui.chart(
+    "Side-effect types by skin type",
+    "Each panel is one kind of side effect: its rate per skin type (Fitzpatrick I–VI) with 95% intervals.",
+    figures.side_effect_types,
+    data.side_effect_types(src, f),
+    "safety_types",
+    n="outcome_known",
+    minimum=7 * 30,
+)
 
 scope = data.model_scope(src, f.clinic_id)
 st.subheader("Dose-response (adjusted models)")
 if ui.models_ready(data.model_summaries(src, scope), scope):
     ui.scope_note(scope, f)
     curves = data.model_curves(src, scope)
-    ui.chart("Predicted side-effect risk", "Predicted chance of any side effect in a session as one setting changes "
-             "and the others stay at typical values, with 95% bands.", figures.model_curves, curves, "safety_risk",
-             curves=RISK)
-    ui.chart("Predicted chance of a 4–5 rating", "Predicted chance that a patient rates the session 4–5 by session "
-             "number and by vacuum, other factors at typical values, with 95% bands.", figures.model_curves, curves,
-             "safety_satisfied", curves=SATISFIED, colour=figures.GREEN)
+    ui.chart(
+        "Predicted side-effect risk",
+        "Predicted chance of any side effect in a session as one setting changes "
+        "and the others stay at typical values, with 95% bands.",
+        figures.model_curves,
+        curves,
+        "safety_risk",
+        curves=RISK,
+    )
+    ui.chart(
+        "Predicted chance of a 4–5 rating",
+        "Predicted chance that a patient rates the session 4–5 by session "
+        "number and by vacuum, other factors at typical values, with 95% bands.",
+        figures.model_curves,
+        curves,
+        "safety_satisfied",
+        curves=SATISFIED,
+        colour=figures.GREEN,
+    )
 
     st.subheader("Settings explorer")
     a, b, c, d = st.columns(4)
-    skin = a.selectbox("Skin type", filters.SKIN_TYPES, index=(f.fitzpatrick or 2) - 1, key="safety_skin_type",
-                       format_func=lambda v: filters.label("fitzpatrick", v))
-    indication = b.selectbox("Indication", filters.CHOICES["indication"], key="safety_indication",
-                             index=filters.CHOICES["indication"].index(f.indication or "wrinkles"),
-                             format_func=lambda v: filters.label("indication", v))
-    area = c.selectbox("Area", filters.CHOICES["treatment_area"], key="safety_area",
-                       index=filters.CHOICES["treatment_area"].index(f.treatment_area or "face"),
-                       format_func=lambda v: filters.label("treatment_area", v))
+    skin = a.selectbox(
+        "Skin type",
+        filters.SKIN_TYPES,
+        index=(f.fitzpatrick or 2) - 1,
+        key="safety_skin_type",
+        format_func=lambda v: filters.label("fitzpatrick", v),
+    )
+    indication = b.selectbox(
+        "Indication",
+        filters.CHOICES["indication"],
+        key="safety_indication",
+        index=filters.CHOICES["indication"].index(f.indication or "wrinkles"),
+        format_func=lambda v: filters.label("indication", v),
+    )
+    area = c.selectbox(
+        "Area",
+        filters.CHOICES["treatment_area"],
+        key="safety_area",
+        index=filters.CHOICES["treatment_area"].index(f.treatment_area or "face"),
+        format_func=lambda v: filters.label("treatment_area", v),
+    )
     grid = data.explorer(src, scope, skin, indication, area, None)
-    crystal = d.selectbox("Crystal", sorted(grid["crystal_type"].unique()) or [None], key="safety_crystal",
-                          format_func=lambda v: filters.label("crystal_type", v))
+    crystal = d.selectbox(
+        "Crystal",
+        sorted(grid["crystal_type"].unique()) or [None],
+        key="safety_crystal",
+        format_func=lambda v: filters.label("crystal_type", v),
+    )
     vacuum = st.slider("Vacuum range (kPa)", 10, 70, (10, 70), step=5, key="safety_vacuum_range")
-    ui.chart("Satisfaction against side-effect risk", "Each line is one number of passes; moving along it raises "
-             "the vacuum from the lowest to the highest setting shown: up and to the left is the better trade-off.",
-             figures.tradeoff, grid, "safety_explorer", crystal=crystal, vacuum_range=vacuum)
-    st.caption("Predictions come from the fitted models for a patient with the chosen profile; hover a point for "
-               "its 95% intervals. They describe past sessions, not a prescription.")
+    ui.chart(
+        "Satisfaction against side-effect risk",
+        "Each line is one number of passes; moving along it raises "
+        "the vacuum from the lowest to the highest setting shown: up and to the left is the better trade-off.",
+        figures.tradeoff,
+        grid,
+        "safety_explorer",
+        crystal=crystal,
+        vacuum_range=vacuum,
+    )
+    st.caption(
+        "Predictions come from the fitted models for a patient with the chosen profile; hover a point for "
+        "its 95% intervals. They describe past sessions, not a prescription."
+    )

@@ -52,18 +52,29 @@ with named:
     else:
         st.dataframe(result, hide_index=True, key="sql_named_result")
         csv = data.download(who, f"{name}.csv", values, len(result), lambda: result.to_csv(index=False))
-        st.download_button("Download CSV", csv, f"{name}.csv", "text/csv", key="sql_download_named", on_click="ignore")
+        st.download_button(
+            "Download CSV", csv, f"{name}.csv", "text/csv", key="sql_download_named", on_click="ignore"
+        )
     st.caption("* marks a required parameter; a value typed here wins over the sidebar.")
 
 with free:
     if not who.can_free_sql:
-        st.info("Free SQL is open to analysts and administrators, who see every clinic; the named queries cover "
-                "your clinics.", icon=":material/lock:")
+        st.info(
+            "Free SQL is open to analysts and administrators, who see every clinic; the named queries cover "
+            "your clinics.",
+            icon=":material/lock:",
+        )
         st.stop()
-    st.caption("One read-only SELECT on the snapshot in use. No files, network, extensions or settings are "
-               "reachable; at most 10,000 rows and 10 seconds.")
-    sql = st.text_area("SQL statement", "select clinic_id, count(*) as sessions from sessions group by all order by 1",
-                       key="sql_text", height=140)
+    st.caption(
+        "One read-only SELECT on the snapshot in use. No files, network, extensions or settings are "
+        "reachable; at most 10,000 rows and 10 seconds."
+    )
+    sql = st.text_area(
+        "SQL statement",
+        "select clinic_id, count(*) as sessions from sessions group by all order by 1",
+        key="sql_text",
+        height=140,
+    )
     if st.button("Run", key="sql_run", type="primary", icon=":material/play_arrow:"):
         try:
             outcome = data.sandboxed(who, src, sql)
@@ -73,6 +84,13 @@ with free:
             st.dataframe(outcome.frame, hide_index=True, key="sql_free_result")
             note = " (cut to the first rows)" if outcome.truncated else ""
             st.caption(f"{len(outcome.frame):,} row(s){note} in {outcome.elapsed_s * 1000:.0f} ms.")
-            csv = data.download(who, "query.csv", {"sql": redact_sql(sql)}, len(outcome.frame),
-                                lambda: outcome.frame.to_csv(index=False))
-            st.download_button("Download CSV", csv, "query.csv", "text/csv", key="sql_download_free", on_click="ignore")
+            csv = data.download(
+                who,
+                "query.csv",
+                {"sql": redact_sql(sql)},
+                len(outcome.frame),
+                lambda: outcome.frame.to_csv(index=False),
+            )
+            st.download_button(
+                "Download CSV", csv, "query.csv", "text/csv", key="sql_download_free", on_click="ignore"
+            )

@@ -58,21 +58,40 @@ def handled(func):
 
 
 def data_dir_option(func):
-    return click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                        help="Warehouse folder (default: $DERMA_DATA_DIR or ./data).")(func)
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Warehouse folder (default: $DERMA_DATA_DIR or ./data).",
+    )(func)
 
 
 def settings_for(data_dir: Path | None) -> Settings:
     return Settings.from_env().with_data_dir(data_dir)
 
 
-def record(settings: Settings, action: str, what: str, params: dict | None = None, rows: int | None = None,
-           outcome: str = "ok") -> None:
+def record(
+    settings: Settings,
+    action: str,
+    what: str,
+    params: dict | None = None,
+    rows: int | None = None,
+    outcome: str = "ok",
+) -> None:
     """Account for a CLI action in the audit log; raises AuditError (so the command fails) when it cannot."""
     from etl.audit import append
 
-    append(settings.audit_path, who=_user(), role="cli", via="cli", action=action, what=what, params=params,
-           rows=rows, outcome=outcome)
+    append(
+        settings.audit_path,
+        who=_user(),
+        role="cli",
+        via="cli",
+        action=action,
+        what=what,
+        params=params,
+        rows=rows,
+        outcome=outcome,
+    )
 
 
 def _user() -> str:
@@ -83,8 +102,14 @@ def _user() -> str:
 
 
 def format_option(*choices: str, default: str):
-    return click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
-                        help="Output format.")
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
 
 
 def print_frame(frame, fmt: str) -> None:

@@ -27,14 +27,26 @@ from etl.settings import Settings
 
 
 @main.command()
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write to.")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder to write to."
+)
 @click.option("--clinics", type=click.IntRange(1, 200), default=4, show_default=True)
-@click.option("--patients", type=click.IntRange(1), default=600, show_default=True,
-              help="Patients (courses) across the network.")
+@click.option(
+    "--patients",
+    type=click.IntRange(1),
+    default=600,
+    show_default=True,
+    help="Patients (courses) across the network.",
+)
 @click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--messy-rate", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
-              help="Share of rows given a defect (every quarantine reason is planted).")
+@click.option(
+    "--messy-rate",
+    type=click.FloatRange(0, 0.5),
+    default=0.0,
+    show_default=True,
+    help="Share of rows given a defect (every quarantine reason is planted).",
+)
 @click.option("--end-month", default=None, help="Last month of data, YYYY-MM (default: last complete month).")
 @format_option("csv", "xlsx", "parquet", "jsonl", default="csv")
 @handled
@@ -46,8 +58,10 @@ def sample(out, clinics, patients, months, seed, messy_rate, end_month, fmt) -> 
     end = end_month or last_complete_month(dt.date.today())
     frame = generate_sessions(clinics=clinics, patients=patients, months=months, seed=seed, end_month=end)
     result = write_exports(frame, out, fmt=fmt, messy_rate=messy_rate, seed=seed)
-    click.echo(f"wrote {len(result.files)} file(s), {len(frame)} session(s) to {out}"
-               + (f"; planted {len(result.planted)} defect(s)" if result.planted else ""))
+    click.echo(
+        f"wrote {len(result.files)} file(s), {len(frame)} session(s) to {out}"
+        + (f"; planted {len(result.planted)} defect(s)" if result.planted else "")
+    )
 
 
 @main.command()
@@ -84,8 +98,9 @@ def refresh_after_load(settings: Settings) -> None:
     try:
         refresh_models(settings)
     except Exception as exc:  # noqa: BLE001 - the load stands; say why the models did not refresh
-        click.echo(f"derma: the batch is loaded, but the model results were not refreshed: {one_line(exc)}",
-                   err=True)
+        click.echo(
+            f"derma: the batch is loaded, but the model results were not refreshed: {one_line(exc)}", err=True
+        )
 
 
 class _Progress:
@@ -115,11 +130,15 @@ def print_ingest(result) -> None:
     for column in ("file", "status", "rows", "inserted", "updated", "unchanged", "quarantined"):
         table.add_column(column, justify="right" if column not in ("file", "status") else "left")
     for f in result.files:
-        table.add_row(f.file, f.status, *(str(getattr(f, k)) for k in ("rows", "inserted", "updated",
-                                                                        "unchanged", "quarantined")))
+        table.add_row(
+            f.file,
+            f.status,
+            *(str(getattr(f, k)) for k in ("rows", "inserted", "updated", "unchanged", "quarantined")),
+        )
     totals = result.totals
-    table.add_row("total", "", *(str(totals[k]) for k in ("rows", "inserted", "updated", "unchanged",
-                                                          "quarantined")))
+    table.add_row(
+        "total", "", *(str(totals[k]) for k in ("rows", "inserted", "updated", "unchanged", "quarantined"))
+    )
     console = Console(width=max(110, Console().width))
     console.print(table)
     for f in result.files:
@@ -131,8 +150,10 @@ def print_ingest(result) -> None:
             click.echo(f"{f.file}: ignored unknown column(s) {', '.join(f.ignored_columns)}")
     same = [f for f in result.files if f.same_as_batch]
     if same:
-        click.echo(f"{len(same)} file(s) had the same bytes as an earlier load and nothing since could change "
-                   "them: counted as unchanged without reading them again")
+        click.echo(
+            f"{len(same)} file(s) had the same bytes as an earlier load and nothing since could change "
+            "them: counted as unchanged without reading them again"
+        )
     if result.skipped:
         click.echo(f"skipped {len(result.skipped)} file(s) that are not exports")
     click.echo(f"published snapshot {result.snapshot}")
@@ -151,13 +172,39 @@ def batches(data_dir, fmt) -> None:
         out = []
         for batch_id, group in frame.groupby("batch_id", sort=False):
             first = group.iloc[0]
-            files = [{k: plain(row[k]) for k in ("file", "format", "status", "reason", "rows", "inserted", "updated",
-                                                  "unchanged", "quarantined", "sha256", "bytes")}
-                     for _, row in group.iterrows()]
-            totals = {k: int(group[k].sum()) for k in ("rows", "inserted", "updated", "unchanged", "quarantined")}
-            out.append({"batch_id": batch_id, "snapshot": first["snapshot"],
-                        "started_at": plain(first["started_at"]), "finished_at": plain(first["finished_at"]),
-                        "software_version": first["software_version"], "files": files, "totals": totals})
+            files = [
+                {
+                    k: plain(row[k])
+                    for k in (
+                        "file",
+                        "format",
+                        "status",
+                        "reason",
+                        "rows",
+                        "inserted",
+                        "updated",
+                        "unchanged",
+                        "quarantined",
+                        "sha256",
+                        "bytes",
+                    )
+                }
+                for _, row in group.iterrows()
+            ]
+            totals = {
+                k: int(group[k].sum()) for k in ("rows", "inserted", "updated", "unchanged", "quarantined")
+            }
+            out.append(
+                {
+                    "batch_id": batch_id,
+                    "snapshot": first["snapshot"],
+                    "started_at": plain(first["started_at"]),
+                    "finished_at": plain(first["finished_at"]),
+                    "software_version": first["software_version"],
+                    "files": files,
+                    "totals": totals,
+                }
+            )
         click.echo(json.dumps(out))
     else:
         print_frame(frame.drop(columns=["snapshot", "software_version", "finished_at", "file_seq"]), "table")
@@ -176,16 +223,22 @@ def quarantine(batch_id, data_dir, fmt) -> None:
     record(settings_for(data_dir), "export", "quarantine", {"batch": batch_id}, rows=len(frame))
     if fmt == "json":
         keep = ["batch_id", "file", "row", "column", "value", "reason"]
-        records = [{k: plain(v) for k, v in zip(keep, row, strict=True)}
-                   for row in frame[keep].itertuples(index=False)]
+        records = [
+            {k: plain(v) for k, v in zip(keep, row, strict=True)}
+            for row in frame[keep].itertuples(index=False)
+        ]
         click.echo(json.dumps(records, ensure_ascii=False))
     else:
         print_frame(frame, "csv" if fmt == "csv" else "table")
 
 
 @main.command("export")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write the Parquet export to (created; must be empty or an earlier export).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the Parquet export to (created; must be empty or an earlier export).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace an earlier export in --out.")
 @data_dir_option
 @format_option("text", "json", default="text")
@@ -207,16 +260,27 @@ def export_parquet(out, overwrite, data_dir, fmt) -> None:
     except ExportError as exc:
         raise Failure(one_line(exc)) from None
     try:
-        record(settings, "export", "marts", {"out": str(result.out_dir), "tables": [t.name for t in result.tables]},
-               rows=result.rows)
+        record(
+            settings,
+            "export",
+            "marts",
+            {"out": str(result.out_dir), "tables": [t.name for t in result.tables]},
+            rows=result.rows,
+        )
     except AuditError:
-        shutil.rmtree(result.out_dir, ignore_errors=True)  # an export nobody can account for is not handed out
+        shutil.rmtree(
+            result.out_dir, ignore_errors=True
+        )  # an export nobody can account for is not handed out
         raise
     if fmt == "json":
         click.echo(json.dumps(result.manifest(), ensure_ascii=False))
         return
     click.echo(f"{'table':26} {'rows':>10} {'files':>6}  partitioned by")
     for table in result.tables:
-        click.echo(f"{table.name:26} {table.rows:>10} {len(table.files):>6}  {', '.join(table.partition_by) or '-'}")
-    click.echo(f"exported {len(result.tables)} tables, {result.rows} rows in {result.files} files of snapshot "
-               f"{result.snapshot_id} to {result.out_dir}")
+        click.echo(
+            f"{table.name:26} {table.rows:>10} {len(table.files):>6}  {', '.join(table.partition_by) or '-'}"
+        )
+    click.echo(
+        f"exported {len(result.tables)} tables, {result.rows} rows in {result.files} files of snapshot "
+        f"{result.snapshot_id} to {result.out_dir}"
+    )

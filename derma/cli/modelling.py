@@ -20,9 +20,14 @@ from etl.settings import Settings
 
 
 @main.command()
-@click.option("--clinic", "clinic_id", default=None, help="Fit this clinic's own data instead of the network's.")
-@click.option("--all-clinics", is_flag=True,
-              help="Fit the network's models, then each clinic's own (JSON: a list of reports, network first).")
+@click.option(
+    "--clinic", "clinic_id", default=None, help="Fit this clinic's own data instead of the network's."
+)
+@click.option(
+    "--all-clinics",
+    is_flag=True,
+    help="Fit the network's models, then each clinic's own (JSON: a list of reports, network first).",
+)
 @click.option("--refresh", is_flag=True, help="Fit again even when fresh results exist.")
 @data_dir_option
 @format_option("table", "json", default="table")
@@ -74,16 +79,22 @@ def _print_models(report: dict) -> None:
     click.echo(f"snapshot {report['snapshot']}  scope {scope}  fitted {report['run']['fitted_at']}")
     for model in report["models"]:
         click.echo(f"\n{model['name']}: {model['outcome']} — {model['method']}")
-        click.echo(f"  {model['n_sessions']} sessions, {model['n_patients']} patients, {model['n_events']} events; "
-                   f"status {model['status']}")
+        click.echo(
+            f"  {model['n_sessions']} sessions, {model['n_patients']} patients, {model['n_events']} events; "
+            f"status {model['status']}"
+        )
         for warning in model["warnings"]:
             click.echo(f"  warning: {warning}")
         import pandas as pd  # only for printing: the CLI starts without pandas
 
         effects = pd.DataFrame(model["effects"])
         if not effects.empty:
-            print_frame(effects[["term", "label", "unit", "estimate", "ci_low", "ci_high", "p_value"]]
-                        .round({"estimate": 3, "ci_low": 3, "ci_high": 3, "p_value": 4}), "table")
+            print_frame(
+                effects[["term", "label", "unit", "estimate", "ci_low", "ci_high", "p_value"]].round(
+                    {"estimate": 3, "ci_low": 3, "ci_high": 3, "p_value": 4}
+                ),
+                "table",
+            )
     for verdict in report["control_charts"]:
         if verdict["unit"] == scope or (scope == NETWORK and verdict["unit"] == NETWORK):
             click.echo(f"{verdict['measure']}: {verdict['verdict']}")

@@ -22,7 +22,9 @@ from derma.cli.base import (
 
 @main.command()
 @click.argument("name", required=False)
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter value (repeatable).")
+@click.option(
+    "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter value (repeatable)."
+)
 @click.option("--list", "list_only", is_flag=True, help="List the named queries with their parameters.")
 @data_dir_option
 @format_option("table", "csv", "json", default="table")
@@ -77,8 +79,13 @@ def sql(statement, max_rows, timeout, data_dir, fmt) -> None:
 
 
 @main.command()
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
-              help="Only records written on or after this day (UTC).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Only records written on or after this day (UTC).",
+)
 @data_dir_option
 @format_option("text", "json", default="text")
 @handled
@@ -86,8 +93,10 @@ def audit(since, data_dir, fmt) -> None:
     """The audit log of views, queries and exports; fails when a record was edited or removed."""
     from etl.audit import read
 
-    records = [{k: v for k, v in r.items() if k != "prev"}
-               for r in read(settings_for(data_dir).audit_path, since.date() if since else None)]
+    records = [
+        {k: v for k, v in r.items() if k != "prev"}
+        for r in read(settings_for(data_dir).audit_path, since.date() if since else None)
+    ]
     if fmt == "json":
         click.echo(json.dumps(records, ensure_ascii=False))
     elif not records:

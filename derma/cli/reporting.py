@@ -23,10 +23,19 @@ from derma.cli.base import (
 @click.option("--month", default=None, help="YYYY-MM (default: the last complete month).")
 @click.option("--clinic", "clinic_id", default=None, help="One clinic's report (default: the network's).")
 @click.option("--all-clinics", is_flag=True, help="One report per clinic plus the network's.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True,
-              help="Folder to write to.")
-@click.option("--formats", default="html,pdf,xlsx", show_default=True, help="Comma-separated: html, pdf, xlsx.")
-@click.option("--min-cell", type=int, default=None, help="Show counts below N as <N (with complementary suppression).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Folder to write to.",
+)
+@click.option(
+    "--formats", default="html,pdf,xlsx", show_default=True, help="Comma-separated: html, pdf, xlsx."
+)
+@click.option(
+    "--min-cell", type=int, default=None, help="Show counts below N as <N (with complementary suppression)."
+)
 @data_dir_option
 @handled
 def report(month, clinic_id, all_clinics, out, formats, min_cell, data_dir) -> None:
@@ -47,9 +56,15 @@ def report(month, clinic_id, all_clinics, out, formats, min_cell, data_dir) -> N
         raise Failure(one_line(exc)) from None
     try:
         for path in written:
-            clinic = next((c for c in scopes if file_name(c or NETWORK, month, path.suffix[1:]) == path.name), None)
-            record(settings, "report", path.name,
-                   {"month": month, "clinic": clinic, "min_cell": min_cell, "formats": formats.split(",")})
+            clinic = next(
+                (c for c in scopes if file_name(c or NETWORK, month, path.suffix[1:]) == path.name), None
+            )
+            record(
+                settings,
+                "report",
+                path.name,
+                {"month": month, "clinic": clinic, "min_cell": min_cell, "formats": formats.split(",")},
+            )
     except AuditError:
         for path in written:  # a report nobody can account for is not handed out
             path.unlink(missing_ok=True)

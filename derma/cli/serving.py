@@ -25,7 +25,9 @@ from etl.settings import Settings
 
 @main.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (localhost by default).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind (localhost by default)."
+)
 @data_dir_option
 @handled
 def serve(port, host, data_dir) -> None:
@@ -40,12 +42,17 @@ def _check_sign_in(settings: Settings, host: str) -> None:
     """Refuse a server that would trust a header anyone could send, or a roles file that lets nobody in."""
     if settings.identity_header is None:
         if host not in LOOPBACK:
-            click.echo(f"derma: warning: no sign-in is configured, so everyone who reaches {host} is an "
-                       "administrator (see the README's Security section)", err=True)
+            click.echo(
+                f"derma: warning: no sign-in is configured, so everyone who reaches {host} is an "
+                "administrator (see the README's Security section)",
+                err=True,
+            )
         return
     if host not in LOOPBACK:
-        raise Failure(f"DERMA_IDENTITY_HEADER trusts a request header any client could send: serve on 127.0.0.1 "
-                      f"behind the reverse proxy that sets {settings.identity_header}, not on {host}")
+        raise Failure(
+            f"DERMA_IDENTITY_HEADER trusts a request header any client could send: serve on 127.0.0.1 "
+            f"behind the reverse proxy that sets {settings.identity_header}, not on {host}"
+        )
     from etl.access import AccessError, load_roles
 
     try:
@@ -64,8 +71,21 @@ def _serve(settings: Settings, port: int, host: str, local: bool = False) -> Non
     dropped = {"DERMA_SECRET_KEY", *(("DERMA_IDENTITY_HEADER",) if local else ())}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["DERMA_DATA_DIR"] = str(settings.data_dir.resolve())
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-               "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     click.echo(f"dashboard on http://{host}:{port}  (Ctrl+C to stop)")
     os.execvpe(command[0], command, env)
 
@@ -99,9 +119,11 @@ def demo(port, patients, no_serve, data_dir) -> None:
     print_ingest(result)
     refresh_after_load(settings)
     if no_serve:
-        click.echo(f"\nwarehouse ready: {settings.data_dir / 'warehouse.duckdb'}\n"
-                   f"  derma batches --data-dir {settings.data_dir}\n"
-                   f"  derma quarantine --data-dir {settings.data_dir}\n"
-                   f"  duckdb -readonly {settings.data_dir / 'warehouse.duckdb'}")
+        click.echo(
+            f"\nwarehouse ready: {settings.data_dir / 'warehouse.duckdb'}\n"
+            f"  derma batches --data-dir {settings.data_dir}\n"
+            f"  derma quarantine --data-dir {settings.data_dir}\n"
+            f"  duckdb -readonly {settings.data_dir / 'warehouse.duckdb'}"
+        )
         return
     _serve(settings, port, "127.0.0.1", local=True)

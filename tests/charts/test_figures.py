@@ -22,12 +22,24 @@ PALETTE = {c.lower() for c in figures.SERIES}
 def frames(sample_warehouse):
     _, con = connect_current(sample_warehouse.data_dir)
     try:
-        read = {name: run_query(con, name, params) for name, params in {
-            "kpis_by_month": {}, "satisfaction_by_session_number": {}, "side_effect_types_by_skin_type": {},
-            "course_curves": {"indication": "all"}, "course_dropout": {}, "model_curves": {}, "model_effects": {},
-            "settings_explorer": {"fitzpatrick": 2, "indication": "wrinkles", "treatment_area": "face"},
-            "funnel_units": {"unit_type": "clinician"}, "funnel_limits": {"unit_type": "clinician"},
-            "spc_points": {"chart": "side_effects_p_prime"}, "load_batches": {}, "quarantine_summary": {}}.items()}
+        read = {
+            name: run_query(con, name, params)
+            for name, params in {
+                "kpis_by_month": {},
+                "satisfaction_by_session_number": {},
+                "side_effect_types_by_skin_type": {},
+                "course_curves": {"indication": "all"},
+                "course_dropout": {},
+                "model_curves": {},
+                "model_effects": {},
+                "settings_explorer": {"fitzpatrick": 2, "indication": "wrinkles", "treatment_area": "face"},
+                "funnel_units": {"unit_type": "clinician"},
+                "funnel_limits": {"unit_type": "clinician"},
+                "spc_points": {"chart": "side_effects_p_prime"},
+                "load_batches": {},
+                "quarantine_summary": {},
+            }.items()
+        }
     finally:
         con.close()
     return read
@@ -37,8 +49,15 @@ def every_figure(f) -> dict[str, go.Figure]:
     return {
         "volume": figures.monthly_volume(f["kpis_by_month"]),
         "rates": figures.monthly_rates(f["kpis_by_month"]),
-        "by_session": figures.rate_points(f["satisfaction_by_session_number"], "session_number", "pct_satisfied",
-                                         "satisfied", "answered", x_title="session", y_title="% satisfied"),
+        "by_session": figures.rate_points(
+            f["satisfaction_by_session_number"],
+            "session_number",
+            "pct_satisfied",
+            "satisfied",
+            "answered",
+            x_title="session",
+            y_title="% satisfied",
+        ),
         "types": figures.side_effect_types(f["side_effect_types_by_skin_type"]),
         "km": figures.km_curve(f["course_curves"], "3 sessions"),
         "dropout": figures.dropout_by_session(f["course_dropout"]),
@@ -80,7 +99,10 @@ def test_kpi_tiles_say_not_enough_data_for_small_months(frames):
     month, tiles = kpis.latest_tiles(frames["kpis_by_month"].assign(answered=12, outcome_known=3))
     by_label = {t.label: t for t in tiles}
     assert month == pd_month(2026, 10)
-    assert by_label["% satisfied"].value == "Not enough data" and "answered surveys" in by_label["% satisfied"].note
+    assert (
+        by_label["% satisfied"].value == "Not enough data"
+        and "answered surveys" in by_label["% satisfied"].note
+    )
     assert by_label["Sessions"].value == f"{int(frames['kpis_by_month']['sessions'].iloc[-1]):,}"
 
 

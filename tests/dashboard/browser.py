@@ -20,8 +20,15 @@ from reports.pdf import CHROMIUM_ARGS
 
 ROOT = Path(__file__).parents[2]
 CHROMIUM = Path(os.environ.get("DERMA_CHROMIUM", "/usr/bin/chromium"))
-PAGES = {"overview": "", "courses": "courses", "safety": "safety", "clinicians": "clinicians", "models": "models",
-         "quality": "quality", "sql": "sql"}
+PAGES = {
+    "overview": "",
+    "courses": "courses",
+    "safety": "safety",
+    "clinicians": "clinicians",
+    "models": "models",
+    "quality": "quality",
+    "sql": "sql",
+}
 
 # Streamlit marks the app root with its script state and greys out (data-stale) what a rerun will replace.
 _SETTLED = """() => {
@@ -47,8 +54,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(data_dir: Path, log: Path, timeout_s: float = 60.0,
-          env: dict[str, str] | None = None) -> Iterator[str]:
+def serve(
+    data_dir: Path, log: Path, timeout_s: float = 60.0, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Run ``derma serve`` on a free localhost port until the block ends; yields the base URL.
 
     ``env`` is merged over ``os.environ`` for the server (e.g. a sign-in header and roles file of its own).
@@ -56,9 +64,24 @@ def serve(data_dir: Path, log: Path, timeout_s: float = 60.0,
     port = free_port()
     env = {**os.environ, **(env or {}), "DERMA_DATA_DIR": str(data_dir)}
     with open(log, "w") as out:
-        server = subprocess.Popen([sys.executable, "-m", "derma.cli", "serve", "--port", str(port),
-                                   "--host", "127.0.0.1", "--data-dir", str(data_dir)], cwd=ROOT, env=env,
-                                  stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "derma.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--host",
+                "127.0.0.1",
+                "--data-dir",
+                str(data_dir),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
@@ -91,8 +114,11 @@ def launch(playwright):
 def settle(page, timeout_ms: float = 30_000) -> None:
     """Wait until the script run is over, nothing is stale and every Plotly chart has drawn its SVG."""
     page.wait_for_function(_SETTLED, timeout=timeout_ms)
-    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
-        .every(c => c.querySelector('.main-svg'))""", timeout=timeout_ms)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+        .every(c => c.querySelector('.main-svg'))""",
+        timeout=timeout_ms,
+    )
 
 
 def expect_rerun(page) -> None:
@@ -103,7 +129,8 @@ def expect_rerun(page) -> None:
 def sidebar_box(page, label: str):
     """The sidebar select box labelled ``label``."""
     return page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
-        has=page.get_by_text(label, exact=True))
+        has=page.get_by_text(label, exact=True)
+    )
 
 
 def choose(page, label: str, option: str) -> None:

@@ -21,8 +21,13 @@ from tests.dashboard.users import ANA, ANN, BEN, MINE, OTHERS, ROLES, ROOT, VAL
 
 APP = Path(__file__).parents[2] / "dashboard" / "streamlit_app.py"
 PAGES = ("overview", "courses", "safety", "clinicians", "models", "quality", "sql", "reports")
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test-cookie-secret",
-        "client_id": "derma", "client_secret": "secret", "server_metadata_url": "https://idp.example/.well-known"}
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "test-cookie-secret",
+    "client_id": "derma",
+    "client_secret": "secret",
+    "server_metadata_url": "https://idp.example/.well-known",
+}
 
 
 @pytest.fixture
@@ -36,8 +41,9 @@ def signed_in(access_warehouse, tmp_path, monkeypatch):
     return tmp_path
 
 
-def open_as(email: str | None, page: str = "overview", query_params: dict | None = None,
-            state: dict | None = None) -> AppTest:
+def open_as(
+    email: str | None, page: str = "overview", query_params: dict | None = None, state: dict | None = None
+) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.secrets["auth"] = AUTH
     at.user = {"is_logged_in": False} if email is None else {"is_logged_in": True, "email": email}
@@ -110,7 +116,9 @@ def test_a_named_query_parameter_naming_another_clinic_returns_no_rows(signed_in
     assert at.tabs[0].dataframe[0].value["clinic_id"].tolist() == [MINE]
     logged = [r for r in records(signed_in) if r["action"] == "query"]
     assert [(r["who"], r["what"], r["params"].get("clinic_id"), r["rows"]) for r in logged[-2:]] == [
-        (ANA, "unit_outcomes", "HAM-03", 0), (ANA, "unit_outcomes", MINE, 1)]
+        (ANA, "unit_outcomes", "HAM-03", 0),
+        (ANA, "unit_outcomes", MINE, 1),
+    ]
 
 
 def test_a_manager_gets_no_free_sql(signed_in):
@@ -168,7 +176,8 @@ def test_an_unknown_identity_sees_nothing_but_a_polite_refusal(signed_in):
     assert any("ask your administrator" in i.value for i in at.info)
     assert not at.metric and not at.get("plotly_chart") and not at.dataframe and not at.selectbox
     assert [(r["who"], r["action"], r["outcome"]) for r in records(signed_in)] == [
-        ("eve@elsewhere.example", "denied", "refused")]
+        ("eve@elsewhere.example", "denied", "refused")
+    ]
 
 
 def test_someone_not_signed_in_is_asked_to_sign_in_and_sees_no_data(signed_in):
@@ -202,7 +211,8 @@ def test_an_analyst_sees_every_clinic_and_gets_the_sandbox_but_not_the_audit_log
     assert not [d for d in open_as(ANN, "quality").dataframe if "who" in d.value.columns]
     sql = [r for r in records(signed_in) if r["action"] == "sql"]
     assert [(r["who"], r["what"], r["rows"]) for r in sql] == [
-        (ANN, "select count(distinct clinic_id) as n from sessions", 1)]
+        (ANN, "select count(distinct clinic_id) as n from sessions", 1)
+    ]
 
 
 def test_an_admin_reads_the_audit_log_on_the_data_quality_page(signed_in):
@@ -210,8 +220,9 @@ def test_an_admin_reads_the_audit_log_on_the_data_quality_page(signed_in):
     at = open_as(ROOT, "quality")
     assert_clean(at)
     log = next(d.value for d in at.dataframe if "who" in d.value.columns)
-    assert {(ANA, "view", "courses"), (ROOT, "view", "quality")} <= set(zip(log["who"], log["action"], log["what"],
-                                                                             strict=True))
+    assert {(ANA, "view", "courses"), (ROOT, "view", "quality")} <= set(
+        zip(log["who"], log["action"], log["what"], strict=True)
+    )
 
 
 def test_the_audit_log_has_who_did_what_and_no_patient_key(signed_in, access_warehouse):
@@ -220,7 +231,10 @@ def test_the_audit_log_has_who_did_what_and_no_patient_key(signed_in, access_war
     open_as(BEN, "overview")
     logged = records(signed_in)
     assert [(r["who"], r["role"], r["action"], r["what"]) for r in logged] == [
-        (ANA, "manager", "view", "overview"), (ANA, "manager", "view", "safety"), (BEN, "manager", "view", "overview")]
+        (ANA, "manager", "view", "overview"),
+        (ANA, "manager", "view", "safety"),
+        (BEN, "manager", "view", "overview"),
+    ]
     assert logged[1]["params"] == {"indication": "wrinkles"}
     _, con = connect_current(access_warehouse.data_dir)
     try:
@@ -248,9 +262,15 @@ def test_a_cached_result_of_a_wider_scope_is_never_served_to_a_narrower_one(sign
 
 def test_sign_in_uses_the_named_provider_when_auth_has_several(signed_in):
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.secrets["auth"] = {"redirect_uri": AUTH["redirect_uri"], "cookie_secret": AUTH["cookie_secret"],
-                          "microsoft": {"client_id": "x", "client_secret": "y",
-                                        "server_metadata_url": "https://login.example/.well-known"}}
+    at.secrets["auth"] = {
+        "redirect_uri": AUTH["redirect_uri"],
+        "cookie_secret": AUTH["cookie_secret"],
+        "microsoft": {
+            "client_id": "x",
+            "client_secret": "y",
+            "server_metadata_url": "https://login.example/.well-known",
+        },
+    }
     at.user = {"is_logged_in": False}
     at.run()
     assert_clean(at)
@@ -262,8 +282,17 @@ def test_the_provider_for_st_login_comes_from_the_auth_section():
     from dashboard.signin import sign_in_provider
 
     assert sign_in_provider(AUTH) is None  # one provider configured directly under [auth]
-    assert sign_in_provider({"redirect_uri": "u", "cookie_secret": "c", "okta": {"client_id": "x"},
-                             "google": {"client_id": "y"}}) == "okta"
+    assert (
+        sign_in_provider(
+            {
+                "redirect_uri": "u",
+                "cookie_secret": "c",
+                "okta": {"client_id": "x"},
+                "google": {"client_id": "y"},
+            }
+        )
+        == "okta"
+    )
     assert sign_in_provider({"redirect_uri": "u", "cookie_secret": "c"}) is None
 
 

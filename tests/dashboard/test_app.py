@@ -120,7 +120,10 @@ def test_filters_in_the_url_are_applied_and_reset_returns_to_defaults(sample_app
     assert at.selectbox(key="filters_clinic").value == "HAM-03"
     assert metric(at, "Sessions") == latest_sessions(sample_app, clinic_id="HAM-03", indication="wrinkles")
     at.button(key="filters_reset").click().run()
-    assert at.selectbox(key="filters_clinic").value is None and at.selectbox(key="filters_indication").value is None
+    assert (
+        at.selectbox(key="filters_clinic").value is None
+        and at.selectbox(key="filters_indication").value is None
+    )
     assert metric(at, "Sessions") == latest_sessions(sample_app)
 
 
@@ -134,7 +137,9 @@ def test_clinician_choices_follow_the_clinic(sample_app):
 def test_a_thin_selection_says_not_enough_data_instead_of_a_line(sample_app):
     at = open_page("overview", {"filters_clinician": "KOE-04-R6"})
     assert_clean(at)
-    assert metric(at, "% satisfied") == "Not enough data" and metric(at, "Side-effect rate") == "Not enough data"
+    assert (
+        metric(at, "% satisfied") == "Not enough data" and metric(at, "Side-effect rate") == "Not enough data"
+    )
     assert any(NOT_ENOUGH in i.value for i in at.info)
 
 
@@ -164,9 +169,13 @@ def test_the_sql_page_runs_free_sql_and_a_named_query_with_a_parameter(sample_ap
 def unfitted_warehouse(tmp_path_factory) -> Settings:
     """A small warehouse loaded without fitting any model."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("unfitted") / "data", secret_key="unfitted-key")
-    rows = [row(session_id=f"S{i}", patient_id=f"PN{10000000 + i % 7}", session_date=f"2026-10-{1 + i % 28:02d}")
-            for i in range(40)]
-    ingest([write_csv(tmp_path_factory.mktemp("exports") / "ETB-01_2026-10.csv", rows)], settings, today=TODAY)
+    rows = [
+        row(session_id=f"S{i}", patient_id=f"PN{10000000 + i % 7}", session_date=f"2026-10-{1 + i % 28:02d}")
+        for i in range(40)
+    ]
+    ingest(
+        [write_csv(tmp_path_factory.mktemp("exports") / "ETB-01_2026-10.csv", rows)], settings, today=TODAY
+    )
     return settings
 
 
@@ -178,8 +187,9 @@ def test_missing_model_results_are_explained(unfitted_warehouse, monkeypatch, pa
     assert any(NO_MODELS in i.value for i in at.info)
 
 
-def test_a_new_snapshot_is_picked_up_without_a_restart_and_stale_models_are_flagged(sample_warehouse, tmp_path,
-                                                                                       monkeypatch):
+def test_a_new_snapshot_is_picked_up_without_a_restart_and_stale_models_are_flagged(
+    sample_warehouse, tmp_path, monkeypatch
+):
     data_dir = tmp_path / "data"
     shutil.copytree(sample_warehouse.data_dir, data_dir, symlinks=True)
     monkeypatch.setenv("DERMA_DATA_DIR", str(data_dir))
@@ -187,10 +197,21 @@ def test_a_new_snapshot_is_picked_up_without_a_restart_and_stale_models_are_flag
     assert not any("stale" in w.value for w in at.warning)
     before = open_page("overview")
     sessions = metric(before, "Sessions")
-    extra = [row(clinic_id="MUC-02", clinician_id="MUC-02-N8", session_id=f"NEW{i}", patient_id=f"PN2000000{i}",
-                 session_date="2026-10-15") for i in range(5)]
-    ingest([write_csv(tmp_path / "exports" / "MUC-02_late.csv", extra)],
-           Settings(data_dir=data_dir, secret_key=sample_warehouse.secret_key), today=TODAY)
+    extra = [
+        row(
+            clinic_id="MUC-02",
+            clinician_id="MUC-02-N8",
+            session_id=f"NEW{i}",
+            patient_id=f"PN2000000{i}",
+            session_date="2026-10-15",
+        )
+        for i in range(5)
+    ]
+    ingest(
+        [write_csv(tmp_path / "exports" / "MUC-02_late.csv", extra)],
+        Settings(data_dir=data_dir, secret_key=sample_warehouse.secret_key),
+        today=TODAY,
+    )
     before.run()
     assert int(metric(before, "Sessions").replace(",", "")) == int(sessions.replace(",", "")) + 5
     at.run()

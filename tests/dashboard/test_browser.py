@@ -66,7 +66,9 @@ def test_a_filter_change_redraws_the_page_and_stays_in_the_address(server, page)
     expect_rerun(page)
     page.get_by_role("link", name="Clinicians & clinics").click()
     settle(page)
-    assert "/clinicians" in page.url and "filters_clinic=ETB-01" in page.url  # the filter follows the reader to the next page
+    assert (
+        "/clinicians" in page.url and "filters_clinic=ETB-01" in page.url
+    )  # the filter follows the reader to the next page
     assert charts_drawn(page) >= MIN_CHARTS["clinicians"] and page.locator(PROBLEMS).count() == 0
     screenshot(page, SHOTS / "clinicians-clinic-ETB-01.png")
 

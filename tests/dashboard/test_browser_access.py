@@ -29,8 +29,16 @@ HEADER = "X-Forwarded-Email"
 ALL = "All clinics"
 ALL_MINE = "All your clinics"  # what a manager's clinic filter offers for "no filter"
 # Page -> address; the audit log names a page by its address (the overview, at the root, as "overview").
-PAGES = {"overview": "", "courses": "courses", "safety": "safety", "clinicians": "clinicians", "models": "models",
-         "quality": "quality", "sql": "sql", "reports": "reports"}
+PAGES = {
+    "overview": "",
+    "courses": "courses",
+    "safety": "safety",
+    "clinicians": "clinicians",
+    "models": "models",
+    "quality": "quality",
+    "sql": "sql",
+    "reports": "reports",
+}
 PROBLEMS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 ASK = "has not been opened to you yet"
 NO_IDENTITY = "No signed-in identity reached this dashboard"
@@ -65,8 +73,11 @@ def server(access_warehouse, tmp_path_factory):
     folder = tmp_path_factory.mktemp("browser-access")
     roles = folder / "roles.toml"
     roles.write_text(ROLES)
-    env = {"DERMA_IDENTITY_HEADER": HEADER, "DERMA_ROLES_FILE": str(roles),
-           "DERMA_AUDIT_FILE": str(folder / "audit.jsonl")}
+    env = {
+        "DERMA_IDENTITY_HEADER": HEADER,
+        "DERMA_ROLES_FILE": str(roles),
+        "DERMA_AUDIT_FILE": str(folder / "audit.jsonl"),
+    }
     log = folder / "streamlit.log"
     with serve(access_warehouse.data_dir, log, env=env) as url:
         yield SimpleNamespace(url=url, audit=folder / "audit.jsonl")
@@ -279,8 +290,14 @@ def test_the_analyst_sees_every_clinic(server, as_user):
 
 
 def test_the_audit_log_tells_who_saw_what_and_holds_no_patient_key(server, access_warehouse):
-    needed = {*(f"page:{name}" for name in PAGES), "sql", "report", "side-by-side", f"unknown:{EVE}",
-              "unknown:None"}
+    needed = {
+        *(f"page:{name}" for name in PAGES),
+        "sql",
+        "report",
+        "side-by-side",
+        f"unknown:{EVE}",
+        "unknown:None",
+    }
     if needed - DONE:
         pytest.skip(f"needs the earlier tests of this module: {sorted(needed - DONE)}")
     records = audit.read(server.audit)  # the hash chain is intact, or this raises
@@ -291,8 +308,9 @@ def test_the_audit_log_tells_who_saw_what_and_holds_no_patient_key(server, acces
     assert {r["what"] for r in of(ANA, "view")} >= set(PAGES)
     assert {r["what"] for r in of(BEN, "view")} >= {"overview"}
     assert all(r["via"] == "dashboard" and r["role"] == "manager" for r in of(ANA, "view") + of(BEN, "view"))
-    queries = {(r["params"].get("clinic_id"), r["rows"])
-               for r in of(ANA, "query") if r["what"] == "unit_outcomes"}
+    queries = {
+        (r["params"].get("clinic_id"), r["rows"]) for r in of(ANA, "query") if r["what"] == "unit_outcomes"
+    }
     assert {("HAM-03", 0), (MINE, 1)} <= queries
     assert [r["what"] for r in of(ANA, "report")] == [MINE]
     downloads = [r["what"] for r in of(ANA, "download")]

@@ -38,7 +38,10 @@ def derma(sample_warehouse):
 def patient_keys(sample_warehouse) -> list[str]:
     _, con = connect_current(sample_warehouse.data_dir)
     try:
-        return [r[0] for r in con.execute("select distinct patient_key from sessions order by 1 limit 5").fetchall()]
+        return [
+            r[0]
+            for r in con.execute("select distinct patient_key from sessions order by 1 limit 5").fetchall()
+        ]
     finally:
         con.close()
 
@@ -46,7 +49,10 @@ def patient_keys(sample_warehouse) -> list[str]:
 def test_query_and_sql_leave_records_with_the_user_rows_and_redacted_sql(log, derma, patient_keys):
     kpis = json.loads(derma("query", "kpis_by_month", "-p", "clinic_id=ETB-01", "--format", "json").output)
     derma("sql", SQL)
-    derma("sql", f"select clinic_id, passes from sessions where patient_key = '{patient_keys[0]}' and passes > 20")
+    derma(
+        "sql",
+        f"select clinic_id, passes from sessions where patient_key = '{patient_keys[0]}' and passes > 20",
+    )
     derma("query", "--list")  # listing reads nothing: no record
     records = json.loads(derma("audit", "--format", "json").output)
     assert [(r["action"], r["what"], r["rows"]) for r in records] == [
@@ -54,8 +60,10 @@ def test_query_and_sql_leave_records_with_the_user_rows_and_redacted_sql(log, de
         ("sql", "select count(*) as n from sessions where patient_key = ?", 1),
         ("sql", "select clinic_id, passes from sessions where patient_key = ? and passes > ?", 0),
     ]
-    assert all(r["who"] == getpass.getuser() and r["role"] == "cli" and r["via"] == "cli" and r["outcome"] == "ok"
-               for r in records)
+    assert all(
+        r["who"] == getpass.getuser() and r["role"] == "cli" and r["via"] == "cli" and r["outcome"] == "ok"
+        for r in records
+    )
     assert records[0]["params"] == {"clinic_id": "ETB-01"}
     assert all("prev" not in r for r in records)
     text = log.read_text()
@@ -74,7 +82,11 @@ def test_quarantine_is_recorded_as_an_export(log, derma):
     rows = json.loads(derma("quarantine", "--format", "json").output)
     [record] = json.loads(derma("audit", "--format", "json").output)
     assert (record["action"], record["what"], record["params"], record["rows"]) == (
-        "export", "quarantine", {"batch": None}, len(rows))
+        "export",
+        "quarantine",
+        {"batch": None},
+        len(rows),
+    )
 
 
 def test_since_filters_by_day(log, derma):
@@ -116,12 +128,25 @@ def test_a_command_that_cannot_be_accounted_for_shows_nothing(tmp_path, monkeypa
 
 
 def test_each_written_report_file_is_recorded(log, derma, tmp_path):
-    written = derma("report", "--month", "2026-10", "--clinic", "ETB-01", "--formats", "html,xlsx", "--out",
-                    str(tmp_path / "out")).output.split()
+    written = derma(
+        "report",
+        "--month",
+        "2026-10",
+        "--clinic",
+        "ETB-01",
+        "--formats",
+        "html,xlsx",
+        "--out",
+        str(tmp_path / "out"),
+    ).output.split()
     records = json.loads(derma("audit", "--format", "json").output)
     assert [r["what"] for r in records] == [p.rsplit("/", 1)[-1] for p in written]
-    assert all(r["action"] == "report" and r["params"] == {"month": "2026-10", "clinic": "ETB-01", "min_cell": None,
-                                                           "formats": ["html", "xlsx"]} for r in records)
+    assert all(
+        r["action"] == "report"
+        and r["params"]
+        == {"month": "2026-10", "clinic": "ETB-01", "min_cell": None, "formats": ["html", "xlsx"]}
+        for r in records
+    )
 
 
 def test_a_report_that_cannot_be_accounted_for_is_not_left_behind(tmp_path, monkeypatch, derma):

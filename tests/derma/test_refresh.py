@@ -17,8 +17,11 @@ from sample_data.planted import PLANTED
 from sample_data.writer import write_exports
 from tests.helpers import TODAY, derma, row, write_csv
 
-SETTINGS_TERMS = {"vacuum_kpa": "per 10 kPa", "passes": "per additional pass",
-                  "particle_flow": "per 10 percentage points (crystal sessions)"}
+SETTINGS_TERMS = {
+    "vacuum_kpa": "per 10 kPa",
+    "passes": "per additional pass",
+    "particle_flow": "per 10 percentage points (crystal sessions)",
+}
 
 
 def derma_json(*args, settings):
@@ -32,8 +35,16 @@ def test_models_json_has_the_documented_shape(sample_warehouse):
     by_name = {m["name"]: m for m in out["models"]}
     assert set(by_name) == {"side_effects", "satisfaction"}
     for model in by_name.values():
-        assert set(model) >= {"name", "outcome", "method", "n_sessions", "n_patients", "n_events", "warnings",
-                              "effects"}
+        assert set(model) >= {
+            "name",
+            "outcome",
+            "method",
+            "n_sessions",
+            "n_patients",
+            "n_events",
+            "warnings",
+            "effects",
+        }
         assert "patient" in model["method"].lower(), "the method says how sessions are clustered"
         effects = {e["term"]: e for e in model["effects"]}
         for term, unit in SETTINGS_TERMS.items():
@@ -80,8 +91,9 @@ def test_a_clinic_fit_uses_only_that_clinics_sessions(sample_warehouse):
     out = derma_json("models", "--clinic", "MUC-02", settings=sample_warehouse)
     assert out["scope"] == "MUC-02"
     con = duckdb.connect(str(sample_warehouse.data_dir / "warehouse.duckdb"), read_only=True)
-    n = con.execute("select count(*) from sessions where clinic_id = 'MUC-02' and any_side_effect is not null") \
-        .fetchall()[0][0]
+    n = con.execute(
+        "select count(*) from sessions where clinic_id = 'MUC-02' and any_side_effect is not null"
+    ).fetchall()[0][0]
     side = next(m for m in out["models"] if m["name"] == "side_effects")
     assert side["n_sessions"] <= n
     assert {f["clinic_id"] for f in out["funnel"]["clinician"]} == {"MUC-02"}
@@ -110,8 +122,9 @@ def planted_warehouse(tmp_path_factory):
     return settings
 
 
-@pytest.mark.parametrize(("model", "outcome"), [("side_effects", "any_side_effect"),
-                                                ("satisfaction", "satisfaction")])
+@pytest.mark.parametrize(
+    ("model", "outcome"), [("side_effects", "any_side_effect"), ("satisfaction", "satisfaction")]
+)
 def test_derma_models_reports_the_planted_effects_inside_their_intervals(planted_warehouse, model, outcome):
     report = model_report(planted_warehouse)
     effects = {e["term"]: e for m in report["models"] if m["name"] == model for e in m["effects"]}

@@ -129,9 +129,10 @@ class DataFusion(Postgres):
 
 def duckdb_macros(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], exp.Expr]]:
     """The warehouse's SQL macros (wilson_low, filtered_rows, ...): parameter names and parsed body."""
-    rows = con.execute("select function_name, parameters, macro_definition from duckdb_functions() "
-                       "where function_type in ('macro', 'table_macro') and database_name = current_database()"
-                       ).fetchall()
+    rows = con.execute(
+        "select function_name, parameters, macro_definition from duckdb_functions() "
+        "where function_type in ('macro', 'table_macro') and database_name = current_database()"
+    ).fetchall()
     return {name: (list(params), sqlglot.parse_one(body, read="duckdb")) for name, params, body in rows}
 
 
@@ -160,14 +161,25 @@ def to_datafusion(sql: str, macros: dict | None = None, params: dict | None = No
     def rewrite(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Placeholder):
             return _literal(params[node.name])
-        if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous) and node.this.name.lower() in macros:
+        if (
+            isinstance(node, exp.Table)
+            and isinstance(node.this, exp.Anonymous)
+            and node.this.name.lower() in macros
+        ):
             return _table_macro(node, *macros[node.this.name.lower()])
         if isinstance(node, exp.Anonymous) and node.name.lower() in macros:
             names, body = macros[node.name.lower()]
             args = dict(zip(names, node.expressions, strict=True))
-            return exp.paren(body.copy().transform(
-                lambda c: exp.paren(args[c.name].copy()) if isinstance(c, exp.Column) and not c.table
-                and c.name in args else c), copy=False)
+            return exp.paren(
+                body.copy().transform(
+                    lambda c: (
+                        exp.paren(args[c.name].copy())
+                        if isinstance(c, exp.Column) and not c.table and c.name in args
+                        else c
+                    )
+                ),
+                copy=False,
+            )
         return node
 
     # Macros first, then parameters: an inlined macro body carries the call's $parameters with it.
@@ -191,7 +203,11 @@ def _table_macro(node: exp.Table, names: list[str], body: exp.Expr) -> exp.Expr:
     args = {name: args.get(name, exp.Null()) for name in names}
 
     def inline(child: exp.Expr) -> exp.Expr:
-        if isinstance(child, exp.Table) and isinstance(child.this, exp.Anonymous) and child.this.name == "query_table":
+        if (
+            isinstance(child, exp.Table)
+            and isinstance(child.this, exp.Anonymous)
+            and child.this.name == "query_table"
+        ):
             source = args[child.this.expressions[0].name]
             return exp.Table(this=exp.to_identifier(source.name), alias=child.args.get("alias"))
         if isinstance(child, exp.Column) and not child.table and child.name in args:
@@ -238,4 +254,6 @@ def comparable(table: pa.Table) -> pd.DataFrame:
 
 def assert_same_result(actual: pa.Table, expected: pa.Table) -> None:
     """Same columns, rows and values: integers, text and dates exactly, doubles to 1e-12 relative."""
-    pd.testing.assert_frame_equal(comparable(actual), comparable(expected), check_exact=False, rtol=1e-12, atol=0)
+    pd.testing.assert_frame_equal(
+        comparable(actual), comparable(expected), check_exact=False, rtol=1e-12, atol=0
+    )

@@ -28,8 +28,13 @@ from queries import list_queries, run_query
 
 MINE = "ETB-01"
 OTHERS = ("HAM-03", "KOE-04", "MUC-02")
-REQUIRED = {"unit_type": "clinician", "setting": "vacuum_band", "fitzpatrick": 2, "indication": "wrinkles",
-            "treatment_area": "face"}
+REQUIRED = {
+    "unit_type": "clinician",
+    "setting": "vacuum_band",
+    "fitzpatrick": 2,
+    "indication": "wrinkles",
+    "treatment_area": "face",
+}
 ROLES = """
 [users."Ana@Clinic-A.example"]
 role = "manager"
@@ -81,6 +86,7 @@ def unscoped(access_warehouse):
 
 # --- The roles file ---------------------------------------------------------------------------------------
 
+
 def test_roles_file_gives_each_identity_its_role_and_clinics(tmp_path):
     path = tmp_path / "roles.toml"
     path.write_text(ROLES)
@@ -103,17 +109,20 @@ def test_roles_file_gives_each_identity_its_role_and_clinics(tmp_path):
     assert LOCAL_ADMIN.all_clinics and LOCAL_ADMIN.can_audit and not nobody("x").known
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('[users."a@x"]\nrole = "boss"', "role must be one of admin, analyst, manager, viewer"),
-    ('[users."a@x"]\nrole = "manager"', "needs a non-empty list of clinics"),
-    ('[users."a@x"]\nrole = "manager"\nclinics = []', "needs a non-empty list of clinics"),
-    ('[users."a@x"]\nrole = "manager"\nclinics = ["ETB-01\' or 1=1"]', "is not a clinic id"),
-    ('[users."a@x"]\nrole = "analyst"\nclinics = ["ETB-01"]', "sees every clinic; remove 'clinics'"),
-    ('[users."a@x"]\nrole = "viewer"\nclinic = ["ETB-01"]', "unknown field 'clinic'"),
-    ('[users."a@x"]\nrole = "admin"\n[users."A@X"]\nrole = "viewer"\nclinics = ["E"]', "listed twice"),
-    ('[people."a@x"]\nrole = "admin"', "unknown section [people]"),
-    ('[users."a@x"\nrole = "admin"', "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[users."a@x"]\nrole = "boss"', "role must be one of admin, analyst, manager, viewer"),
+        ('[users."a@x"]\nrole = "manager"', "needs a non-empty list of clinics"),
+        ('[users."a@x"]\nrole = "manager"\nclinics = []', "needs a non-empty list of clinics"),
+        ('[users."a@x"]\nrole = "manager"\nclinics = ["ETB-01\' or 1=1"]', "is not a clinic id"),
+        ('[users."a@x"]\nrole = "analyst"\nclinics = ["ETB-01"]', "sees every clinic; remove 'clinics'"),
+        ('[users."a@x"]\nrole = "viewer"\nclinic = ["ETB-01"]', "unknown field 'clinic'"),
+        ('[users."a@x"]\nrole = "admin"\n[users."A@X"]\nrole = "viewer"\nclinics = ["E"]', "listed twice"),
+        ('[people."a@x"]\nrole = "admin"', "unknown section [people]"),
+        ('[users."a@x"\nrole = "admin"', "not valid TOML"),
+    ],
+)
 def test_a_broken_roles_file_is_refused_naming_file_identity_and_rule(tmp_path, text, message):
     path = tmp_path / "roles.toml"
     path.write_text(text)
@@ -128,6 +137,7 @@ def test_a_missing_roles_file_says_where_it_was_looked_for(tmp_path):
 
 
 # --- The scoped warehouse ---------------------------------------------------------------------------------
+
 
 def test_every_warehouse_object_has_an_access_policy(unscoped):
     objects = {r[0] for r in unscoped.execute("select table_name from information_schema.tables").fetchall()}
@@ -144,27 +154,37 @@ def test_no_named_query_returns_another_clinics_rows_even_when_asked_for_them(sc
         leaked = [other for other in OTHERS if other in text_of(frame)]
         assert not leaked, f"{query.name} with {clinic!r} shows {leaked}"
         if clinic in OTHERS and "clinic_id" in query.param_names:
-            counts = [c for c in ("sessions", "answered", "outcome_known", "rows_quarantined", "courses")
-                      if c in frame.columns]
+            counts = [
+                c
+                for c in ("sessions", "answered", "outcome_known", "rows_quarantined", "courses")
+                if c in frame.columns
+            ]
             assert frame.empty or all(frame[c].fillna(0).eq(0).all() for c in counts), query.name
 
 
 # data_freshness's "days behind" compares with the user's clinics, not the network (tested below).
-@pytest.mark.parametrize("query", [q for q in list_queries() if "clinic_id" in q.param_names
-                                   and q.name != "data_freshness"], ids=lambda q: q.name)
+@pytest.mark.parametrize(
+    "query",
+    [q for q in list_queries() if "clinic_id" in q.param_names and q.name != "data_freshness"],
+    ids=lambda q: q.name,
+)
 def test_a_clinics_own_figures_are_the_same_scoped_or_not(scoped, unscoped, query):
     values = params_for(query, MINE)
     mine = run_query(scoped.cursor(), query, values)
     everyone = run_query(unscoped.cursor(), query, values)
     assert not mine.empty
     drop = [c for c in ("fitted_at", "is_fresh") if c in mine.columns]
-    pd.testing.assert_frame_equal(mine.drop(columns=drop).reset_index(drop=True),
-                                  everyone.drop(columns=drop).reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        mine.drop(columns=drop).reset_index(drop=True),
+        everyone.drop(columns=drop).reset_index(drop=True),
+        check_dtype=False,
+    )
 
 
 def test_network_figures_become_the_users_clinics_figures(scoped, unscoped):
-    assert run_query(scoped.cursor(), "kpis_by_month").equals(run_query(scoped.cursor(), "kpis_by_month",
-                                                                        {"clinic_id": MINE}))
+    assert run_query(scoped.cursor(), "kpis_by_month").equals(
+        run_query(scoped.cursor(), "kpis_by_month", {"clinic_id": MINE})
+    )
     network = run_query(unscoped.cursor(), "kpis_by_month")["sessions"].sum()
     mine = run_query(scoped.cursor(), "kpis_by_month")["sessions"].sum()
     assert 0 < mine < network
@@ -172,7 +192,9 @@ def test_network_figures_become_the_users_clinics_figures(scoped, unscoped):
     assert freshness["clinic_id"].tolist() == [MINE]
     assert freshness["days_behind_network"].iat[0] == 0
     assert freshness["last_loaded_at"].notna().all()
-    assert run_query(unscoped.cursor(), "data_freshness")["last_loaded_at"].notna().all()  # the load's own end
+    assert (
+        run_query(unscoped.cursor(), "data_freshness")["last_loaded_at"].notna().all()
+    )  # the load's own end
 
 
 def test_model_results_are_the_clinics_own_fit_and_only_its_units_of_the_networks(scoped, unscoped):
@@ -200,8 +222,11 @@ def test_load_history_counts_only_the_users_files(scoped, unscoped):
 
 
 def test_the_scoped_warehouse_reads_no_files_and_changes_no_settings(scoped):
-    for statement in ("select * from read_csv('/etc/passwd')", "set enable_external_access = true",
-                      "attach '/tmp/other.duckdb' as other"):
+    for statement in (
+        "select * from read_csv('/etc/passwd')",
+        "set enable_external_access = true",
+        "attach '/tmp/other.duckdb' as other",
+    ):
         with pytest.raises(duckdb.Error):
             scoped.execute(statement)
 
@@ -230,5 +255,3 @@ def test_a_clinic_the_warehouse_does_not_have_sees_nothing(access_warehouse):
         assert con.execute("select count(*) from sessions").fetchall() == [(0,)]
     finally:
         con.close()
-
-

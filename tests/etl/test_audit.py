@@ -93,11 +93,24 @@ def test_a_line_that_is_not_a_record_is_named(tmp_path):
 
 def test_params_drop_patient_keys_and_become_plain_json(tmp_path):
     log = tmp_path / "audit.jsonl"
-    record = append(log, who="ana", role=None, via="dashboard", action="download", what="sessions.csv",
-                    params={"patient_key": "p-123", "Patient_ID": "PN1", "date_from": dt.date(2026, 1, 31),
-                            "at": dt.datetime(2026, 2, 1, 9, 30), "clinics": ("ETB-01", "ETB-02"),
-                            "filters": {"patient": "p-9", "area": "face"}, "note": "n" * 500},
-                    rows=12)
+    record = append(
+        log,
+        who="ana",
+        role=None,
+        via="dashboard",
+        action="download",
+        what="sessions.csv",
+        params={
+            "patient_key": "p-123",
+            "Patient_ID": "PN1",
+            "date_from": dt.date(2026, 1, 31),
+            "at": dt.datetime(2026, 2, 1, 9, 30),
+            "clinics": ("ETB-01", "ETB-02"),
+            "filters": {"patient": "p-9", "area": "face"},
+            "note": "n" * 500,
+        },
+        rows=12,
+    )
     params = read(log)[0]["params"]
     assert params == record["params"]
     assert set(params) == {"date_from", "at", "clinics", "filters", "note"}
@@ -112,13 +125,33 @@ def test_numpy_and_pandas_scalars_are_stored_as_plain_values(tmp_path):
     np = pytest.importorskip("numpy")
     pd = pytest.importorskip("pandas")
     log = tmp_path / "audit.jsonl"
-    append(log, who="ana", role=None, via="cli", action="query", what="q", rows=np.int64(4),
-           params={"n": np.int64(3), "x": np.float64(0.5), "nan": np.float64("nan"), "ok": np.bool_(True),
-                   "day": pd.Timestamp("2026-03-01"), "missing": pd.NaT})
+    append(
+        log,
+        who="ana",
+        role=None,
+        via="cli",
+        action="query",
+        what="q",
+        rows=np.int64(4),
+        params={
+            "n": np.int64(3),
+            "x": np.float64(0.5),
+            "nan": np.float64("nan"),
+            "ok": np.bool_(True),
+            "day": pd.Timestamp("2026-03-01"),
+            "missing": pd.NaT,
+        },
+    )
     record = read(log)[0]
     assert record["rows"] == 4
-    assert record["params"] == {"n": 3, "x": 0.5, "nan": None, "ok": True, "day": "2026-03-01T00:00:00",
-                                "missing": None}
+    assert record["params"] == {
+        "n": 3,
+        "x": 0.5,
+        "nan": None,
+        "ok": True,
+        "day": "2026-03-01T00:00:00",
+        "missing": None,
+    }
 
 
 def test_long_what_is_cut(tmp_path):
@@ -160,18 +193,31 @@ def test_since_keeps_records_of_that_utc_day_and_later(tmp_path):
     assert read(log, since=today + dt.timedelta(days=1)) == []
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ("select * from sessions where patient_key = 'abc' and passes > 3",
-     "select * from sessions where patient_key = ? and passes > ?"),
-    ("select count(*)\n  from sessions\twhere patient_key = 'PN 1234 56' -- the one\n and vacuum_kpa >= -12.5",
-     "select count(*) from sessions where patient_key = ? and vacuum_kpa >= ?"),
-    ("select vacuum_kpa - 1, passes-2, x'AF', 0x1F, 1.5e-3, 'it''s' from sessions",
-     "select vacuum_kpa - ?, passes-?, ?, ?, ?, ? from sessions"),
-    ('select "patient_key", clinic_id from sessions /* \'secret\' */ where clinic_id in (\'ETB-01\', \'ETB-02\')',
-     'select "patient_key", clinic_id from sessions where clinic_id in (?, ?)'),
-    ("select 'naïve café' as label, satisfaction from sessions where satisfaction = 5",
-     "select ? as label, satisfaction from sessions where satisfaction = ?"),
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            "select * from sessions where patient_key = 'abc' and passes > 3",
+            "select * from sessions where patient_key = ? and passes > ?",
+        ),
+        (
+            "select count(*)\n  from sessions\twhere patient_key = 'PN 1234 56' -- the one\n and vacuum_kpa >= -12.5",
+            "select count(*) from sessions where patient_key = ? and vacuum_kpa >= ?",
+        ),
+        (
+            "select vacuum_kpa - 1, passes-2, x'AF', 0x1F, 1.5e-3, 'it''s' from sessions",
+            "select vacuum_kpa - ?, passes-?, ?, ?, ?, ? from sessions",
+        ),
+        (
+            "select \"patient_key\", clinic_id from sessions /* 'secret' */ where clinic_id in ('ETB-01', 'ETB-02')",
+            'select "patient_key", clinic_id from sessions where clinic_id in (?, ?)',
+        ),
+        (
+            "select 'naïve café' as label, satisfaction from sessions where satisfaction = 5",
+            "select ? as label, satisfaction from sessions where satisfaction = ?",
+        ),
+    ],
+)
 def test_redact_sql_masks_literals_and_keeps_identifiers(sql, expected):
     assert redact_sql(sql) == expected
 

@@ -54,8 +54,11 @@ def datafusion(export_dir):
 
 def _siblings(out: Path) -> list[str]:
     """Anything an export left next to ``out`` besides ``out`` itself and its lock file (temporary folders)."""
-    return sorted(p.name for p in out.parent.iterdir() if p.name not in (out.name, f".{out.name}.export.lock")
-                  and p.name.startswith(f".{out.name}"))
+    return sorted(
+        p.name
+        for p in out.parent.iterdir()
+        if p.name not in (out.name, f".{out.name}.export.lock") and p.name.startswith(f".{out.name}")
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -63,8 +66,9 @@ def _siblings(out: Path) -> list[str]:
 # ---------------------------------------------------------------------------------------------------
 
 
-def test_the_export_holds_every_mart_and_sessions_with_hive_folders_per_clinic(export_dir, warehouse,
-                                                                              sample_warehouse):
+def test_the_export_holds_every_mart_and_sessions_with_hive_folders_per_clinic(
+    export_dir, warehouse, sample_warehouse
+):
     manifest = read_manifest(export_dir)
     marts = [q.name for q in list_queries("marts")]
     assert list(manifest["tables"]) == exportable_tables() == [*marts, "sessions"]
@@ -82,11 +86,17 @@ def test_the_export_holds_every_mart_and_sessions_with_hive_folders_per_clinic(e
         if any(r[0] == "clinic_id" for r in described):
             assert table["partition_by"] == ["clinic_id"]
             folders = {p.name for p in (export_dir / name).iterdir()}
-            expected = {r[0] for r in warehouse.execute(f'select distinct clinic_id from "{name}"').fetchall()}
+            expected = {
+                r[0] for r in warehouse.execute(f'select distinct clinic_id from "{name}"').fetchall()
+            }
             assert folders == {f"clinic_id={c}" for c in expected}, name
-            assert all(re.fullmatch(rf"{name}/clinic_id=[^/]+/data_0\.parquet", f["path"]) for f in table["files"])
+            assert all(
+                re.fullmatch(rf"{name}/clinic_id=[^/]+/data_0\.parquet", f["path"]) for f in table["files"]
+            )
         else:
-            assert table["partition_by"] == [] and [f["path"] for f in table["files"]] == [f"{name}/data_0.parquet"]
+            assert table["partition_by"] == [] and [f["path"] for f in table["files"]] == [
+                f"{name}/data_0.parquet"
+            ]
     assert (export_dir / "sessions" / "clinic_id=ETB-01" / "data_0.parquet").is_file()
     assert sorted(p.name for p in export_dir.iterdir()) == sorted([*manifest["tables"], MANIFEST])
 
@@ -106,12 +116,17 @@ def test_two_exports_of_one_snapshot_are_byte_identical_file_by_file(sample_ware
 
 
 def test_only_the_chosen_tables_are_exported(sample_warehouse, tmp_path):
-    result = export_marts(current_snapshot(sample_warehouse.data_dir).path, tmp_path / "out",
-                          tables=["sessions", "monthly_patients"])
+    result = export_marts(
+        current_snapshot(sample_warehouse.data_dir).path,
+        tmp_path / "out",
+        tables=["sessions", "monthly_patients"],
+    )
     assert [t.name for t in result.tables] == ["monthly_patients", "sessions"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [MANIFEST, "monthly_patients", "sessions"]
     with pytest.raises(ExportError, match="cannot export 'quarantine': not a mart or sessions"):
-        export_marts(current_snapshot(sample_warehouse.data_dir).path, tmp_path / "bad", tables=["quarantine"])
+        export_marts(
+            current_snapshot(sample_warehouse.data_dir).path, tmp_path / "bad", tables=["quarantine"]
+        )
     assert not (tmp_path / "bad").exists() and _siblings(tmp_path / "bad") == []
 
 
@@ -119,7 +134,9 @@ def test_the_folder_a_killed_export_left_behind_is_removed_by_the_next(sample_wa
     leftover = tmp_path / ".out.export-deadbeef0000"
     (leftover / "sessions").mkdir(parents=True)
     (leftover / "sessions" / "data_0.parquet").write_bytes(b"half-written")
-    export_marts(current_snapshot(sample_warehouse.data_dir).path, tmp_path / "out", tables=["monthly_patients"])
+    export_marts(
+        current_snapshot(sample_warehouse.data_dir).path, tmp_path / "out", tables=["monthly_patients"]
+    )
     assert not leftover.exists() and _siblings(tmp_path / "out") == []
 
 
@@ -198,16 +215,22 @@ def test_no_raw_patient_number_reaches_any_exported_byte(export_dir):
     sample = Path(__file__).parents[2] / "sample_data" / "sample"
     assert any(pattern.search(p.read_bytes()) for p in sample.glob("*.csv")), "the check would see one"
     files = [p for p in export_dir.rglob("*") if p.is_file()]
-    assert files and not [p for p in files if pattern.search(p.read_bytes()) or pattern.search(str(p).encode())]
+    assert files and not [
+        p for p in files if pattern.search(p.read_bytes()) or pattern.search(str(p).encode())
+    ]
     # Parquet pages are compressed: look at every decoded text value too.
     con = duckdb_over_parquet(export_dir)
     for name, table in read_manifest(export_dir)["tables"].items():
         for column in table["columns"]:
             if column["type"] in ("VARCHAR", "VARCHAR[]"):
-                value = f'array_to_string("{column["name"]}", \',\')' if column["type"] == "VARCHAR[]" \
+                value = (
+                    f"array_to_string(\"{column['name']}\", ',')"
+                    if column["type"] == "VARCHAR[]"
                     else f'"{column["name"]}"'
-                hits = con.execute(f"select count(*) from \"{name}\" where regexp_matches({value}, 'PN[0-9]{{6,}}')"
-                                   ).fetchone()[0]
+                )
+                hits = con.execute(
+                    f"select count(*) from \"{name}\" where regexp_matches({value}, 'PN[0-9]{{6,}}')"
+                ).fetchone()[0]
                 assert hits == 0, f"{name}.{column['name']}"
 
 
@@ -221,7 +244,9 @@ def test_derma_export_prints_the_manifest_and_records_one_audit_entry(sample_war
     manifest = json.loads(done.stdout)
     assert manifest == read_manifest(out)
     total = sum(t["rows"] for t in manifest["tables"].values())
-    records = [r for r in read(Settings.from_env().audit_path) if r["action"] == "export" and r["what"] == "marts"]
+    records = [
+        r for r in read(Settings.from_env().audit_path) if r["action"] == "export" and r["what"] == "marts"
+    ]
     assert len(records) == 1
     assert records[0]["params"] == {"out": str(out), "tables": list(manifest["tables"])}
     assert records[0]["rows"] == total and records[0]["outcome"] == "ok"
@@ -248,8 +273,9 @@ def test_datafusion_over_the_export_answers_analyst_queries_as_duckdb_does(name,
     assert_same_result(actual, expected)
 
 
-@pytest.mark.parametrize(("name", "values"), NAMED_ANALYSES, ids=[f"{n}-{i}" for i, (n, _) in
-                                                                  enumerate(NAMED_ANALYSES)])
+@pytest.mark.parametrize(
+    ("name", "values"), NAMED_ANALYSES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(NAMED_ANALYSES)]
+)
 def test_named_analyses_run_on_datafusion_with_the_same_results(name, values, datafusion, warehouse):
     query = get_query(name)
     params = bind_params(query, values)
@@ -259,20 +285,33 @@ def test_named_analyses_run_on_datafusion_with_the_same_results(name, values, da
     assert_same_result(actual, expected)
 
 
-def test_datafusion_reads_every_exported_table_back_as_the_warehouse_holds_it(export_dir, datafusion, warehouse):
+def test_datafusion_reads_every_exported_table_back_as_the_warehouse_holds_it(
+    export_dir, datafusion, warehouse
+):
     for name, table in read_manifest(export_dir)["tables"].items():
         columns = [c["name"] for c in table["columns"]]
         # The warehouse side with the export's exact-integer narrowing (HUGEINT sums -> BIGINT).
-        wanted = ", ".join(f'cast("{c["name"]}" as {c["type"]}) as "{c["name"]}"' if "warehouse_type" in c
-                           else f'"{c["name"]}"' for c in table["columns"])
+        wanted = ", ".join(
+            f'cast("{c["name"]}" as {c["type"]}) as "{c["name"]}"'
+            if "warehouse_type" in c
+            else f'"{c["name"]}"'
+            for c in table["columns"]
+        )
         expected = warehouse.sql(f'select {wanted} from "{name}"').to_arrow_table()
-        actual = datafusion.sql(f'select {", ".join(chr(34) + c + chr(34) for c in columns)} from "{name}"'
-                                ).to_arrow_table()
+        actual = datafusion.sql(
+            f'select {", ".join(chr(34) + c + chr(34) for c in columns)} from "{name}"'
+        ).to_arrow_table()
         if "side_effects" in columns:  # lists do not sort; compare them as text
-            expected, actual = (t.set_column(t.column_names.index("side_effects"), "side_effects",
-                                             pa.array([None if v is None else "|".join(v)
-                                                       for v in t.column("side_effects").to_pylist()]))
-                                for t in (expected, actual))
+            expected, actual = (
+                t.set_column(
+                    t.column_names.index("side_effects"),
+                    "side_effects",
+                    pa.array(
+                        [None if v is None else "|".join(v) for v in t.column("side_effects").to_pylist()]
+                    ),
+                )
+                for t in (expected, actual)
+            )
         assert_same_result(actual, expected)
 
 
@@ -286,7 +325,9 @@ def test_a_silently_dropped_construct_fails_the_transpile_instead():
 def test_duckdb_over_the_parquet_answers_as_over_the_warehouse(name, export_dir, warehouse):
     con = duckdb_over_parquet(export_dir)
     try:
-        assert_same_result(con.sql(ANALYST_QUERIES[name]).to_arrow_table(),
-                           warehouse.sql(ANALYST_QUERIES[name]).to_arrow_table())
+        assert_same_result(
+            con.sql(ANALYST_QUERIES[name]).to_arrow_table(),
+            warehouse.sql(ANALYST_QUERIES[name]).to_arrow_table(),
+        )
     finally:
         con.close()

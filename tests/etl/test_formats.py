@@ -16,8 +16,12 @@ from tests.helpers import TODAY, row, write_csv, write_jsonl
 
 def stored(settings) -> dict:
     con = duckdb.connect(str(settings.data_dir / "warehouse.duckdb"), read_only=True)
-    out = {r[0]: r[1:] for r in con.sql(
-        "select session_id, vacuum_kpa, fitzpatrick, session_date, device_model from sessions").fetchall()}
+    out = {
+        r[0]: r[1:]
+        for r in con.sql(
+            "select session_id, vacuum_kpa, fitzpatrick, session_date, device_model from sessions"
+        ).fetchall()
+    }
     con.close()
     return out
 
@@ -30,11 +34,46 @@ def test_comma_csv_loads(tmp_path, settings):
 
 def test_semicolon_csv_with_bom_and_title_case_headers_loads(tmp_path, settings):
     rows = [row(vacuum_kpa="32,5", fitzpatrick="III")]
-    header = ["Clinic ID", "Session-ID", "PATIENT_ID", "Clinician Id", "Session Date", "Crystal Type", "Vacuum kPa",
-              "Passes", "Treatment Area", "Indication", "Fitzpatrick", "Particle Flow"]
-    keyed = [dict(zip(header, [r[k] for k in ("clinic_id", "session_id", "patient_id", "clinician_id", "session_date",
-                                               "crystal_type", "vacuum_kpa", "passes", "treatment_area", "indication",
-                                               "fitzpatrick", "particle_flow")], strict=True)) for r in rows]
+    header = [
+        "Clinic ID",
+        "Session-ID",
+        "PATIENT_ID",
+        "Clinician Id",
+        "Session Date",
+        "Crystal Type",
+        "Vacuum kPa",
+        "Passes",
+        "Treatment Area",
+        "Indication",
+        "Fitzpatrick",
+        "Particle Flow",
+    ]
+    keyed = [
+        dict(
+            zip(
+                header,
+                [
+                    r[k]
+                    for k in (
+                        "clinic_id",
+                        "session_id",
+                        "patient_id",
+                        "clinician_id",
+                        "session_date",
+                        "crystal_type",
+                        "vacuum_kpa",
+                        "passes",
+                        "treatment_area",
+                        "indication",
+                        "fitzpatrick",
+                        "particle_flow",
+                    )
+                ],
+                strict=True,
+            )
+        )
+        for r in rows
+    ]
     path = write_csv(tmp_path / "b.csv", keyed, delimiter=";", bom=True)
     result = ingest([path], settings, today=TODAY)
     assert result.files[0].inserted == 1, result.files[0]
@@ -71,16 +110,22 @@ def test_xlsx_with_real_date_cells_and_a_sessions_sheet_loads(tmp_path, settings
 
 def test_parquet_with_typed_columns_loads(tmp_path, settings):
     base = row()
-    table = pa.table({
-        **{k: pa.array([v, v]) for k, v in base.items() if k not in ("session_id", "session_date", "vacuum_kpa",
-                                                                      "passes", "fitzpatrick", "follow_up_done")},
-        "session_id": ["S1", "S2"],
-        "session_date": pa.array([dt.date(2026, 10, 1), dt.date(2026, 10, 3)], pa.date32()),
-        "vacuum_kpa": pa.array([30.5, 29.0]),
-        "passes": pa.array([3, 2], pa.int64()),
-        "fitzpatrick": pa.array([5, 6], pa.int8()),
-        "follow_up_done": pa.array([True, False]),
-    })
+    table = pa.table(
+        {
+            **{
+                k: pa.array([v, v])
+                for k, v in base.items()
+                if k
+                not in ("session_id", "session_date", "vacuum_kpa", "passes", "fitzpatrick", "follow_up_done")
+            },
+            "session_id": ["S1", "S2"],
+            "session_date": pa.array([dt.date(2026, 10, 1), dt.date(2026, 10, 3)], pa.date32()),
+            "vacuum_kpa": pa.array([30.5, 29.0]),
+            "passes": pa.array([3, 2], pa.int64()),
+            "fitzpatrick": pa.array([5, 6], pa.int8()),
+            "follow_up_done": pa.array([True, False]),
+        }
+    )
     pq.write_table(table, tmp_path / "e.parquet")
     result = ingest([tmp_path / "e.parquet"], settings, today=TODAY)
     assert result.files[0].inserted == 2, result.files[0]
@@ -88,7 +133,9 @@ def test_parquet_with_typed_columns_loads(tmp_path, settings):
 
 
 def test_json_lines_load_and_a_broken_line_is_quarantined(tmp_path, settings):
-    path = write_jsonl(tmp_path / "f.jsonl", [row(session_id="S1"), {**row(session_id="S2"), "vacuum_kpa": 33}])
+    path = write_jsonl(
+        tmp_path / "f.jsonl", [row(session_id="S1"), {**row(session_id="S2"), "vacuum_kpa": 33}]
+    )
     with open(path, "a", encoding="utf-8") as handle:
         handle.write("{not json\n\n[1, 2]\n")
     result = ingest([path], settings, today=TODAY)
@@ -108,7 +155,9 @@ def test_a_row_with_more_fields_than_the_header_is_quarantined(tmp_path, setting
 
 
 def test_unknown_columns_are_reported_and_protected_columns_dropped(tmp_path, settings):
-    rows = [row(**{"notes": "allergic to X", "Patient Name": "Jane Roe", "email_address": "j@x.org", "room": "3"})]
+    rows = [
+        row(**{"notes": "allergic to X", "Patient Name": "Jane Roe", "email_address": "j@x.org", "room": "3"})
+    ]
     path = write_csv(tmp_path / "h.csv", rows)
     result = ingest([path], settings, today=TODAY)
     assert result.files[0].ignored_columns == ("room",)
@@ -118,12 +167,18 @@ def test_unknown_columns_are_reported_and_protected_columns_dropped(tmp_path, se
     assert "Jane" not in text and "allergic" not in text
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    ("clinic_id,session_id\nETB-01,S1\n", "missing required column(s): patient_id, clinician_id"),
-    ("", "empty file"),
-    ("clinic_id,session_id,session_id\n", "more than once: session_id"),
-], ids=["missing_columns", "empty", "duplicate_header"])
-def test_a_file_without_a_usable_header_is_rejected_whole_and_names_the_problem(tmp_path, settings, content, expected):
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("clinic_id,session_id\nETB-01,S1\n", "missing required column(s): patient_id, clinician_id"),
+        ("", "empty file"),
+        ("clinic_id,session_id,session_id\n", "more than once: session_id"),
+    ],
+    ids=["missing_columns", "empty", "duplicate_header"],
+)
+def test_a_file_without_a_usable_header_is_rejected_whole_and_names_the_problem(
+    tmp_path, settings, content, expected
+):
     bad = tmp_path / "in" / "bad.csv"
     bad.parent.mkdir()
     bad.write_text(content, encoding="utf-8")
@@ -148,7 +203,11 @@ def test_a_corrupt_gzip_or_workbook_is_rejected_whole(tmp_path, settings):
 
 def test_a_latin1_file_is_rejected_with_a_reason(tmp_path, settings):
     path = tmp_path / "l.csv"
-    path.write_bytes(",".join(row().keys()).encode() + b"\n" + ",".join(row(device_model="Derm\xe9").values())
-                     .encode("latin-1") + b"\n")
+    path.write_bytes(
+        ",".join(row().keys()).encode()
+        + b"\n"
+        + ",".join(row(device_model="Derm\xe9").values()).encode("latin-1")
+        + b"\n"
+    )
     result = ingest([path], settings, today=TODAY)
     assert result.files[0].status == "rejected" and "l.csv" in result.files[0].reason

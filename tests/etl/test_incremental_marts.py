@@ -25,9 +25,19 @@ def correction_of(tmp_path: Path, source: Path, every: int = 5) -> Path:
     fixed = []
     for i, row in enumerate(rows):
         if i % every == 0:
-            fixed.append({**row, "satisfaction": "5" if row["satisfaction"] != "5" else "2",
-                          "vacuum_kpa": str(round(float(row["vacuum_kpa"]) + 7.5, 1))})
-    late = {**rows[0], "session_id": "S9999999", "session_date": rows[0]["session_date"], "session_number": ""}
+            fixed.append(
+                {
+                    **row,
+                    "satisfaction": "5" if row["satisfaction"] != "5" else "2",
+                    "vacuum_kpa": str(round(float(row["vacuum_kpa"]) + 7.5, 1)),
+                }
+            )
+    late = {
+        **rows[0],
+        "session_id": "S9999999",
+        "session_date": rows[0]["session_date"],
+        "session_number": "",
+    }
     fixed.append(late)
     path = tmp_path / "fix" / f"{source.stem}_fix.csv"
     path.parent.mkdir(parents=True)
@@ -52,10 +62,14 @@ def test_an_incremental_rebuild_equals_a_full_one(settings, tmp_path):
         con.execute("attach ? as inc (read_only)", [str(published)])
         for query in list_queries("marts"):
             for a, b in (("wh", "inc"), ("inc", "wh")):
-                missing = con.execute(f"select count(*) from (select * from {a}.{query.name} "
-                                      f"except all select * from {b}.{query.name})").fetchall()[0][0]
+                missing = con.execute(
+                    f"select count(*) from (select * from {a}.{query.name} "
+                    f"except all select * from {b}.{query.name})"
+                ).fetchall()[0][0]
                 assert missing == 0, f"{query.name}: {missing} row(s) of {a} not in {b}"
-        changed = con.execute("select count(*) from inc.monthly_outcomes where clinic_id = 'ETB-01'").fetchall()[0][0]
+        changed = con.execute(
+            "select count(*) from inc.monthly_outcomes where clinic_id = 'ETB-01'"
+        ).fetchall()[0][0]
         assert changed > 0 and set(BY_CLINIC) <= {q.name for q in list_queries("marts")}
     finally:
         con.close()
@@ -65,12 +79,16 @@ def test_a_batch_touching_one_clinic_rebuilds_only_that_clinics_rows(settings, t
     ingest([SAMPLE], settings, today=TODAY)
     before = current_snapshot(settings.data_dir).path
     con = duckdb.connect(str(before), read_only=True)
-    untouched = con.execute("select * from patient_courses where clinic_id = 'HAM-03' order by all").fetchall()
+    untouched = con.execute(
+        "select * from patient_courses where clinic_id = 'HAM-03' order by all"
+    ).fetchall()
     con.close()
     ingest([correction_of(tmp_path, SAMPLE / "ETB-01_2026-06.csv")], settings, today=TODAY)
     con = duckdb.connect(str(current_snapshot(settings.data_dir).path), read_only=True)
     try:
-        assert con.execute("select * from patient_courses where clinic_id = 'HAM-03' order by all").fetchall() \
+        assert (
+            con.execute("select * from patient_courses where clinic_id = 'HAM-03' order by all").fetchall()
             == untouched
+        )
     finally:
         con.close()

@@ -20,8 +20,10 @@ from tests.helpers import TODAY, row, write_csv
 
 def counts(settings) -> dict:
     con = duckdb.connect(str(settings.data_dir / "warehouse.duckdb"), read_only=True)
-    out = {t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
-           for t in ("sessions", "quarantine", "load_batches", "load_files")}
+    out = {
+        t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
+        for t in ("sessions", "quarantine", "load_batches", "load_files")
+    }
     out["content"] = con.sql("select * exclude (batch_id, source_file) from sessions order by all").fetchall()
     con.close()
     return out
@@ -30,8 +32,12 @@ def counts(settings) -> dict:
 def month_file(tmp_path: Path, name: str, n: int, *, start: int = 0, bad_every: int = 0, **overrides) -> Path:
     rows = []
     for i in range(start, start + n):
-        r = row(session_id=f"S{i:06d}", patient_id=f"PN{20000000 + i // 5:08d}",
-                session_date=f"2026-{1 + (i % 9):02d}-{1 + (i % 27):02d}", **overrides)
+        r = row(
+            session_id=f"S{i:06d}",
+            patient_id=f"PN{20000000 + i // 5:08d}",
+            session_date=f"2026-{1 + (i % 9):02d}-{1 + (i % 27):02d}",
+            **overrides,
+        )
         if bad_every and i % bad_every == 0:
             r["passes"] = "9"
         rows.append(r)
@@ -64,8 +70,10 @@ def test_a_corrected_row_replaces_the_stored_one(tmp_path, settings):
     month_file(tmp_path, "a.csv", 10, satisfaction="")
     ingest([tmp_path / "in"], settings, today=TODAY)
     corrected = tmp_path / "fix" / "a.csv"
-    write_csv(corrected, [row(session_id="S000003", patient_id="PN20000000", session_date="2026-04-04",
-                              satisfaction="5")])
+    write_csv(
+        corrected,
+        [row(session_id="S000003", patient_id="PN20000000", session_date="2026-04-04", satisfaction="5")],
+    )
     result = ingest([corrected], settings, today=TODAY)
     assert (result.totals["updated"], result.totals["inserted"]) == (1, 0)
     con = duckdb.connect(str(settings.data_dir / "warehouse.duckdb"), read_only=True)
@@ -132,8 +140,10 @@ def test_old_snapshots_are_pruned_to_the_configured_number(tmp_path, settings):
 
 def test_a_second_load_at_the_same_time_is_refused_with_a_clear_message(tmp_path, settings):
     path = write_csv(tmp_path / "a.csv", [row()])
-    with warehouse.load_lock(settings.data_dir), pytest.raises(warehouse.WarehouseError,
-                                                               match="another load is running"):
+    with (
+        warehouse.load_lock(settings.data_dir),
+        pytest.raises(warehouse.WarehouseError, match="another load is running"),
+    ):
         ingest([path], settings, today=TODAY)
 
 
@@ -159,8 +169,12 @@ READER = textwrap.dedent("""
 def test_a_reader_holding_the_warehouse_never_blocks_a_load_and_keeps_its_snapshot(tmp_path, settings):
     month_file(tmp_path, "a.csv", 10)
     ingest([tmp_path / "in"], settings, today=TODAY)
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.data_dir / "warehouse.duckdb")],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(settings.data_dir / "warehouse.duckdb")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert reader.stdout.readline().strip() == "10"
         month_file(tmp_path, "b.csv", 5, start=100)
@@ -184,18 +198,31 @@ def big_file(tmp_path: Path, n: int) -> Path:
     return path
 
 
-CRASH_POINTS = ["after_file", "before_checkpoint", "before_rename", "after_rename", "before_link_swap",
-                "after_link_swap"]
+CRASH_POINTS = [
+    "after_file",
+    "before_checkpoint",
+    "before_rename",
+    "after_rename",
+    "before_link_swap",
+    "after_link_swap",
+]
 
 
 def run_cli_ingest(path: Path, settings, env_extra: dict) -> subprocess.CompletedProcess:
     env = {**os.environ, "DERMA_DATA_DIR": str(settings.data_dir), **env_extra}
-    return subprocess.run([sys.executable, "-m", "derma.cli", "ingest", str(path), "--skip-models"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "derma.cli", "ingest", str(path), "--skip-models"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
-def test_a_load_killed_at_any_step_leaves_a_serving_snapshot_and_the_next_load_converges(tmp_path, settings, point):
+def test_a_load_killed_at_any_step_leaves_a_serving_snapshot_and_the_next_load_converges(
+    tmp_path, settings, point
+):
     first = month_file(tmp_path, "a.csv", 10)
     ingest([first], settings, today=TODAY)
     before = counts(settings)
@@ -219,8 +246,12 @@ def test_a_load_killed_at_random_moments_never_corrupts_the_warehouse(tmp_path, 
     path = big_file(tmp_path, 150_000)
     env = {**os.environ, "DERMA_DATA_DIR": str(settings.data_dir)}
     for delay in (0.3, 0.8, 1.5):
-        proc = subprocess.Popen([sys.executable, "-m", "derma.cli", "ingest", str(path), "--skip-models"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "derma.cli", "ingest", str(path), "--skip-models"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.kill()
         proc.wait()

@@ -21,7 +21,9 @@ def all_bytes(folder: Path) -> list[tuple[Path, bytes]]:
 
 
 def load_with_bad_rows(tmp_path, settings):
-    rows = [row(session_id=f"S{i}", patient_id=pid, session_date="2026-10-02") for i, pid in enumerate(RAW_IDS)]
+    rows = [
+        row(session_id=f"S{i}", patient_id=pid, session_date="2026-10-02") for i, pid in enumerate(RAW_IDS)
+    ]
     rows[3]["passes"] = "99"  # quarantined: the record names the row but masks the patient
     rows[4]["session_date"] = "tomorrow"
     rows[5]["patient_id"] = "PN 7000-0035!"  # odd formats are still pseudonymised, never stored raw
@@ -61,7 +63,9 @@ def test_no_table_holds_a_raw_patient_number_and_quarantine_masks_it(tmp_path, s
     for table in tables:
         text = con.sql(f"select * from {table}").df().to_csv()
         assert not any(pid in text for pid in [*RAW_IDS, "PN99999999", "PN99999998"]), table
-    keys = con.execute("select distinct patient_key from quarantine where session_id in ('Q', 'R')").fetchall()
+    keys = con.execute(
+        "select distinct patient_key from quarantine where session_id in ('Q', 'R')"
+    ).fetchall()
     assert keys and all(k[0].startswith("pk_") for k in keys)
 
 
@@ -78,8 +82,13 @@ def test_a_patient_number_in_a_quarantined_patient_column_is_masked(tmp_path, se
 def test_messages_and_cli_output_never_show_a_patient_number(tmp_path, settings):
     path = load_with_bad_rows(tmp_path, settings)
     outputs = []
-    for args in (["ingest", str(path), "--skip-models"], ["ingest", str(path), "--format", "json", "--skip-models"],
-                 ["quarantine"], ["quarantine", "--format", "csv"], ["batches"]):
+    for args in (
+        ["ingest", str(path), "--skip-models"],
+        ["ingest", str(path), "--format", "json", "--skip-models"],
+        ["quarantine"],
+        ["quarantine", "--format", "csv"],
+        ["batches"],
+    ):
         done = derma(*args, data_dir=settings.data_dir)
         outputs.append(done.stdout + done.stderr)
     assert not any(pid in out for out in outputs for pid in RAW_IDS)

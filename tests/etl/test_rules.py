@@ -15,7 +15,7 @@ def load_rows(tmp_path, settings, rows, **csv_options):
     result = ingest([path], settings, today=TODAY)
     con = duckdb.connect(str(settings.data_dir / "warehouse.duckdb"), read_only=True)
     sessions = con.sql("select * from sessions order by session_id").df()
-    quarantine = con.sql("select * from quarantine order by \"row\", \"column\"").df()
+    quarantine = con.sql('select * from quarantine order by "row", "column"').df()
     con.close()
     return result, sessions, quarantine
 
@@ -44,7 +44,12 @@ REJECTIONS = [
     ("unknown_indication", {"indication": "botox"}, "indication", "unknown_category"),
     ("fitzpatrick_seven", {"fitzpatrick": "7"}, "fitzpatrick", "out_of_range"),
     ("fitzpatrick_roman_seven", {"fitzpatrick": "VII"}, "fitzpatrick", "bad_type"),
-    ("flow_on_diamond", {"crystal_type": "diamond_tip", "particle_flow": "40"}, "particle_flow", "inconsistent"),
+    (
+        "flow_on_diamond",
+        {"crystal_type": "diamond_tip", "particle_flow": "40"},
+        "particle_flow",
+        "inconsistent",
+    ),
     ("flow_missing_on_crystal", {"particle_flow": ""}, "particle_flow", "missing_required"),
     ("flow_over_100", {"particle_flow": "101"}, "particle_flow", "out_of_range"),
     ("flow_text", {"particle_flow": "high"}, "particle_flow", "bad_type"),
@@ -57,12 +62,19 @@ REJECTIONS = [
     ("bad_pre_care", {"pre_care_followed": "2"}, "pre_care_followed", "bad_type"),
     ("birth_year_1899", {"birth_year": "1899"}, "birth_year", "out_of_range"),
     ("birth_year_future", {"birth_year": "2027"}, "birth_year", "out_of_range"),
-    ("born_after_session", {"birth_year": "2026", "session_date": "2025-10-01"}, "birth_year", "inconsistent"),
+    (
+        "born_after_session",
+        {"birth_year": "2026", "session_date": "2025-10-01"},
+        "birth_year",
+        "inconsistent",
+    ),
     ("session_number_zero", {"session_number": "0"}, "session_number", "out_of_range"),
 ]
 
 
-@pytest.mark.parametrize(("overrides", "column", "reason"), [r[1:] for r in REJECTIONS], ids=[r[0] for r in REJECTIONS])
+@pytest.mark.parametrize(
+    ("overrides", "column", "reason"), [r[1:] for r in REJECTIONS], ids=[r[0] for r in REJECTIONS]
+)
 def test_a_row_breaking_a_rule_is_quarantined_with_its_reason(tmp_path, settings, overrides, column, reason):
     result, sessions, quarantine = load_rows(tmp_path, settings, [row(**overrides)])
     assert len(sessions) == 0
@@ -72,7 +84,9 @@ def test_a_row_breaking_a_rule_is_quarantined_with_its_reason(tmp_path, settings
 
 
 def test_a_row_breaking_several_rules_counts_once_with_a_record_per_rule(tmp_path, settings):
-    result, _, quarantine = load_rows(tmp_path, settings, [row(passes="9", crystal_type="laser", satisfaction="0")])
+    result, _, quarantine = load_rows(
+        tmp_path, settings, [row(passes="9", crystal_type="laser", satisfaction="0")]
+    )
     assert result.files[0].quarantined == 1 and result.files[0].rows == 1
     assert sorted(quarantine["reason"]) == ["out_of_range", "out_of_range", "unknown_category"]
 
@@ -99,8 +113,12 @@ ACCEPTED = [
     ("boolean_yes", {"follow_up_done": "YES"}, "follow_up_done", True),
     ("boolean_n", {"pre_care_followed": "n"}, "pre_care_followed", False),
     ("boolean_zero", {"pre_care_followed": "0"}, "pre_care_followed", False),
-    ("side_effects_list", {"side_effects": "Petechiae; prolonged-erythema;petechiae"}, "side_effects",
-     ["petechiae", "prolonged_erythema"]),
+    (
+        "side_effects_list",
+        {"side_effects": "Petechiae; prolonged-erythema;petechiae"},
+        "side_effects",
+        ["petechiae", "prolonged_erythema"],
+    ),
     ("side_effects_none", {"side_effects": "none"}, "side_effects", []),
     ("empty_satisfaction_is_no_answer", {"satisfaction": ""}, "satisfaction", None),
     ("age_over_89_is_90", {"birth_year": "1920"}, "age_years", 90),
@@ -109,7 +127,9 @@ ACCEPTED = [
 ]
 
 
-@pytest.mark.parametrize(("overrides", "column", "expected"), [a[1:] for a in ACCEPTED], ids=[a[0] for a in ACCEPTED])
+@pytest.mark.parametrize(
+    ("overrides", "column", "expected"), [a[1:] for a in ACCEPTED], ids=[a[0] for a in ACCEPTED]
+)
 def test_an_accepted_variant_is_stored_in_normal_form(tmp_path, settings, overrides, column, expected):
     _result, sessions, quarantine = load_rows(tmp_path, settings, [row(**overrides)])
     assert quarantine.empty, quarantine.to_dict("records")
@@ -125,9 +145,11 @@ def test_an_accepted_variant_is_stored_in_normal_form(tmp_path, settings, overri
 
 
 def test_unknown_side_effects_when_follow_up_did_not_happen(tmp_path, settings):
-    rows = [row(session_id="A", side_effects="", follow_up_done="false"),
-            row(session_id="B", side_effects="", follow_up_done="true"),
-            row(session_id="C", side_effects="petechiae", follow_up_done="false")]
+    rows = [
+        row(session_id="A", side_effects="", follow_up_done="false"),
+        row(session_id="B", side_effects="", follow_up_done="true"),
+        row(session_id="C", side_effects="petechiae", follow_up_done="false"),
+    ]
     _, sessions, _ = load_rows(tmp_path, settings, rows)
     by_id = sessions.set_index("session_id")
     assert pd.isna(by_id.loc["A", "any_side_effect"])
@@ -148,12 +170,18 @@ def test_vacuum_in_mmhg_or_inhg_is_converted_to_kpa(tmp_path, settings):
 
 
 def test_session_number_is_derived_in_date_order_when_absent(tmp_path, settings):
-    rows = [row(session_id=s, session_date=d) for s, d in
-            [("c", "2026-10-15"), ("a", "2026-10-01"), ("b", "2026-10-08")]]
+    rows = [
+        row(session_id=s, session_date=d)
+        for s, d in [("c", "2026-10-15"), ("a", "2026-10-01"), ("b", "2026-10-08")]
+    ]
     rows.append(row(session_id="other", patient_id="PN10000002", session_date="2026-10-02"))
     _, sessions, _ = load_rows(tmp_path, settings, rows)
     assert dict(zip(sessions["session_id"], sessions["session_number"], strict=True)) == {
-        "a": 1, "b": 2, "c": 3, "other": 1}
+        "a": 1,
+        "b": 2,
+        "c": 3,
+        "other": 1,
+    }
 
 
 def test_derived_session_numbers_follow_a_late_earlier_session(tmp_path, settings):
@@ -172,10 +200,17 @@ def test_a_reported_session_number_is_kept(tmp_path, settings):
 
 
 def test_same_key_with_different_content_quarantines_every_row_of_that_key(tmp_path, settings):
-    rows = [row(session_id="S1", vacuum_kpa="30"), row(session_id="S2"), row(session_id="S1", vacuum_kpa="31")]
+    rows = [
+        row(session_id="S1", vacuum_kpa="30"),
+        row(session_id="S2"),
+        row(session_id="S1", vacuum_kpa="31"),
+    ]
     result, sessions, quarantine = load_rows(tmp_path, settings, rows)
     assert sessions["session_id"].tolist() == ["S2"]
-    assert quarantine[["row", "reason"]].values.tolist() == [[1, "duplicate_in_file"], [3, "duplicate_in_file"]]
+    assert quarantine[["row", "reason"]].values.tolist() == [
+        [1, "duplicate_in_file"],
+        [3, "duplicate_in_file"],
+    ]
     assert (result.files[0].inserted, result.files[0].quarantined) == (1, 2)
 
 

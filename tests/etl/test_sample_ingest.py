@@ -21,12 +21,16 @@ def mixed_folder(tmp_path_factory):
     planted = []
     for i, fmt in enumerate(FORMATS):
         clinic = sorted(frame["clinic_id"].unique())[i]
-        result = write_exports(frame[frame["clinic_id"] == clinic], root / fmt, fmt=fmt, messy_rate=0.08, seed=i)
+        result = write_exports(
+            frame[frame["clinic_id"] == clinic], root / fmt, fmt=fmt, messy_rate=0.08, seed=i
+        )
         planted += [(p.file, p.row, p.column, p.reason) for p in result.planted]
     return root, planted
 
 
-def test_a_mixed_folder_loads_with_counts_that_add_up_and_every_planted_defect_quarantined(mixed_folder, settings):
+def test_a_mixed_folder_loads_with_counts_that_add_up_and_every_planted_defect_quarantined(
+    mixed_folder, settings
+):
     root, planted = mixed_folder
     result = ingest([root], settings, today=TODAY)
     assert {f.format for f in result.files} == set(FORMATS)
@@ -34,11 +38,22 @@ def test_a_mixed_folder_loads_with_counts_that_add_up_and_every_planted_defect_q
     for f in result.files:
         assert f.inserted + f.updated + f.unchanged + f.quarantined == f.rows
     con = duckdb.connect(str(settings.data_dir / "warehouse.duckdb"), read_only=True)
-    stored = {(file, r, reason) for file, r, reason in
-              con.execute('select file, "row", reason from quarantine').fetchall()}
+    stored = {
+        (file, r, reason)
+        for file, r, reason in con.execute('select file, "row", reason from quarantine').fetchall()
+    }
     expected = {(file, r, reason) for file, r, _, reason in planted if reason != "identical_repeat"}
-    assert {p[3] for p in planted} >= {"missing_required", "bad_type", "bad_date", "future_date", "out_of_range",
-                                      "unknown_category", "inconsistent", "duplicate_in_file", "identical_repeat"}
+    assert {p[3] for p in planted} >= {
+        "missing_required",
+        "bad_type",
+        "bad_date",
+        "future_date",
+        "out_of_range",
+        "unknown_category",
+        "inconsistent",
+        "duplicate_in_file",
+        "identical_repeat",
+    }
     assert expected <= stored, sorted(expected - stored)[:10]
     planted_rows = {(file, r) for file, r, _, reason in planted if reason != "identical_repeat"}
     assert {(file, r) for file, r, _ in stored} == planted_rows, "nothing clean is quarantined"

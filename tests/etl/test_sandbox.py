@@ -46,7 +46,9 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
     con.execute("insert into clinics values ('ETB-01', 'East'), ('ETB-02', 'West')")
     # A column literally named like a statement keyword: analysts must still be able to select it.
     con.execute("create table devices as select 'D1' as device_id, 35.0 as vacuum, 2 as load")
-    con.execute("create view recent_sessions as select * from sessions where session_date >= date '2024-06-01'")
+    con.execute(
+        "create view recent_sessions as select * from sessions where session_date >= date '2024-06-01'"
+    )
     con.execute("checkpoint")
     con.close()
     return path
@@ -125,16 +127,25 @@ ALLOWED = {
     "show_tables": ("show tables", 4),
     "show_a_table": ("show sessions", 6),
     "union": ("select 1 as x union all select 2", 2),
-    "bounded_recursive_cte": ("with recursive r(n) as (select 1 union all select n + 1 from r where n < 5) "
-                              "select * from r", 5),
-    "window_and_qualify": ("select * from sessions qualify row_number() over "
-                           "(partition by patient_id order by session_date) = 1", 7),
+    "bounded_recursive_cte": (
+        "with recursive r(n) as (select 1 union all select n + 1 from r where n < 5) select * from r",
+        5,
+    ),
+    "window_and_qualify": (
+        "select * from sessions qualify row_number() over "
+        "(partition by patient_id order by session_date) = 1",
+        7,
+    ),
     "view": ("select count(*) from recent_sessions", 1),
-    "information_schema": ("select column_name from information_schema.columns "
-                           "where table_name = 'clinics'", 2),
+    "information_schema": (
+        "select column_name from information_schema.columns where table_name = 'clinics'",
+        2,
+    ),
     "duckdb_tables_function": ("select table_name from duckdb_tables()", 3),
-    "pivot_with_in_list": ("pivot sessions on clinic_id in ('ETB-01', 'ETB-02') using count(*) "
-                           "group by patient_id", 7),
+    "pivot_with_in_list": (
+        "pivot sessions on clinic_id in ('ETB-01', 'ETB-02') using count(*) group by patient_id",
+        7,
+    ),
     "range": ("select * from range(3)", 3),
     "keyword_named_columns": ("select vacuum, load from devices", 1),
     "write_words_inside_a_string": ("select 'delete from sessions; drop table sessions' as note", 1),
@@ -367,10 +378,13 @@ def test_the_engine_layer_alone_blocks_files_settings_writes_and_python_objects(
         for statement, error in blocked.items():
             with pytest.raises(error):
                 con.execute(statement)
-        settings = dict(con.execute(
-            "select name, value from duckdb_settings() where name in ('enable_external_access', "
-            "'lock_configuration', 'python_enable_replacements', 'autoinstall_known_extensions', "
-            "'autoload_known_extensions', 'temp_directory')").fetchall())
+        settings = dict(
+            con.execute(
+                "select name, value from duckdb_settings() where name in ('enable_external_access', "
+                "'lock_configuration', 'python_enable_replacements', 'autoinstall_known_extensions', "
+                "'autoload_known_extensions', 'temp_directory')"
+            ).fetchall()
+        )
     finally:
         con.close()
     assert settings == {
@@ -406,8 +420,12 @@ def test_a_runaway_query_is_stopped_at_the_time_limit(snapshot, sql):
 def test_a_query_past_the_memory_limit_fails_without_spilling(snapshot):
     before = fingerprint(snapshot)
     with pytest.raises(SandboxError, match="memory limit of 64MB"):
-        run_sandboxed("select length(string_agg(repeat('x', 1000), ',')) from range(10000000)",
-                      snapshot, memory_limit="64MB", timeout_s=5)
+        run_sandboxed(
+            "select length(string_agg(repeat('x', 1000), ',')) from range(10000000)",
+            snapshot,
+            memory_limit="64MB",
+            timeout_s=5,
+        )
     assert fingerprint(snapshot) == before
 
 
@@ -441,8 +459,16 @@ def test_errors_while_reading_rows_do_not_quote_warehouse_values(snapshot, sql):
         ("select $clinic_id", "without parameters"),
         ("pivot sessions on clinic_id using count(*)", "IN (...)"),
     ],
-    ids=["unknown_table", "unknown_column", "misspelt_keyword", "truncated_expression", "empty",
-         "only_a_comment", "parameter", "pivot_without_in_list"],
+    ids=[
+        "unknown_table",
+        "unknown_column",
+        "misspelt_keyword",
+        "truncated_expression",
+        "empty",
+        "only_a_comment",
+        "parameter",
+        "pivot_without_in_list",
+    ],
 )
 def test_mistakes_become_one_line_messages_naming_the_problem(snapshot, sql, expected):
     with pytest.raises(SandboxError) as failed:

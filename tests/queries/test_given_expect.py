@@ -22,12 +22,16 @@ def load(tmp_path, settings):
 
 
 def test_rates_exclude_unanswered_surveys_and_unknown_outcomes(load):
-    con = load([
-        row(session_id="a", satisfaction="5", side_effects="petechiae"),
-        row(session_id="b", satisfaction="2", side_effects=""),
-        row(session_id="c", satisfaction="", side_effects="", follow_up_done="false"),  # both unknown
-        row(session_id="d", satisfaction="", side_effects="", follow_up_done="true"),  # no answer, no event
-    ])
+    con = load(
+        [
+            row(session_id="a", satisfaction="5", side_effects="petechiae"),
+            row(session_id="b", satisfaction="2", side_effects=""),
+            row(session_id="c", satisfaction="", side_effects="", follow_up_done="false"),  # both unknown
+            row(
+                session_id="d", satisfaction="", side_effects="", follow_up_done="true"
+            ),  # no answer, no event
+        ]
+    )
     kpi = run_query(con, "kpis_by_month").iloc[0]
     assert (kpi["sessions"], kpi["answered"], kpi["satisfied"]) == (4, 2, 1)
     assert kpi["pct_satisfied"] == pytest.approx(0.5)
@@ -35,16 +39,24 @@ def test_rates_exclude_unanswered_surveys_and_unknown_outcomes(load):
     assert kpi["side_effect_rate"] == pytest.approx(1 / 3)
     assert kpi["response_rate"] == pytest.approx(0.5)
     # Wilson 95% for 1/3 (textbook value).
-    assert (kpi["side_effect_rate_low"], kpi["side_effect_rate_high"]) == (pytest.approx(0.0615, abs=1e-4),
-                                                                           pytest.approx(0.7923, abs=1e-4))
+    assert (kpi["side_effect_rate_low"], kpi["side_effect_rate_high"]) == (
+        pytest.approx(0.0615, abs=1e-4),
+        pytest.approx(0.7923, abs=1e-4),
+    )
 
 
 def test_deltas_compare_with_the_previous_month_and_the_same_month_last_year(load):
     rows = []
     for month, n, events in (("2025-10", 4, 2), ("2026-09", 2, 0), ("2026-10", 5, 1)):
         for i in range(n):
-            rows.append(row(session_id=f"{month}-{i}", patient_id=f"PN{month}{i}", session_date=f"{month}-0{i + 1}",
-                            side_effects="petechiae" if i < events else ""))
+            rows.append(
+                row(
+                    session_id=f"{month}-{i}",
+                    patient_id=f"PN{month}{i}",
+                    session_date=f"{month}-0{i + 1}",
+                    side_effects="petechiae" if i < events else "",
+                )
+            )
     con = load(rows)
     frame = run_query(con, "kpis_by_month").set_index("month")
     october = frame.loc["2026-10-01"]
@@ -60,19 +72,37 @@ def test_courses_are_completed_ongoing_or_dropped_out(load):
     # wrinkles plans 6 sessions: 6 done -> completed
     rows += [row(session_id=f"c{i}", patient_id="PN1", session_date=f"2026-0{i + 1}-10") for i in range(6)]
     # 3 sessions, last long before the clinic's latest data -> dropped out
-    rows += [row(session_id=f"d{i}", patient_id="PN2", session_date=f"2026-0{i + 1}-12", satisfaction=str(2 + i))
-             for i in range(3)]
+    rows += [
+        row(session_id=f"d{i}", patient_id="PN2", session_date=f"2026-0{i + 1}-12", satisfaction=str(2 + i))
+        for i in range(3)
+    ]
     # 2 sessions, last within 42 days of the clinic's latest data (2026-10-20) -> ongoing
-    rows += [row(session_id=f"o{i}", patient_id="PN3", session_date=d, indication="acne",
-                 side_effects="petechiae" if i == 1 else "") for i, d in enumerate(("2026-10-01", "2026-10-20"))]
+    rows += [
+        row(
+            session_id=f"o{i}",
+            patient_id="PN3",
+            session_date=d,
+            indication="acne",
+            side_effects="petechiae" if i == 1 else "",
+        )
+        for i, d in enumerate(("2026-10-01", "2026-10-20"))
+    ]
     con = load(rows)
     courses = con.sql("select * from patient_courses order by first_session_date").df()
     assert courses["status"].tolist() == ["completed", "dropped_out", "ongoing"]
     dropped = courses.iloc[1]
-    assert (dropped["sessions_done"], dropped["last_satisfaction"], dropped["best_satisfaction"],
-            dropped["first_satisfied_session"]) == (3, 4, 4, 3)
+    assert (
+        dropped["sessions_done"],
+        dropped["last_satisfaction"],
+        dropped["best_satisfaction"],
+        dropped["first_satisfied_session"],
+    ) == (3, 4, 4, 3)
     ongoing = courses.iloc[2]
-    assert (ongoing["planned_sessions"], ongoing["first_side_effect_session"], ongoing["max_gap_days"]) == (8, 2, 19)
+    assert (ongoing["planned_sessions"], ongoing["first_side_effect_session"], ongoing["max_gap_days"]) == (
+        8,
+        2,
+        19,
+    )
     completion = run_query(con, "course_completion").set_index("indication")
     assert completion.loc["wrinkles", ["completed", "dropped_out", "ongoing"]].tolist() == [1, 1, 0]
     assert completion.loc["wrinkles", "dropout_rate"] == pytest.approx(0.5)
@@ -80,10 +110,14 @@ def test_courses_are_completed_ongoing_or_dropped_out(load):
 
 
 def test_setting_bands_put_edges_in_the_upper_band_and_full_flow_in_the_top_band(load):
-    con = load([row(session_id="a", vacuum_kpa="30", particle_flow="100"),
-                row(session_id="b", vacuum_kpa="34.99", particle_flow="90"),
-                row(session_id="c", vacuum_kpa="35", particle_flow="89.9"),
-                row(session_id="d", crystal_type="diamond_tip", particle_flow="", vacuum_kpa="12")])
+    con = load(
+        [
+            row(session_id="a", vacuum_kpa="30", particle_flow="100"),
+            row(session_id="b", vacuum_kpa="34.99", particle_flow="90"),
+            row(session_id="c", vacuum_kpa="35", particle_flow="89.9"),
+            row(session_id="d", crystal_type="diamond_tip", particle_flow="", vacuum_kpa="12"),
+        ]
+    )
     bands = dict(con.sql("select session_id, vacuum_band from stg_sessions").fetchall())
     assert bands == {"a": "30–35 kPa", "b": "30–35 kPa", "c": "35–40 kPa", "d": "10–15 kPa"}
     flows = dict(con.sql("select session_id, flow_band from stg_sessions").fetchall())
@@ -94,9 +128,13 @@ def test_setting_bands_put_edges_in_the_upper_band_and_full_flow_in_the_top_band
 
 
 def test_filters_scope_every_count(load):
-    con = load([row(session_id="a", clinic_id="A-1", fitzpatrick="5"),
-                row(session_id="b", clinic_id="B-2", fitzpatrick="2"),
-                row(session_id="c", clinic_id="B-2", fitzpatrick="5", side_effects="abrasion")])
+    con = load(
+        [
+            row(session_id="a", clinic_id="A-1", fitzpatrick="5"),
+            row(session_id="b", clinic_id="B-2", fitzpatrick="2"),
+            row(session_id="c", clinic_id="B-2", fitzpatrick="5", side_effects="abrasion"),
+        ]
+    )
     assert run_query(con, "kpis_by_month", {"clinic_id": "B-2"})["sessions"].tolist() == [2]
     assert run_query(con, "kpis_by_month", {"fitzpatrick": 5})["sessions"].tolist() == [2]
     assert run_query(con, "unit_outcomes")["clinic_id"].tolist() == ["A-1", "B-2"]
@@ -106,8 +144,15 @@ def test_filters_scope_every_count(load):
 
 
 def test_patient_counts_agree_between_the_network_figure_and_a_filtered_recount(load):
-    rows = [row(session_id=f"s{i}", patient_id=f"PN{i % 3}", clinician_id=f"K{(i // 2) % 2}",
-                session_date=f"2026-0{1 + i % 2}-1{i}") for i in range(8)]
+    rows = [
+        row(
+            session_id=f"s{i}",
+            patient_id=f"PN{i % 3}",
+            clinician_id=f"K{(i // 2) % 2}",
+            session_date=f"2026-0{1 + i % 2}-1{i}",
+        )
+        for i in range(8)
+    ]
     con = load(rows)
     network = run_query(con, "kpis_by_month")[["month", "patients"]]
     recount = run_query(con, "kpis_by_month", {"clinic_id": "ETB-01"})[["month", "patients"]]
@@ -117,8 +162,15 @@ def test_patient_counts_agree_between_the_network_figure_and_a_filtered_recount(
 
 
 def test_unit_patient_counts_agree_between_the_mart_and_a_filtered_recount(load):
-    rows = [row(session_id=f"s{i}", patient_id=f"PN{i % 5}", clinician_id=f"K{i % 3}",
-                session_date=f"2026-0{1 + i % 3}-1{i % 9}") for i in range(15)]
+    rows = [
+        row(
+            session_id=f"s{i}",
+            patient_id=f"PN{i % 5}",
+            clinician_id=f"K{i % 3}",
+            session_date=f"2026-0{1 + i % 3}-1{i % 9}",
+        )
+        for i in range(15)
+    ]
     con = load(rows)
     everything = {"date_from": "2026-01-01", "date_to": "2026-12-31"}  # same data, forces the recount
     for grain in ("clinician", "clinic"):

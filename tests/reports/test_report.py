@@ -29,8 +29,9 @@ def built(sample_warehouse, tmp_path_factory):
     files = {
         "network": build_report(sample_warehouse, MONTH, None, out / "network"),
         "clinic": build_report(sample_warehouse, MONTH, CLINIC, out / "clinic"),
-        "suppressed": build_report(sample_warehouse, MONTH, CLINIC, out / "suppressed", ("html", "xlsx"),
-                                   min_cell=MIN_CELL),
+        "suppressed": build_report(
+            sample_warehouse, MONTH, CLINIC, out / "suppressed", ("html", "xlsx"), min_cell=MIN_CELL
+        ),
         "again": build_report(sample_warehouse, MONTH, CLINIC, out / "again", ("html", "xlsx")),
         "empty": build_report(sample_warehouse, EMPTY_MONTH, None, out / "empty"),
     }
@@ -45,13 +46,16 @@ def warehouse(sample_warehouse):
 
 
 def kpis(con, clinic_id=None):
-    frame = run_query(con, "kpis_by_month", {"clinic_id": clinic_id, "date_from": f"{MONTH}-01",
-                                             "date_to": f"{MONTH}-31"})
+    frame = run_query(
+        con, "kpis_by_month", {"clinic_id": clinic_id, "date_from": f"{MONTH}-01", "date_to": f"{MONTH}-31"}
+    )
     return frame.iloc[0]
 
 
 def without_bundle(html: str) -> str:
-    return re.sub(r"<script[^>]*>/\*\*\s*\n?\s*\* plotly\.js.*?</script>", "", html, count=1, flags=re.S | re.I)
+    return re.sub(
+        r"<script[^>]*>/\*\*\s*\n?\s*\* plotly\.js.*?</script>", "", html, count=1, flags=re.S | re.I
+    )
 
 
 def pdf_text(path: Path) -> str:
@@ -64,14 +68,18 @@ def xlsx_cells(path: Path) -> list:
 
 
 def all_text(files: dict) -> dict[str, str]:
-    return {"html": files["html"].read_text(encoding="utf-8"), "pdf": pdf_text(files["pdf"]),
-            "xlsx": "\n".join(str(v) for v in xlsx_cells(files["xlsx"]))}
+    return {
+        "html": files["html"].read_text(encoding="utf-8"),
+        "pdf": pdf_text(files["pdf"]),
+        "xlsx": "\n".join(str(v) for v in xlsx_cells(files["xlsx"])),
+    }
 
 
 def test_files_are_named_by_scope_and_month(built):
     assert built["network"]["html"].name == f"derma-report_network_{MONTH}.html"
-    assert {p.name for p in built["clinic"].values()} == {f"derma-report_{CLINIC}_{MONTH}.{f}"
-                                                          for f in ("html", "pdf", "xlsx")}
+    assert {p.name for p in built["clinic"].values()} == {
+        f"derma-report_{CLINIC}_{MONTH}.{f}" for f in ("html", "pdf", "xlsx")
+    }
 
 
 @pytest.mark.parametrize("scope", ["network", "clinic"])
@@ -143,7 +151,8 @@ def test_the_pdf_has_a_contents_list_and_page_numbers(built):
 def test_a_clinic_report_names_no_other_clinic_clinician_or_patient(built, warehouse):
     people = run_query(warehouse, "unit_outcomes", {"grain": "clinician"})
     others = set(people.loc[people["clinic_id"] != CLINIC, "clinic_id"]) | set(
-        people.loc[people["clinic_id"] != CLINIC, "clinician_id"])
+        people.loc[people["clinic_id"] != CLINIC, "clinician_id"]
+    )
     assert others
     for fmt, text in all_text(built["clinic"]).items():
         assert not [o for o in others if o in text], fmt
@@ -161,8 +170,12 @@ def test_min_cell_hides_small_counts_and_cannot_be_undone_by_subtraction(built):
         header = [c.value for c in sheet[1]]
         for row in sheet.iter_rows(min_row=2):
             for c, name in zip(row, header, strict=True):
-                if c.number_format == "#,##0" and isinstance(c.value, int) and "delta" not in name \
-                        and "change" not in name:
+                if (
+                    c.number_format == "#,##0"
+                    and isinstance(c.value, int)
+                    and "delta" not in name
+                    and "change" not in name
+                ):
                     assert c.value >= MIN_CELL, (sheet.title, name, c.value)
                 seen_hidden |= c.value == f"<{MIN_CELL}"
         if sheet.title == "Side effects":  # per type, the skin-type cells add up to a knowable total
@@ -194,15 +207,44 @@ def test_a_month_without_data_writes_a_short_report_saying_so(built):
 
 def test_the_cli_writes_named_files_and_fails_in_one_line(sample_warehouse, tmp_path):
     runner = CliRunner()
-    ok = runner.invoke(main, ["report", "--month", MONTH, "--clinic", CLINIC, "--formats", "html,xlsx", "--out",
-                              str(tmp_path), "--data-dir", str(sample_warehouse.data_dir)])
+    ok = runner.invoke(
+        main,
+        [
+            "report",
+            "--month",
+            MONTH,
+            "--clinic",
+            CLINIC,
+            "--formats",
+            "html,xlsx",
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            str(sample_warehouse.data_dir),
+        ],
+    )
     assert ok.exit_code == 0, ok.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"derma-report_{CLINIC}_{MONTH}.html",
-                                                          f"derma-report_{CLINIC}_{MONTH}.xlsx"]
-    for args, message in ((["--clinic", "NOPE-99"], "unknown clinic 'NOPE-99'"), (["--month", "2026-13"],
-                                                                                  "bad month")):
-        bad = runner.invoke(main, ["report", "--month", MONTH, *args, "--out", str(tmp_path), "--data-dir",
-                                   str(sample_warehouse.data_dir)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"derma-report_{CLINIC}_{MONTH}.html",
+        f"derma-report_{CLINIC}_{MONTH}.xlsx",
+    ]
+    for args, message in (
+        (["--clinic", "NOPE-99"], "unknown clinic 'NOPE-99'"),
+        (["--month", "2026-13"], "bad month"),
+    ):
+        bad = runner.invoke(
+            main,
+            [
+                "report",
+                "--month",
+                MONTH,
+                *args,
+                "--out",
+                str(tmp_path),
+                "--data-dir",
+                str(sample_warehouse.data_dir),
+            ],
+        )
         assert bad.exit_code == 1 and message in bad.output and len(bad.output.strip().splitlines()) == 1
 
 
@@ -218,4 +260,7 @@ def test_the_reports_page_builds_and_offers_downloads(sample_warehouse, monkeypa
     at.button(key="reports_build").click().run()
     assert not at.exception, [e.message for e in at.exception]
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == [f"Download derma-report_{CLINIC}_{MONTH}.html", f"Download derma-report_{CLINIC}_{MONTH}.xlsx"]
+    assert labels == [
+        f"Download derma-report_{CLINIC}_{MONTH}.html",
+        f"Download derma-report_{CLINIC}_{MONTH}.xlsx",
+    ]
