@@ -324,7 +324,7 @@ def _loglike(params, x, w):
     k = x.shape[1]
     if np.any(np.diff(params[k:]) <= 0):
         return -np.inf
-    prob = _pieces(params, x, w.shape[1])[0]
+    prob = _pieces(params, x)[0]
     return float(np.sum(w * np.log(prob)))
 
 
