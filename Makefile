@@ -29,8 +29,9 @@ test-all: install chromium  ## also the slow checks (coverage simulation)
 demo: install
 	$(BIN)/derma demo
 
-lint: install
+lint: install  ## ruff check and ruff format --check (CI runs it before the tests)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: install  ## the recorded benchmarks (long: builds 100k, 1M and 10M warehouses under /tmp/derma-bench)
 	$(BIN)/python -m bench.ingest --rows 100000 --runs 3 --pandas
@@ -48,7 +49,7 @@ bench: install  ## the recorded benchmarks (long: builds 100k, 1M and 10M wareho
 sample: install  ## regenerate the committed sample in sample_data/sample/
 	$(BIN)/python -m sample_data.make_sample
 
-lock: install  ## refresh constraints.txt from the tested environment
+lock: install  ## regenerate constraints.txt (exact versions) from the tested environment; never edit it by hand
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^derma-outcomes' > constraints.txt
 
 clean:

@@ -24,7 +24,7 @@ from etl.settings import Settings
 from etl.warehouse import connect_current
 from queries import run_query
 from reports.build import FORMATS, all_clinics, build_reports
-from reports.content import collect
+from reports.collect import collect
 
 TARGET_S = 20.0
 

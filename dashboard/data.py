@@ -17,7 +17,6 @@ reports are written to the audit log (``etl.audit``); when it cannot be written 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import signin
+from dashboard.auditing import log, log_once
 from dashboard.filters import Filters
 from etl import audit
 from etl.access import (
@@ -45,8 +45,6 @@ from queries import run_query
 TTL = "1h"  # entries are keyed by snapshot, so the TTL only bounds memory, never freshness
 MANY = 256
 FEW = 32
-
-LOGGED = "audit_last_logged"  # session-state key: what this session last wrote to the audit log, per kind
 
 
 @dataclass(frozen=True)
@@ -121,45 +119,6 @@ def source(user: Principal, current: Snapshot) -> Source:
 # --- The audit log ----------------------------------------------------------------------------------------
 
 
-def log(
-    user: Principal,
-    action: str,
-    what: str,
-    params: dict | None = None,
-    rows: int | None = None,
-    outcome: str = "ok",
-) -> None:
-    """One audit record for ``user``; raises ``etl.audit.AuditError`` (the caller refuses) when it cannot be written."""
-    audit.append(
-        settings().audit_path,
-        who=user.identity,
-        role=user.role,
-        via="dashboard",
-        action=action,
-        what=what,
-        params=params,
-        rows=rows,
-        outcome=outcome,
-    )
-
-
-def log_once(
-    user: Principal,
-    kind: str,
-    action: str,
-    what: str,
-    params: dict | None = None,
-    rows: int | None = None,
-    outcome: str = "ok",
-) -> None:
-    """Log unless this session's last record of ``kind`` was the same (a rerun is not a new view or query)."""
-    key = (user.identity, action, what, repr(sorted((params or {}).items())), rows)
-    logged = st.session_state.setdefault(LOGGED, {})
-    if logged.get(kind) != key:
-        log(user, action, what, params, rows, outcome)
-        logged[kind] = key
-
-
 def audit_records(user: Principal, since=None) -> pd.DataFrame:
     """The audit log for an admin, newest first (without the chain hashes)."""
     user.require(user.can_audit, "read the audit log")
@@ -181,17 +140,6 @@ def _audit_frame(path: str, version: tuple[int, int], since) -> pd.DataFrame:  #
     )
     frame["params"] = frame["params"].map(lambda p: ", ".join(f"{k}={v}" for k, v in (p or {}).items()))
     return frame.iloc[::-1].reset_index(drop=True)
-
-
-def download(user: Principal, what: str, params: dict, rows: int | None, payload: Callable[[], str | bytes]):
-    """A download button's data: built and logged only when the user clicks (Streamlit calls it then)."""
-    user.require(user.can_download, f"download {what}")
-
-    def deliver() -> str | bytes:
-        log(user, "download", what, params, rows)
-        return payload()
-
-    return deliver
 
 
 # --- Reads ------------------------------------------------------------------------------------------------

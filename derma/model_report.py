@@ -8,7 +8,7 @@ import pandas as pd
 
 from derma.jsonvalues import plain, records
 from etl.access import NETWORK
-from etl.load import LoadError
+from etl.batch import LoadError
 from etl.settings import Settings
 from etl.warehouse import connect_current
 from queries import run_query

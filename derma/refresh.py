@@ -16,7 +16,8 @@ import pandas as pd
 
 from derma.fitting import fit_everything
 from etl.access import NETWORK
-from etl.load import LoadError, amend_snapshot, new_batch_id, software_version
+from etl.batch import LoadError, new_batch_id, software_version
+from etl.load import amend_snapshot
 from etl.settings import Settings
 from etl.warehouse import connect_current, scalar
 from queries import run_query

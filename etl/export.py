@@ -35,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from etl.load import software_version
+from etl.batch import software_version
 from etl.marts import marts_are_current
 from etl.warehouse import WarehouseError, connect_attached, fsync_path, scalar
 from queries import list_queries

@@ -3,167 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from importlib import resources
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from etl import warehouse
-from etl.checks import TYPED_COLUMNS, check_rows
+from etl.batch import (
+    BatchResult,
+    FileResult,
+    LoadError,
+    collect_files,
+    new_batch_id,
+    sha256_file,
+    software_version,
+)
+from etl.checks import check_rows
 from etl.marts import build_marts, marts_are_current
 from etl.pseudonym import load_secret_key, pseudonymise_many
 from etl.readers import RejectedFile, detect_format, read_export
 from etl.settings import Settings
+from etl.upsert import derive_session_numbers, record_batch, record_file, upsert_file
 from etl.warehouse import scalar
 from queries import list_queries
-
-#: Columns written to ``sessions`` (the table's order), the load's own ones included.
-SESSION_COLUMNS = (
-    "clinic_id",
-    "session_id",
-    "patient_key",
-    "clinician_id",
-    "session_date",
-    "crystal_type",
-    "vacuum_kpa",
-    "passes",
-    "treatment_area",
-    "indication",
-    "fitzpatrick",
-    "particle_flow",
-    "session_number",
-    "reported_session_number",
-    "device_model",
-    "anaesthesia",
-    "pre_care_followed",
-    "soothing_mask",
-    "birth_year",
-    "age_years",
-    "satisfaction",
-    "side_effects",
-    "follow_up_done",
-    "any_side_effect",
-    "batch_id",
-    "source_file",
-    "source_row",
-)
-#: What decides "unchanged": the stored content of a row, not where or when it was loaded.
-CONTENT_COLUMNS = tuple(
-    c
-    for c in SESSION_COLUMNS
-    if c not in ("session_number", "batch_id", "source_file", "source_row", "clinic_id", "session_id")
-)
-MASK = "•••"
-
-
-class LoadError(RuntimeError):
-    """The batch failed as a whole; nothing was published. The message is one line."""
-
-
-@dataclass(frozen=True)
-class FileResult:
-    file: str
-    status: str
-    reason: str | None
-    rows: int
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    quarantined: int = 0
-    format: str = ""
-    sha256: str = ""
-    ignored_columns: tuple[str, ...] = ()
-    dropped_columns: tuple[str, ...] = ()
-    #: The batch whose load of the same bytes these counts come from, when the file was not read again.
-    same_as_batch: str | None = None
-
-    def to_dict(self) -> dict:
-        return {
-            "file": self.file,
-            "status": self.status,
-            "reason": self.reason,
-            "rows": self.rows,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "quarantined": self.quarantined,
-            "format": self.format,
-            "sha256": self.sha256,
-            "ignored_columns": list(self.ignored_columns),
-            "dropped_columns": list(self.dropped_columns),
-            "same_as_batch": self.same_as_batch,
-        }
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    batch_id: str
-    snapshot: str
-    files: tuple[FileResult, ...]
-    skipped: tuple[str, ...] = field(default=())
-
-    @property
-    def totals(self) -> dict[str, int]:
-        keys = ("rows", "inserted", "updated", "unchanged", "quarantined")
-        return {k: sum(getattr(f, k) for f in self.files) for k in keys}
-
-    @property
-    def any_rejected(self) -> bool:
-        return any(f.status == "rejected" for f in self.files)
-
-    def to_dict(self) -> dict:
-        return {
-            "batch_id": self.batch_id,
-            "snapshot": self.snapshot,
-            "files": [f.to_dict() for f in self.files],
-            "totals": self.totals,
-        }
-
-
-def software_version() -> str:
-    try:
-        return version("derma-outcomes")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
-    """Expand folders (recursively, sorted); files named on the command line are always tried.
-
-    Returns the export files and the names of files inside folders that are not exports.
-    """
-    files: list[Path] = []
-    skipped: list[str] = []
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if any(part.startswith(".") for part in child.relative_to(path).parts):
-                    continue
-                (files.append(child) if detect_format(child) else skipped.append(str(child)))
-        elif path.exists():
-            files.append(path)
-        else:
-            raise LoadError(f"{path}: no such file or folder")
-    return files, skipped
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def new_batch_id(now: dt.datetime) -> str:
-    return now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
 
 
 def ingest(
@@ -219,10 +83,10 @@ def ingest(
                 results.append(result)
                 if on_file:
                     on_file(result)
-            _record_batch(con, batch_id, started, results)  # before the marts: clinic_freshness reads it
+            record_batch(con, batch_id, started, results)  # before the marts: clinic_freshness reads it
             current = marts_are_current(con)
             if any(r.inserted or r.updated for r in results) or not current:
-                _derive_session_numbers(con)
+                derive_session_numbers(con)
                 # A batch that changed no session leaves every mart as it was; one that changed some
                 # clinics rebuilds those clinics' rows (all of them when the marts' SQL changed).
                 touched = [r[0] for r in con.execute("select distinct clinic_id from _touched").fetchall()]
@@ -320,11 +184,11 @@ def _load_file(con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.d
         raw = read_export(con, path, "_raw")
     except RejectedFile as exc:
         result = FileResult(name, "rejected", str(exc), 0, format=fmt, sha256=digest)
-        _record_file(con, batch_id, seq, path, result)
+        record_file(con, batch_id, seq, path, result)
         return result
     check_rows(con, raw, today, "_rows")
     _pseudonymise(con, key)
-    counts, span = _apply(con, batch_id, name)
+    counts, span = upsert_file(con, batch_id, name)
     result = FileResult(
         name,
         "loaded",
@@ -338,7 +202,7 @@ def _load_file(con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.d
     )
     if sum(counts) != raw.rows:
         raise LoadError(f"{name}: row counts do not add up ({sum(counts)} accounted for, {raw.rows} read)")
-    _record_file(con, batch_id, seq, path, result, span)
+    record_file(con, batch_id, seq, path, result, span)
     con.execute("drop table _raw; drop table _rows; drop table _rows_dups; drop table _keys")
     return result
 
@@ -393,7 +257,7 @@ def _unchanged_since_loaded(con, path: Path, seq: int, batch_id: str, digest: st
         dropped_columns=tuple(dropped or ()),
         same_as_batch=before,
     )
-    _record_file(con, batch_id, seq, path, result, (clinics, first, last))
+    record_file(con, batch_id, seq, path, result, (clinics, first, last))
     return result
 
 
@@ -414,157 +278,3 @@ def _pseudonymise(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     con.register("_keys_arrow", keys)
     con.execute("create or replace temp table _keys as select * from _keys_arrow")
     con.unregister("_keys_arrow")
-
-
-def _apply(
-    con: duckdb.DuckDBPyConnection, batch_id: str, name: str
-) -> tuple[tuple[int, int, int, int], tuple]:
-    """Upsert the file's good rows by natural key and quarantine the rest, in one transaction.
-
-    Returns (inserted, updated, unchanged, quarantined) counted over the file's rows, and the span of
-    its good rows (clinics, first and last session date) for the unchanged-file short cut.
-    """
-    typed = ", ".join(f"r.{c}" for c in TYPED_COLUMNS if c != "patient_id")
-    same = " and ".join(f"i.{c} is not distinct from s.{c}" for c in CONTENT_COLUMNS)
-    con.execute(f"""create or replace temp table _incoming as
-        with good as (
-            select {typed}, k.patient_key, r._row
-            from _rows as r
-            inner join _keys as k using (clinic_id, patient_id)
-            anti join _rows_dups as d on d._row = r._row
-            where len(r.problems) = 0
-        )
-        select i.*, case when s.session_id is null then 'insert' when {same} then 'unchanged' else 'update' end
-                    as action
-        from good as i
-        left join wh.sessions as s on s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
-    inserted, updated, unchanged_new, clinics, first, last = con.execute(
-        "select count(*) filter (action = 'insert'), count(*) filter (action = 'update'), "
-        "count(*) filter (action = 'unchanged'), coalesce(list(distinct clinic_id), []), min(session_date), "
-        "max(session_date) from _incoming"
-    ).fetchall()[0]
-    # Rows with problems, and every row of a key with differing contents, go to quarantine.
-    con.execute(f"""create or replace temp table _bad as
-        select r._row, r.clinic_id, r.session_id, k.patient_key,
-               list_transform(
-                   r.problems || case when d.kind = 'duplicate_in_file' then
-                       [{{'column': 'session_id', 'reason': 'duplicate_in_file', 'value': r.session_id}}] else [] end,
-                   lambda p: case when p.column = 'patient_id' and p.value is not null
-                                  then {{'column': p.column, 'reason': p.reason, 'value': '{MASK}'}} else p end)
-                   as problems
-        from _rows as r
-        left join _rows_dups as d on d._row = r._row
-        left join _keys as k using (clinic_id, patient_id)
-        where len(r.problems) > 0 or d.kind = 'duplicate_in_file'""")
-    quarantined, records = con.execute(
-        "select count(*), coalesce(sum(len(problems)), 0) from _bad"
-    ).fetchall()[0]
-    repeats = scalar(
-        con,
-        """select count(*) from _rows_dups as d inner join _rows as r using (_row)
-                             where d.kind = 'repeat' and len(r.problems) = 0""",
-    )
-    before_sessions = scalar(con, "select count(*) from wh.sessions")
-    before_quarantine = scalar(con, "select count(*) from wh.quarantine")
-    columns = ", ".join(SESSION_COLUMNS)
-    values = ", ".join(
-        {
-            "session_number": "coalesce(reported_session_number, 0)",
-            "batch_id": "$batch",
-            "source_file": "$file",
-            "source_row": "_row",
-        }.get(c, c)
-        for c in SESSION_COLUMNS
-    )
-    con.execute("begin transaction")
-    try:
-        con.execute("""delete from wh.sessions s using _incoming i
-                       where i.action = 'update' and s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
-        con.execute(
-            f"""insert into wh.sessions ({columns})
-            select {values} from _incoming where action in ('insert', 'update')""",
-            {"batch": batch_id, "file": name},
-        )
-        con.execute(
-            """insert into wh.quarantine
-            select $batch, $file, _row, p.column, left(p.value, 200), p.reason, clinic_id, session_id, patient_key
-            from (select _row, unnest(problems) as p, clinic_id, session_id, patient_key from _bad)""",
-            {"batch": batch_id, "file": name},
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    after_sessions = scalar(con, "select count(*) from wh.sessions")
-    after_quarantine = scalar(con, "select count(*) from wh.quarantine")
-    # A failed statement inside an explicit transaction can make COMMIT a silent no-op: verify.
-    if after_sessions != before_sessions + inserted or after_quarantine != before_quarantine + records:
-        raise LoadError(f"{name}: stored counts do not match the load; the batch was abandoned")
-    con.execute(
-        "insert into _touched select distinct clinic_id, patient_key from _incoming where action <> 'unchanged'"
-    )
-    con.execute("drop table _incoming; drop table _bad")
-    return (inserted, updated, unchanged_new + repeats, quarantined), (clinics, first, last)
-
-
-def _derive_session_numbers(con: duckdb.DuckDBPyConnection) -> None:
-    """Number each touched patient's sessions in date order where the file gave no number."""
-    con.execute("""update wh.sessions s set session_number = d.n
-        from (select clinic_id, session_id,
-                     row_number() over (partition by patient_key order by session_date, session_id) as n
-              from wh.sessions where patient_key in (select patient_key from _touched)) d
-        where s.clinic_id = d.clinic_id and s.session_id = d.session_id
-          and s.reported_session_number is null and s.session_number is distinct from d.n""")
-
-
-def _record_file(
-    con, batch_id: str, seq: int, path: Path, r: FileResult, span: tuple = (None, None, None)
-) -> None:
-    clinics, first, last = span
-    con.execute(
-        """insert into wh.load_files (batch_id, file_seq, file, format, sha256, bytes, status, reason, rows, inserted,
-               updated, unchanged, quarantined, ignored_columns, dropped_columns, loaded_at, clinics,
-               first_session_date, last_session_date)
-           values ($batch, $seq, $file, $format, $sha, $bytes, $status, $reason, $rows, $inserted, $updated,
-               $unchanged, $quarantined, $ignored, $dropped, current_timestamp::timestamp, $clinics::varchar[],
-               $first::date, $last::date)""",
-        {
-            "batch": batch_id,
-            "seq": seq,
-            "file": r.file,
-            "format": r.format,
-            "sha": r.sha256,
-            "bytes": path.stat().st_size,
-            "status": r.status,
-            "reason": r.reason,
-            "rows": r.rows,
-            "inserted": r.inserted,
-            "updated": r.updated,
-            "unchanged": r.unchanged,
-            "quarantined": r.quarantined,
-            "ignored": list(r.ignored_columns),
-            "dropped": list(r.dropped_columns),
-            "clinics": clinics,
-            "first": first,
-            "last": last,
-        },
-    )
-
-
-def _record_batch(con, batch_id: str, started: dt.datetime, results: list[FileResult]) -> None:
-    con.execute(
-        """insert into wh.load_batches values ($batch, $snapshot, $started, current_timestamp::timestamp, $version,
-           $files, $rejected, $rows, $inserted, $updated, $unchanged, $quarantined)""",
-        {
-            "batch": batch_id,
-            "snapshot": batch_id,
-            "started": started,
-            "version": software_version(),
-            "files": len(results),
-            "rejected": sum(r.status == "rejected" for r in results),
-            **{
-                k: sum(getattr(r, k) for r in results)
-                for k in ("rows", "inserted", "updated", "unchanged", "quarantined")
-            },
-        },
-    )

@@ -16,7 +16,8 @@ from etl.access import NETWORK, scoped_connection
 from etl.settings import Settings
 from etl.warehouse import connect, connect_current, required_snapshot
 from queries import run_query
-from reports.content import collect, month_bounds
+from reports.collect import collect
+from reports.content import month_bounds
 from reports.html import now_utc, write_html
 from reports.pdf import Printer
 from reports.xlsx import write_xlsx

@@ -39,6 +39,7 @@ ALLOWED = {
 FORBIDDEN = {"dashboard": ("derma.cli",)}
 STREAMLIT_ALLOWED = (
     "dashboard/streamlit_app.py",
+    "dashboard/auditing.py",
     "dashboard/app_pages/",
     "dashboard/data.py",
     "dashboard/signin.py",

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from charts import figures
+from charts import style
 from charts.tiles import MIN_N
 from dashboard import data
 from dashboard.filters import ACTIVE, Filters
@@ -67,7 +67,7 @@ def chart(
 ) -> None:
     """A titled figure with its one-sentence caption, or "not enough data" when ``frame[n]`` sums below ``minimum``."""
     st.markdown(f"**{title}**")
-    if frame is None or frame.empty or (n is not None and not figures.enough(frame, n, minimum)):
+    if frame is None or frame.empty or (n is not None and not style.enough(frame, n, minimum)):
         st.info(NOT_ENOUGH, icon=":material/info:")
     else:
         st.plotly_chart(build(frame, **options), key=key, config=CONFIG)

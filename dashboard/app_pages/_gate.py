@@ -11,7 +11,7 @@ import logging
 
 import streamlit as st
 
-from dashboard import data, signin
+from dashboard import auditing, data, signin
 from dashboard.filters import Filters
 from etl.access import NOT_SIGNED_IN, AccessError, Principal
 from etl.audit import AuditError
@@ -95,7 +95,7 @@ def view(who: Principal, page: st.Page, f: Filters) -> None:
 
 def _audit(who: Principal, action: str, what: str, params: dict | None = None, outcome: str = "ok") -> None:
     try:
-        data.log_once(who, "view", action, what, params, outcome=outcome)
+        auditing.log_once(who, "view", action, what, params, outcome=outcome)
     except AuditError as exc:
         LOG.error("audit log: %s", exc)
         _stop(

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from charts import figures
+from charts import model_figures
 from dashboard import data
 from dashboard.app_pages import _common as ui
 
@@ -32,7 +32,7 @@ for unit_type, clinic, highlight in (
         f"Observed ÷ expected side effects per "
         f"{unit_type} against expected events, with 95% (dashed) and 99.8% (solid) limits; diamonds lie outside "
         "the 99.8% limits and a ringed point is the one selected in the sidebar.",
-        figures.funnel,
+        model_figures.funnel,
         units,
         f"clinicians_funnel_{unit_type}",
         highlight=highlight,
@@ -54,7 +54,7 @@ with left:
         "Side-effect rate (Laney p′ chart)",
         "Monthly side-effect rate per clinic with its centre line and "
         "3-sigma limits adjusted for month-to-month variation.",
-        figures.spc,
+        model_figures.spc,
         data.spc_points(src, f.clinic_id, "side_effects_p_prime"),
         "clinicians_spc_side_effects",
         percent=True,
@@ -64,7 +64,7 @@ with right:
         "Mean satisfaction (XmR chart)",
         "Monthly mean rating (1–5) per clinic with its centre line and "
         "3-sigma limits from the month-to-month moving range.",
-        figures.spc,
+        model_figures.spc,
         data.spc_points(src, f.clinic_id, "satisfaction_xmr"),
         "clinicians_spc_satisfaction",
         percent=False,

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from charts import figures
+from charts import figures, style
 from dashboard import data
 from dashboard.app_pages import _common as ui
 
@@ -25,7 +25,7 @@ ui.chart(
     denominator="answered",
     x_title="session number",
     y_title="% satisfied",
-    colour=figures.GREEN,
+    colour=style.GREEN,
 )
 
 scope = data.model_scope(src, f.clinic_id)
@@ -81,5 +81,5 @@ ui.chart(
     denominator="finished",
     x_title="indication",
     y_title="stopped early",
-    colour=figures.PURPLE,
+    colour=style.PURPLE,
 )

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from charts import figures
+from charts import model_figures
 from dashboard import data
 from dashboard.app_pages import _common as ui
 
@@ -47,7 +47,7 @@ for model in summaries.itertuples():
         "Adjusted odds ratios",
         "Each row is one factor's adjusted odds ratio with its 95% interval; 1 means "
         "no difference, and intervals crossing 1 are compatible with no effect.",
-        figures.forest,
+        model_figures.forest,
         mine,
         f"models_forest_{model.model}",
     )

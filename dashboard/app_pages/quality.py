@@ -3,7 +3,7 @@
 import streamlit as st
 
 from charts import figures
-from dashboard import data
+from dashboard import auditing, data
 from dashboard.app_pages import _common as ui
 from etl.audit import AuditError
 
@@ -68,7 +68,7 @@ else:
     if who.can_download:
         st.download_button(
             "Download quarantined records (CSV)",
-            data.download(
+            auditing.download(
                 who,
                 "quarantine.csv",
                 {"clinic_id": f.clinic_id},

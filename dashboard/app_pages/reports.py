@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import auditing, data
 from dashboard.app_pages import _common as ui
 from etl.access import AccessDenied
 
@@ -62,7 +62,9 @@ if request:
     for name, payload in files:
         st.download_button(
             f"Download {name}",
-            data.download(who, name, {"month": request[0], "clinic": request[1]}, None, lambda p=payload: p),
+            auditing.download(
+                who, name, {"month": request[0], "clinic": request[1]}, None, lambda p=payload: p
+            ),
             file_name=name,
             mime=MIME[name.rsplit(".", 1)[1]],
             key=f"reports_download_{name.rsplit('.', 1)[1]}",

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from charts import figures
+from charts import figures, model_figures, style
 from dashboard import data, filters
 from dashboard.app_pages import _common as ui
 
@@ -45,7 +45,7 @@ ui.chart(
     denominator="outcome_known",
     x_title=SETTINGS[setting].lower(),
     y_title="side-effect rate",
-    colour=figures.ORANGE,
+    colour=style.ORANGE,
 )
 ui.chart(
     "Side-effect types by skin type",
@@ -66,7 +66,7 @@ if ui.models_ready(data.model_summaries(src, scope), scope):
         "Predicted side-effect risk",
         "Predicted chance of any side effect in a session as one setting changes "
         "and the others stay at typical values, with 95% bands.",
-        figures.model_curves,
+        model_figures.model_curves,
         curves,
         "safety_risk",
         curves=RISK,
@@ -75,11 +75,11 @@ if ui.models_ready(data.model_summaries(src, scope), scope):
         "Predicted chance of a 4–5 rating",
         "Predicted chance that a patient rates the session 4–5 by session "
         "number and by vacuum, other factors at typical values, with 95% bands.",
-        figures.model_curves,
+        model_figures.model_curves,
         curves,
         "safety_satisfied",
         curves=SATISFIED,
-        colour=figures.GREEN,
+        colour=style.GREEN,
     )
 
     st.subheader("Settings explorer")
@@ -117,7 +117,7 @@ if ui.models_ready(data.model_summaries(src, scope), scope):
         "Satisfaction against side-effect risk",
         "Each line is one number of passes; moving along it raises "
         "the vacuum from the lowest to the highest setting shown: up and to the left is the better trade-off.",
-        figures.tradeoff,
+        model_figures.tradeoff,
         grid,
         "safety_explorer",
         crystal=crystal,

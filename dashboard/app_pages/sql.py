@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import auditing, data
 from dashboard.app_pages import _common as ui
 from etl.access import AccessDenied
 from etl.audit import redact_sql
@@ -51,7 +51,7 @@ with named:
         st.info(str(exc), icon=":material/edit_note:")
     else:
         st.dataframe(result, hide_index=True, key="sql_named_result")
-        csv = data.download(who, f"{name}.csv", values, len(result), lambda: result.to_csv(index=False))
+        csv = auditing.download(who, f"{name}.csv", values, len(result), lambda: result.to_csv(index=False))
         st.download_button(
             "Download CSV", csv, f"{name}.csv", "text/csv", key="sql_download_named", on_click="ignore"
         )
@@ -84,7 +84,7 @@ with free:
             st.dataframe(outcome.frame, hide_index=True, key="sql_free_result")
             note = " (cut to the first rows)" if outcome.truncated else ""
             st.caption(f"{len(outcome.frame):,} row(s){note} in {outcome.elapsed_s * 1000:.0f} ms.")
-            csv = data.download(
+            csv = auditing.download(
                 who,
                 "query.csv",
                 {"sql": redact_sql(sql)},

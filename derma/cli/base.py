@@ -35,7 +35,7 @@ def handled(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         from etl.audit import AuditError
-        from etl.load import LoadError
+        from etl.batch import LoadError
         from etl.pseudonym import SecretKeyError
         from etl.settings import SettingsError
         from etl.warehouse import WarehouseError

@@ -9,13 +9,13 @@ import re
 import plotly.graph_objects as go
 import pytest
 
-from charts import figures
+from charts import figures, model_figures, style
 from charts import tiles as kpis
 from dashboard import filters
 from etl.warehouse import connect_current
 from queries import run_query
 
-PALETTE = {c.lower() for c in figures.SERIES}
+PALETTE = {c.lower() for c in style.SERIES}
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +61,11 @@ def every_figure(f) -> dict[str, go.Figure]:
         "types": figures.side_effect_types(f["side_effect_types_by_skin_type"]),
         "km": figures.km_curve(f["course_curves"], "3 sessions"),
         "dropout": figures.dropout_by_session(f["course_dropout"]),
-        "curves": figures.model_curves(f["model_curves"], {"side_effect_risk_by_vacuum": "vacuum"}),
-        "tradeoff": figures.tradeoff(f["settings_explorer"], vacuum_range=(20, 50)),
-        "forest": figures.forest(f["model_effects"]),
-        "funnel": figures.funnel(f["funnel_units"], f["funnel_limits"], highlight="ETB-01-K3"),
-        "spc": figures.spc(f["spc_points"], percent=True),
+        "curves": model_figures.model_curves(f["model_curves"], {"side_effect_risk_by_vacuum": "vacuum"}),
+        "tradeoff": model_figures.tradeoff(f["settings_explorer"], vacuum_range=(20, 50)),
+        "forest": model_figures.forest(f["model_effects"]),
+        "funnel": model_figures.funnel(f["funnel_units"], f["funnel_limits"], highlight="ETB-01-K3"),
+        "spc": model_figures.spc(f["spc_points"], percent=True),
         "files": figures.file_outcomes(f["load_batches"]),
         "reasons": figures.quarantine_reasons(f["quarantine_summary"]),
     }
@@ -82,7 +82,7 @@ def test_every_builder_draws_a_figure_with_palette_colours_only(frames):
 
 
 def test_the_tradeoff_draws_one_line_per_passes_value_over_the_chosen_vacuum(frames):
-    fig = figures.tradeoff(frames["settings_explorer"], vacuum_range=(20, 50))
+    fig = model_figures.tradeoff(frames["settings_explorer"], vacuum_range=(20, 50))
     assert [t.name for t in fig.data] == ["1 pass", *(f"{p} passes" for p in range(2, 7))]
     assert all(len(t.x) == 7 for t in fig.data)  # 20, 25, ..., 50 kPa
 
@@ -90,9 +90,9 @@ def test_the_tradeoff_draws_one_line_per_passes_value_over_the_chosen_vacuum(fra
 def test_rates_need_thirty_in_the_denominator():
     import pandas as pd
 
-    assert not figures.enough(pd.DataFrame({"answered": [10, 19]}), "answered")
-    assert figures.enough(pd.DataFrame({"answered": [10, 20]}), "answered")
-    assert not figures.enough(pd.DataFrame(), "answered")
+    assert not style.enough(pd.DataFrame({"answered": [10, 19]}), "answered")
+    assert style.enough(pd.DataFrame({"answered": [10, 20]}), "answered")
+    assert not style.enough(pd.DataFrame(), "answered")
 
 
 def test_kpi_tiles_say_not_enough_data_for_small_months(frames):

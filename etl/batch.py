@@ -1,0 +1,117 @@
+"""A batch's vocabulary: its files and their counts, the files a path names, ids and fingerprints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from etl.readers import detect_format
+
+
+class LoadError(RuntimeError):
+    """The batch failed as a whole; nothing was published. The message is one line."""
+
+
+@dataclass(frozen=True)
+class FileResult:
+    file: str
+    status: str
+    reason: str | None
+    rows: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    format: str = ""
+    sha256: str = ""
+    ignored_columns: tuple[str, ...] = ()
+    dropped_columns: tuple[str, ...] = ()
+    #: The batch whose load of the same bytes these counts come from, when the file was not read again.
+    same_as_batch: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "status": self.status,
+            "reason": self.reason,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "quarantined": self.quarantined,
+            "format": self.format,
+            "sha256": self.sha256,
+            "ignored_columns": list(self.ignored_columns),
+            "dropped_columns": list(self.dropped_columns),
+            "same_as_batch": self.same_as_batch,
+        }
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch_id: str
+    snapshot: str
+    files: tuple[FileResult, ...]
+    skipped: tuple[str, ...] = field(default=())
+
+    @property
+    def totals(self) -> dict[str, int]:
+        keys = ("rows", "inserted", "updated", "unchanged", "quarantined")
+        return {k: sum(getattr(f, k) for f in self.files) for k in keys}
+
+    @property
+    def any_rejected(self) -> bool:
+        return any(f.status == "rejected" for f in self.files)
+
+    def to_dict(self) -> dict:
+        return {
+            "batch_id": self.batch_id,
+            "snapshot": self.snapshot,
+            "files": [f.to_dict() for f in self.files],
+            "totals": self.totals,
+        }
+
+
+def software_version() -> str:
+    try:
+        return version("derma-outcomes")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
+    """Expand folders (recursively, sorted); files named on the command line are always tried.
+
+    Returns the export files and the names of files inside folders that are not exports.
+    """
+    files: list[Path] = []
+    skipped: list[str] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if any(part.startswith(".") for part in child.relative_to(path).parts):
+                    continue
+                (files.append(child) if detect_format(child) else skipped.append(str(child)))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise LoadError(f"{path}: no such file or folder")
+    return files, skipped
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def new_batch_id(now: dt.datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)

@@ -1,0 +1,208 @@
+"""Writing one checked file into the snapshot being built: upsert by natural key, quarantine, lineage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+from etl.batch import FileResult, LoadError, software_version
+from etl.checks import TYPED_COLUMNS
+from etl.warehouse import scalar
+
+#: Columns written to ``sessions`` (the table's order), the load's own ones included.
+SESSION_COLUMNS = (
+    "clinic_id",
+    "session_id",
+    "patient_key",
+    "clinician_id",
+    "session_date",
+    "crystal_type",
+    "vacuum_kpa",
+    "passes",
+    "treatment_area",
+    "indication",
+    "fitzpatrick",
+    "particle_flow",
+    "session_number",
+    "reported_session_number",
+    "device_model",
+    "anaesthesia",
+    "pre_care_followed",
+    "soothing_mask",
+    "birth_year",
+    "age_years",
+    "satisfaction",
+    "side_effects",
+    "follow_up_done",
+    "any_side_effect",
+    "batch_id",
+    "source_file",
+    "source_row",
+)
+
+
+#: What decides "unchanged": the stored content of a row, not where or when it was loaded.
+CONTENT_COLUMNS = tuple(
+    c
+    for c in SESSION_COLUMNS
+    if c not in ("session_number", "batch_id", "source_file", "source_row", "clinic_id", "session_id")
+)
+
+
+MASK = "•••"
+
+
+def upsert_file(
+    con: duckdb.DuckDBPyConnection, batch_id: str, name: str
+) -> tuple[tuple[int, int, int, int], tuple]:
+    """Upsert the file's good rows by natural key and quarantine the rest, in one transaction.
+
+    Returns (inserted, updated, unchanged, quarantined) counted over the file's rows, and the span of
+    its good rows (clinics, first and last session date) for the unchanged-file short cut.
+    """
+    typed = ", ".join(f"r.{c}" for c in TYPED_COLUMNS if c != "patient_id")
+    same = " and ".join(f"i.{c} is not distinct from s.{c}" for c in CONTENT_COLUMNS)
+    con.execute(f"""create or replace temp table _incoming as
+        with good as (
+            select {typed}, k.patient_key, r._row
+            from _rows as r
+            inner join _keys as k using (clinic_id, patient_id)
+            anti join _rows_dups as d on d._row = r._row
+            where len(r.problems) = 0
+        )
+        select i.*, case when s.session_id is null then 'insert' when {same} then 'unchanged' else 'update' end
+                    as action
+        from good as i
+        left join wh.sessions as s on s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
+    inserted, updated, unchanged_new, clinics, first, last = con.execute(
+        "select count(*) filter (action = 'insert'), count(*) filter (action = 'update'), "
+        "count(*) filter (action = 'unchanged'), coalesce(list(distinct clinic_id), []), min(session_date), "
+        "max(session_date) from _incoming"
+    ).fetchall()[0]
+    # Rows with problems, and every row of a key with differing contents, go to quarantine.
+    con.execute(f"""create or replace temp table _bad as
+        select r._row, r.clinic_id, r.session_id, k.patient_key,
+               list_transform(
+                   r.problems || case when d.kind = 'duplicate_in_file' then
+                       [{{'column': 'session_id', 'reason': 'duplicate_in_file', 'value': r.session_id}}] else [] end,
+                   lambda p: case when p.column = 'patient_id' and p.value is not null
+                                  then {{'column': p.column, 'reason': p.reason, 'value': '{MASK}'}} else p end)
+                   as problems
+        from _rows as r
+        left join _rows_dups as d on d._row = r._row
+        left join _keys as k using (clinic_id, patient_id)
+        where len(r.problems) > 0 or d.kind = 'duplicate_in_file'""")
+    quarantined, records = con.execute(
+        "select count(*), coalesce(sum(len(problems)), 0) from _bad"
+    ).fetchall()[0]
+    repeats = scalar(
+        con,
+        """select count(*) from _rows_dups as d inner join _rows as r using (_row)
+                             where d.kind = 'repeat' and len(r.problems) = 0""",
+    )
+    before_sessions = scalar(con, "select count(*) from wh.sessions")
+    before_quarantine = scalar(con, "select count(*) from wh.quarantine")
+    columns = ", ".join(SESSION_COLUMNS)
+    values = ", ".join(
+        {
+            "session_number": "coalesce(reported_session_number, 0)",
+            "batch_id": "$batch",
+            "source_file": "$file",
+            "source_row": "_row",
+        }.get(c, c)
+        for c in SESSION_COLUMNS
+    )
+    con.execute("begin transaction")
+    try:
+        con.execute("""delete from wh.sessions s using _incoming i
+                       where i.action = 'update' and s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
+        con.execute(
+            f"""insert into wh.sessions ({columns})
+            select {values} from _incoming where action in ('insert', 'update')""",
+            {"batch": batch_id, "file": name},
+        )
+        con.execute(
+            """insert into wh.quarantine
+            select $batch, $file, _row, p.column, left(p.value, 200), p.reason, clinic_id, session_id, patient_key
+            from (select _row, unnest(problems) as p, clinic_id, session_id, patient_key from _bad)""",
+            {"batch": batch_id, "file": name},
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    after_sessions = scalar(con, "select count(*) from wh.sessions")
+    after_quarantine = scalar(con, "select count(*) from wh.quarantine")
+    # A failed statement inside an explicit transaction can make COMMIT a silent no-op: verify.
+    if after_sessions != before_sessions + inserted or after_quarantine != before_quarantine + records:
+        raise LoadError(f"{name}: stored counts do not match the load; the batch was abandoned")
+    con.execute(
+        "insert into _touched select distinct clinic_id, patient_key from _incoming where action <> 'unchanged'"
+    )
+    con.execute("drop table _incoming; drop table _bad")
+    return (inserted, updated, unchanged_new + repeats, quarantined), (clinics, first, last)
+
+
+def derive_session_numbers(con: duckdb.DuckDBPyConnection) -> None:
+    """Number each touched patient's sessions in date order where the file gave no number."""
+    con.execute("""update wh.sessions s set session_number = d.n
+        from (select clinic_id, session_id,
+                     row_number() over (partition by patient_key order by session_date, session_id) as n
+              from wh.sessions where patient_key in (select patient_key from _touched)) d
+        where s.clinic_id = d.clinic_id and s.session_id = d.session_id
+          and s.reported_session_number is null and s.session_number is distinct from d.n""")
+
+
+def record_file(
+    con, batch_id: str, seq: int, path: Path, r: FileResult, span: tuple = (None, None, None)
+) -> None:
+    clinics, first, last = span
+    con.execute(
+        """insert into wh.load_files (batch_id, file_seq, file, format, sha256, bytes, status, reason, rows, inserted,
+               updated, unchanged, quarantined, ignored_columns, dropped_columns, loaded_at, clinics,
+               first_session_date, last_session_date)
+           values ($batch, $seq, $file, $format, $sha, $bytes, $status, $reason, $rows, $inserted, $updated,
+               $unchanged, $quarantined, $ignored, $dropped, current_timestamp::timestamp, $clinics::varchar[],
+               $first::date, $last::date)""",
+        {
+            "batch": batch_id,
+            "seq": seq,
+            "file": r.file,
+            "format": r.format,
+            "sha": r.sha256,
+            "bytes": path.stat().st_size,
+            "status": r.status,
+            "reason": r.reason,
+            "rows": r.rows,
+            "inserted": r.inserted,
+            "updated": r.updated,
+            "unchanged": r.unchanged,
+            "quarantined": r.quarantined,
+            "ignored": list(r.ignored_columns),
+            "dropped": list(r.dropped_columns),
+            "clinics": clinics,
+            "first": first,
+            "last": last,
+        },
+    )
+
+
+def record_batch(con, batch_id: str, started: dt.datetime, results: list[FileResult]) -> None:
+    con.execute(
+        """insert into wh.load_batches values ($batch, $snapshot, $started, current_timestamp::timestamp, $version,
+           $files, $rejected, $rows, $inserted, $updated, $unchanged, $quarantined)""",
+        {
+            "batch": batch_id,
+            "snapshot": batch_id,
+            "started": started,
+            "version": software_version(),
+            "files": len(results),
+            "rejected": sum(r.status == "rejected" for r in results),
+            **{
+                k: sum(getattr(r, k) for r in results)
+                for k in ("rows", "inserted", "updated", "unchanged", "quarantined")
+            },
+        },
+    )
