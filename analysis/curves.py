@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from analysis.design import DIAMOND, LinearFit, linear_predictor, reference_frame
+from analysis.design import AVERAGE_CLINIC, DIAMOND, LinearFit, linear_predictor, reference_frame
 from analysis.results import Curve, CurvePoint, ModelResult
-from analysis.satisfaction import SATISFIED_FROM, satisfaction_model
+from analysis.satisfaction import SATISFIED_FROM, satisfaction_direct_model, satisfaction_model
+from analysis.sensitivity import within_clinicians
 from analysis.side_effects import side_effect_model
 
 Z95 = 1.959963984540054
@@ -20,15 +21,26 @@ SIDE_EFFECT = "P(any side effect)"
 
 @dataclass(frozen=True)
 class OutcomeFits:
-    """Both models' published results and the internal fits that predictions are made from."""
+    """The models' published results and the internal fits that predictions are made from.
+
+    ``satisfaction_direct`` is the satisfaction model adjusted for side effects (the direct
+    association); curves and the explorer predict from the total one.
+    """
 
     side_effects: ModelResult
     satisfaction: ModelResult
     side_effect_fit: LinearFit | None
     satisfaction_fit: LinearFit | None
+    satisfaction_direct: ModelResult | None = None
+
+    @property
+    def results(self) -> tuple[ModelResult, ...]:
+        return tuple(
+            r for r in (self.side_effects, self.satisfaction, self.satisfaction_direct) if r is not None
+        )
 
 
-def fit_outcome_models(sessions: pd.DataFrame) -> OutcomeFits:
+def fit_outcome_models(sessions: pd.DataFrame, checks: bool = True) -> OutcomeFits:
     """Fit the side-effect and satisfaction models once, keeping what curves and the explorer need.
 
     Parameters
@@ -45,12 +57,19 @@ def fit_outcome_models(sessions: pd.DataFrame) -> OutcomeFits:
     Notes
     -----
     Estimands and assumptions as in :func:`analysis.side_effects.fit_side_effects` and
-    :func:`analysis.satisfaction.fit_satisfaction`: population-averaged odds ratios with
-    patient-clustered sandwich errors, the same adjustment set in both models.
+    :func:`analysis.satisfaction.fit_satisfaction`: associations within clinics (clinic fixed
+    effects), population-averaged over patients, with patient-clustered sandwich errors and the same
+    adjustment set in both models; plus the direct association of satisfaction. With ``checks``,
+    each network model is refitted within clinicians (:mod:`analysis.sensitivity`) and says whether
+    its setting effects move.
     """
     side, side_fit = side_effect_model(sessions)
     sat, sat_fit = satisfaction_model(sessions)
-    return OutcomeFits(side, sat, side_fit, sat_fit)
+    direct, _ = satisfaction_direct_model(sessions)
+    if checks:
+        side = replace(side, checks=within_clinicians(sessions, side_effect_model, side))
+        sat = replace(sat, checks=within_clinicians(sessions, satisfaction_model, sat))
+    return OutcomeFits(side, sat, side_fit, sat_fit, direct)
 
 
 def model_curves(fits: OutcomeFits) -> tuple[Curve, ...]:
@@ -76,7 +95,7 @@ def model_curves(fits: OutcomeFits) -> tuple[Curve, ...]:
     return tuple(curves)
 
 
-def satisfied_by_session_number(fit: LinearFit, sessions=range(1, 11)) -> Curve:
+def satisfied_by_session_number(fit: LinearFit, sessions=range(1, 11), **fixed) -> Curve:
     """P(satisfaction ≥ 4) by session number at the reference covariates.
 
     Notes
@@ -93,10 +112,11 @@ def satisfied_by_session_number(fit: LinearFit, sessions=range(1, 11)) -> Curve:
         "session_number",
         np.asarray(list(sessions), float),
         1.0,
+        **fixed,
     )
 
 
-def satisfied_by_vacuum(fit: LinearFit, vacuum_kpa=range(10, 71, 5)) -> Curve:
+def satisfied_by_vacuum(fit: LinearFit, vacuum_kpa=range(10, 71, 5), **fixed) -> Curve:
     """P(satisfaction ≥ 4) by vacuum (kPa) at the reference covariates (see :func:`satisfied_by_session_number`)."""
     return _curve(
         fit,
@@ -106,10 +126,11 @@ def satisfied_by_vacuum(fit: LinearFit, vacuum_kpa=range(10, 71, 5)) -> Curve:
         "vacuum_10kpa",
         np.asarray(list(vacuum_kpa), float),
         0.1,
+        **fixed,
     )
 
 
-def side_effect_risk_by_vacuum(fit: LinearFit, vacuum_kpa=range(10, 71, 5)) -> Curve:
+def side_effect_risk_by_vacuum(fit: LinearFit, vacuum_kpa=range(10, 71, 5), **fixed) -> Curve:
     """P(any side effect) by vacuum (kPa) at the reference covariates.
 
     Notes
@@ -126,10 +147,11 @@ def side_effect_risk_by_vacuum(fit: LinearFit, vacuum_kpa=range(10, 71, 5)) -> C
         "vacuum_10kpa",
         np.asarray(list(vacuum_kpa), float),
         0.1,
+        **fixed,
     )
 
 
-def side_effect_risk_by_passes(fit: LinearFit, passes=range(1, 7)) -> Curve:
+def side_effect_risk_by_passes(fit: LinearFit, passes=range(1, 7), **fixed) -> Curve:
     """P(any side effect) by number of passes at the reference covariates (see :func:`side_effect_risk_by_vacuum`)."""
     return _curve(
         fit,
@@ -139,6 +161,7 @@ def side_effect_risk_by_passes(fit: LinearFit, passes=range(1, 7)) -> Curve:
         "passes",
         np.asarray(list(passes), float),
         1.0,
+        **fixed,
     )
 
 
@@ -171,9 +194,16 @@ def probability_band(fit: LinearFit, data: pd.DataFrame) -> tuple[np.ndarray, np
     return expit(est), expit(est - Z95 * se), expit(est + Z95 * se)
 
 
+AVERAGE_CLINIC_WORDS = "average of the network's clinics (weighted by sessions)"
+
+
 def describe_reference(fit: LinearFit, **overrides) -> dict:
-    """The reference covariates in the warehouse's own names and units."""
+    """The reference covariates in the warehouse's own names and units (the clinic: the average one)."""
     ref = {**fit.reference, **overrides}
+    clinic = {}
+    if fit.reference.get("clinic_weights"):
+        chosen = overrides.get("clinic", AVERAGE_CLINIC)
+        clinic = {"clinic": AVERAGE_CLINIC_WORDS if chosen == AVERAGE_CLINIC else str(chosen)}
     return {
         "fitzpatrick": ref["skin_type"],
         "indication": ref["indication"],
@@ -184,6 +214,7 @@ def describe_reference(fit: LinearFit, **overrides) -> dict:
         "passes": int(ref["passes"]),
         "particle_flow": None if ref["crystal_type"] == DIAMOND else round(10 * ref["flow_10pct"], 1),
         "session_number": int(ref["session_number"]),
+        **clinic,
     }
 
 
@@ -206,7 +237,8 @@ def _curve(
     thin = [float(x) for x, n in zip(xs, support, strict=True) if n < 30]
     decision = fit.decisions.get("session_number", "")
     note = (
-        f"Population-averaged {y_name} from the {model} model at the reference covariates; 95% delta-method "
+        f"Population-averaged {y_name} from the {model} model at the reference covariates"
+        f"{' and the average clinic' if 'clinic' in reference and reference['clinic'] == AVERAGE_CLINIC_WORDS else ''}; 95% delta-method "
         f"band on the logit scale ({fit.cov_type} covariance). {decision[:1].upper() + decision[1:]}."
     )
     if column == "vacuum_10kpa":

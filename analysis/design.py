@@ -28,17 +28,28 @@ LEVELS = {
     "treatment_area": ("face", "neck", "decolletage", "hands", "back", "body"),
     "crystal_type": ("corundum", "aluminium_hydroxide", "sodium_bicarbonate", "diamond_tip"),
     "pre_care": ("followed", "skipped", "not recorded"),
+    # Clinics are data: no preferred reference (the largest clinic is), and no reported effects.
+    "clinic": (),
+    # Only in the direct association of satisfaction: the session's side-effect status.
+    "side_effect": ("none", "some", "not known"),
 }
 CATEGORICALS = tuple(LEVELS)
+#: The clinic term: fixed effects, so the settings are compared between sessions of the same clinic.
+CLINIC = "clinic"
+#: What ``reference_frame`` puts in the clinic column: predictions average over the clinics.
+AVERAGE_CLINIC = "(average clinic)"
 NUMERICS = ("vacuum_10kpa", "passes", "flow_10pct", "session_number")
 COVARIATES = NUMERICS + CATEGORICALS
 DIAMOND = "diamond_tip"
 
 # The shared adjustment set, so the two models' effects are comparable. ``rcs`` is a restricted
 # cubic spline (linear column first, then the nonlinear columns) with knots fixed from the data.
+# Clinic enters as fixed effects: clinics differ in how they set the hand piece *and* in outcomes for
+# reasons no export records (device, protocol, clientele), so only comparisons within a clinic are
+# fair. A clinic's own fit has one clinic and the guards drop the term.
 ADJUSTMENT = (
     "vacuum_10kpa + passes + flow_10pct + skin_type + indication + treatment_area"
-    " + crystal_type + pre_care + {session}"
+    " + crystal_type + pre_care + clinic + {session}"
 )
 SESSION_LINEAR = "session_number"
 SESSION_SPLINE = "rcs(session_number, session_knots)"
@@ -53,7 +64,8 @@ def code_covariates(sessions: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     Vacuum is in units of 10 kPa, particle flow in units of 10 percentage points and set to 0 for
     diamond-tip sessions (no particles: the ``crystal_type`` indicator absorbs them, so the flow
     slope is estimated within crystal sessions). Skin types are grouped I–II / III / IV / V–VI;
-    a missing ``pre_care_followed`` is its own level. Crystal sessions without a flow are dropped
+    a missing ``pre_care_followed`` is its own level; ``clinic`` is the clinic id (one level when
+    the rows carry no ``clinic_id``). Crystal sessions without a flow are dropped
     with a warning (the export contract requires it, so there should be none).
     """
     warnings: list[str] = []
@@ -77,10 +89,16 @@ def code_covariates(sessions: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
                 "not recorded",
                 np.where(pre.fillna(True).to_numpy(bool), "followed", "skipped"),
             ),
+            CLINIC: (
+                sessions["clinic_id"].astype(object).to_numpy(object)
+                if "clinic_id" in sessions
+                else np.full(len(sessions), "all", dtype=object)
+            ),
         },
         index=sessions.index,
     )
-    bad = frame[list(NUMERICS)].isna().any(axis=1) | frame[list(CATEGORICALS)].isna().any(axis=1)
+    present = [c for c in CATEGORICALS if c in frame]
+    bad = frame[list(NUMERICS)].isna().any(axis=1) | frame[present].isna().any(axis=1)
     if bad.any():
         warnings.append(
             f"{int(bad.sum())} sessions without a usable setting (e.g. crystal flow) were left out"
@@ -98,7 +116,7 @@ def as_categories(frame: pd.DataFrame) -> pd.DataFrame:
         counts = values.value_counts()
         present = [lv for lv in LEVELS[col] if lv in counts.index]
         present += sorted(str(lv) for lv in counts.index if lv not in present)
-        preferred = LEVELS[col][0]
+        preferred = LEVELS[col][0] if LEVELS[col] else None
         # The preferred reference only while it is well populated: a sparse reference makes every
         # contrast of that term imprecise.
         ref = preferred if counts.get(preferred, 0) >= min(20, counts.max()) else counts.idxmax()
@@ -200,6 +218,29 @@ def design_rows(design_info: patsy.DesignInfo, data: pd.DataFrame) -> np.ndarray
     return np.asarray(patsy.build_design_matrices([design_info], data, NA_action="raise")[0])
 
 
+def fit_rows(fit: LinearFit, data: pd.DataFrame) -> np.ndarray:
+    """Design rows of ``fit`` for ``data``; a row whose clinic is :data:`AVERAGE_CLINIC` averages the clinics.
+
+    The average is over the clinics of the fit, weighted by their sessions, on the linear-predictor
+    scale: a prediction "at the average clinic" adds the session-weighted mean of the clinic effects.
+    Because the clinic enters additively, a contrast between two rows is the same at every clinic.
+    """
+    weights = fit.reference.get("clinic_weights") or {}
+    if CLINIC not in data or not weights:
+        return design_rows(fit.design_info, data)
+    average = (data[CLINIC].astype(object) == AVERAGE_CLINIC).to_numpy()
+    if not average.any():
+        return design_rows(fit.design_info, data)
+    rows = design_rows(
+        fit.design_info, data.assign(**{CLINIC: np.where(average, fit.reference[CLINIC], data[CLINIC])})
+    )
+    mean = np.zeros((int(average.sum()), rows.shape[1]))
+    for clinic, weight in weights.items():
+        mean += weight * design_rows(fit.design_info, data.loc[average].assign(**{CLINIC: clinic}))
+    rows[average] = mean
+    return rows
+
+
 def cluster_score_sums(weights: np.ndarray, rows: Collapsed, exog: np.ndarray) -> np.ndarray:
     """Per-cluster sums of ``weights[row] * exog[pattern(row)]`` (shape clusters × columns).
 
@@ -299,6 +340,9 @@ def reference_covariates(frame: pd.DataFrame) -> dict:
     )
     ref["flow_10pct"] = 0.0 if ref.get("crystal_type") == DIAMOND else ref["crystal_flow_10pct"]
     ref["crystal_levels"] = tuple(str(v) for v in frame["crystal_type"].astype(object).unique())
+    if CLINIC in frame and frame[CLINIC].nunique() > 1:
+        shares = frame[CLINIC].astype(object).value_counts(normalize=True)
+        ref["clinic_weights"] = {str(k): float(v) for k, v in shares.items()}
     return ref
 
 
@@ -319,8 +363,13 @@ def category_levels(frame: pd.DataFrame) -> dict:
 
 
 def reference_frame(fit: LinearFit, n: int = 1, **overrides) -> pd.DataFrame:
-    """``n`` rows of the fit's reference covariates with ``overrides`` (scalars or arrays)."""
+    """``n`` rows of the fit's reference covariates with ``overrides`` (scalars or arrays).
+
+    The clinic is :data:`AVERAGE_CLINIC` when the fit has clinic effects (see :func:`fit_rows`).
+    """
     cols = {c: np.repeat(fit.reference[c], n) for c in COVARIATES if c in fit.reference}
+    if fit.reference.get("clinic_weights"):
+        cols[CLINIC] = np.repeat(AVERAGE_CLINIC, n)
     for key, value in overrides.items():
         cols[key] = np.broadcast_to(np.asarray(value, dtype=object if isinstance(value, str) else None), (n,))
     frame = pd.DataFrame(cols)
@@ -335,7 +384,7 @@ def linear_predictor(fit: LinearFit, data: pd.DataFrame, cut_index: int | None =
 
     For a logit model: logit P(event). For a cumulative logit: logit P(Y > y_cut) = xβ − θ_cut.
     """
-    x = design_rows(fit.design_info, data)
+    x = fit_rows(fit, data)
     if fit.kind == "cumulative_logit":
         x = x[:, 1:]
         grad = np.zeros((len(x), len(fit.params)))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.design import DIAMOND, SESSION_SPLINE, LinearFit, design_rows, reference_frame
+from analysis.design import DIAMOND, SESSION_SPLINE, LinearFit, fit_rows, reference_frame
 
 
 def contrast(fit: LinearFit, base: pd.DataFrame, alt: pd.DataFrame) -> tuple[float, float]:
     """Log-odds-ratio of ``alt`` vs ``base`` (one row each) and its standard error."""
-    diff = design_rows(fit.design_info, alt)[0] - design_rows(fit.design_info, base)[0]
+    diff = fit_rows(fit, alt)[0] - fit_rows(fit, base)[0]
     if fit.kind == "cumulative_logit":
         diff = diff[1:]
     cov = fit.cov[: fit.k_beta, : fit.k_beta]
@@ -23,6 +23,7 @@ SOURCE_NAMES = {
     "treatment_area": ("treatment_area", "Area: {level} vs {ref}"),
     "crystal_type": ("crystal_type", "Crystal: {level} vs {ref}"),
     "pre_care": ("pre_care_followed", "Pre-care {level} vs {ref}"),
+    "side_effect": ("any_side_effect", "Side effect in the session: {level} vs {ref}"),
 }
 
 
@@ -95,15 +96,34 @@ def _readable(level) -> str:
     return str(level).replace("_", " ")
 
 
-def odds_ratio_interval(log_estimate: float, se: float, z: float = 1.959963984540054) -> dict:
-    """An odds ratio with its Wald interval (computed on the log scale) and two-sided p-value."""
+#: Below this many patients (clusters) a cluster-robust interval uses t(G - 1), not the normal quantile.
+SMALL_CLUSTERS = 100
+
+
+def reference_df(n_clusters: int) -> float | None:
+    """Degrees of freedom for a cluster-robust interval: G - 1 with fewer than 100 clusters, else None (normal).
+
+    With few clusters the sandwich variance is itself uncertain and the normal quantile gives
+    intervals that are too narrow; t with G - 1 degrees of freedom is the usual correction
+    (Cameron & Miller 2015, J Human Resources 50:317, section VI).
+    """
+    return float(n_clusters - 1) if 1 < n_clusters < SMALL_CLUSTERS else None
+
+
+def odds_ratio_interval(log_estimate: float, se: float, df: float | None = None) -> dict:
+    """An odds ratio with its 95% Wald interval (on the log scale) and two-sided p-value.
+
+    ``df`` switches from the normal to Student's t with ``df`` degrees of freedom (few clusters).
+    """
     from scipy import stats
 
+    dist = stats.norm if df is None else stats.t(df)
+    z = float(dist.ppf(0.975))
     return {
         "estimate": float(np.exp(log_estimate)),
         "ci_low": float(np.exp(log_estimate - z * se)),
         "ci_high": float(np.exp(log_estimate + z * se)),
-        "p_value": float(2 * stats.norm.sf(abs(log_estimate / se))),
+        "p_value": float(2 * dist.sf(abs(log_estimate / se))),
     }
 
 
@@ -114,13 +134,14 @@ def odds_ratio_effects(fit: LinearFit, frame: pd.DataFrame) -> list[dict]:
         base = reference_frame(fit, 1, **spec["base"])
         alt = reference_frame(fit, 1, **{**spec["base"], **spec["alt"]})
         est, se = contrast(fit, base, alt)
+        df = reference_df(fit.n_clusters) if fit.cov_type.startswith("cluster") else None
         out.append(
             dict(
                 term=spec["term"],
                 label=spec["label"],
                 unit=spec["unit"],
                 scale="odds_ratio",
-                **odds_ratio_interval(est, se),
+                **odds_ratio_interval(est, se, df),
                 n=spec["n"],
                 log_estimate=est,
                 se=se,

@@ -16,6 +16,7 @@ from statsmodels.tools.sm_exceptions import (
 )
 
 from analysis.design import (
+    CLINIC,
     DIAMOND,
     SESSION_LINEAR,
     SESSION_SPLINE,
@@ -100,6 +101,8 @@ def merge_sparse_levels(
     frame = frame.copy()
     y = np.asarray(y_binary, dtype=bool)
     for col, (source, _) in SOURCE_NAMES.items():
+        if col not in frame:
+            continue
         for _ in range(20):
             values = frame[col].astype(object).to_numpy()
             stats = pd.DataFrame({"level": values, "y": y}).groupby("level")["y"].agg(["size", "sum"])
@@ -122,6 +125,35 @@ def merge_sparse_levels(
             frame[col] = np.where(np.isin(values, [level, target]), merged, values)
             notes.append(f"{source} '{level}' {why}: merged with '{target}' as '{merged}'.")
     return frame, y, notes
+
+
+def clinics_to_compare(frame: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Which rows stay in a fit with clinic fixed effects, and a plain message per clinic left out.
+
+    A clinic whose outcome never varies (no side effect at all, or every rating the same) says
+    nothing about the settings *within* a clinic, and its own effect would run off to infinity; a
+    clinic with fewer than 20 sessions cannot anchor a comparison. Both are left out of the network
+    fit (as a conditional likelihood would leave them out), never merged with another clinic.
+    """
+    if CLINIC not in frame or frame[CLINIC].nunique() < 2:
+        return np.ones(len(frame), dtype=bool), []
+    clinics = frame[CLINIC].astype(object).to_numpy()
+    stats = pd.DataFrame({"clinic": clinics, "y": y}).groupby("clinic")["y"].agg(["size", "nunique"])
+    notes = []
+    dropped = []
+    for clinic, row in stats.iterrows():
+        if row["size"] < MIN_LEVEL_SESSIONS:
+            dropped.append(clinic)
+            notes.append(
+                f"Clinic {clinic} left out of the comparison within clinics: only {int(row['size'])} sessions."
+            )
+        elif row["nunique"] < 2:
+            dropped.append(clinic)
+            notes.append(
+                f"Clinic {clinic} left out of the comparison within clinics: its outcome never varied, so it "
+                "says nothing about the settings."
+            )
+    return ~np.isin(clinics, dropped), notes
 
 
 def _why(row) -> str:
@@ -164,7 +196,7 @@ def count_parameters(rhs: str, frame: pd.DataFrame, knots: tuple) -> int:
     """Number of covariate coefficients (excluding intercept / thresholds) a right-hand side implies."""
     k = 0
     for term in rhs.split(" + "):
-        if term in SOURCE_NAMES:
+        if term in SOURCE_NAMES or term == CLINIC:
             k += max(frame[term].nunique() - 1, 0)
         elif term == SESSION_SPLINE:
             k += 1 + max(len(knots) - 2, 0)
@@ -191,6 +223,15 @@ def fit_guarded(
     terms rejects linearity at 5 %.
     """
     notes: list[str] = []
+    keep, clinic_notes = clinics_to_compare(frame, np.asarray(y))
+    if not keep.all():
+        frame, y, y_binary, clusters = (
+            frame.loc[keep],
+            np.asarray(y)[keep],
+            np.asarray(y_binary)[keep],
+            clusters[keep],
+        )
+    notes += clinic_notes
     frame, keep_y, merge_notes = merge_sparse_levels(frame.assign(_y=y, _c=clusters), y_binary)
     notes += merge_notes
     y, clusters = frame.pop("_y").to_numpy(), frame.pop("_c").to_numpy()
@@ -212,6 +253,8 @@ def fit_guarded(
                 (*notes, f"{label.capitalize()} did not vary in these sessions: no model fitted."),
             )
     terms = rhs.split(" + ")
+    if CLINIC in terms and (CLINIC not in frame or frame[CLINIC].nunique() < 2):
+        terms.remove(CLINIC)  # one clinic: every comparison is already within it
     crystal = (frame["crystal_type"].astype(object) != DIAMOND).to_numpy()
     if frame.loc[crystal, "flow_10pct"].nunique() < 2:
         terms.remove("flow_10pct")

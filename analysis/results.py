@@ -63,7 +63,9 @@ class ModelResult:
     """A fitted model's summary: what was fitted, on how much, how, and what it found.
 
     ``status`` is ``"ok"``, ``"simplified"`` (a guard dropped terms; see warnings) or
-    ``"not_enough_data"`` (no effects are reported).
+    ``"not_enough_data"`` (no effects are reported). ``adjusted_for`` lists what the effects are
+    adjusted for (how clinic is accounted for included); ``estimand`` says in one paragraph what an
+    effect means and what it does not; ``checks`` are sensitivity fits in plain words.
     """
 
     name: str
@@ -76,12 +78,18 @@ class ModelResult:
     warnings: tuple[str, ...] = ()
     status: str = "ok"
     details: dict = field(default_factory=dict)
+    adjusted_for: tuple[str, ...] = ()
+    estimand: str = ""
+    checks: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {
             "name": self.name,
             "outcome": self.outcome,
             "method": self.method,
+            "adjusted_for": list(self.adjusted_for),
+            "estimand": self.estimand,
+            "checks": list(self.checks),
             "status": self.status,
             "n_sessions": self.n_sessions,
             "n_patients": self.n_patients,

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from analysis.design import (
     ADJUSTMENT,
     SESSION_SPLINE,
-    Collapsed,
-    FitFailure,
     LinearFit,
-    build_design,
-    check_information,
-    cluster_sandwich,
-    cluster_score_sums,
     code_covariates,
-    collapse,
-    design_env,
-    spline_knots,
 )
 from analysis.effects import odds_ratio_effects
+from analysis.estimands import adjusted_for, direct_estimand, satisfaction_estimand
 from analysis.guards import fit_guarded, too_small
+from analysis.ordinal import SATISFIED_FROM, effective_sample_size, fit_cumulative_logit
 from analysis.results import Effect, ModelResult
+from analysis.side_effects import clinic_words, t_words
 
 SATISFACTION_FORMULA = "satisfaction ~ " + ADJUSTMENT.format(session=SESSION_SPLINE)
+#: The extra term of the direct association: the session's side-effect status.
+SIDE_EFFECT_TERM = "side_effect"
 OUTCOME = "satisfaction 1-5"
-SATISFIED_FROM = 4
 
 
 def fit_satisfaction(sessions: pd.DataFrame) -> ModelResult:
@@ -55,10 +47,13 @@ def fit_satisfaction(sessions: pd.DataFrame) -> ModelResult:
     Model: ``logit P(Y ≤ j) = θ_j − xβ`` (R ``ordinal::clm``'s parameterisation), fitted by Newton's
     method on collapsed covariate patterns with count weights (the same likelihood as the rows), with
     cluster-robust sandwich errors by patient from per-patient score sums and the analytic Hessian,
-    factor G/(G-1). The adjustment set is the side-effect model's, so the two models' effects are
-    comparable; side effects are not adjusted for (they lie on the path from settings to
-    satisfaction). Sessions without a survey answer are excluded, assumed missing at random given
-    the covariates.
+    factor G/(G-1). The adjustment set is the side-effect model's, clinic fixed effects included
+    (association within clinics; see :func:`analysis.side_effects.fit_side_effects` for why fixed
+    effects), so the two models' effects are comparable. Side effects are not adjusted for: they lie
+    on the path from settings to satisfaction, so this is the total association
+    (:func:`satisfaction_direct_model` gives the direct one). Sessions without a survey answer are
+    excluded, assumed missing at random given the covariates (the dashboard shows the response rate
+    and a best/worst-case band beside % satisfied).
     """
     return satisfaction_model(sessions)[0]
 
@@ -69,18 +64,47 @@ def satisfaction_model(sessions: pd.DataFrame) -> tuple[ModelResult, LinearFit |
     return result, fit
 
 
-def _satisfaction_model(sessions: pd.DataFrame):
+def satisfaction_direct_model(sessions: pd.DataFrame) -> tuple[ModelResult, LinearFit | None]:
+    """The satisfaction model also adjusted for the session's side-effect status: the direct association.
+
+    Notes
+    -----
+    Estimand: as :func:`fit_satisfaction`, but comparing sessions with the same side-effect status
+    (none / some / not known: sessions without a follow-up keep their own level rather than being
+    dropped), so the odds ratios leave out the path from a setting through a side effect in the same
+    session to the rating. A controlled direct effect in the usual sense needs no unmeasured
+    confounding of side effect and rating as well; read it beside the total association.
+    """
+    result, fit, _ = _satisfaction_model(sessions, direct=True)
+    return result, fit
+
+
+def _satisfaction_model(sessions: pd.DataFrame, direct: bool = False):
     rated = sessions.loc[sessions["satisfaction"].notna().to_numpy()].reset_index(drop=True)
+    clinics = int(rated["clinic_id"].nunique()) if "clinic_id" in rated else 1
     frame, notes = code_covariates(rated)
     rows = frame.index.to_numpy()
+    if direct:
+        status = pd.array(rated["any_side_effect"], dtype="boolean")[rows]
+        frame = frame.assign(
+            side_effect=np.where(
+                np.asarray(status.isna()),
+                "not known",
+                np.where(status.fillna(False).to_numpy(bool), "some", "none"),
+            )
+        )
+    rhs = SATISFACTION_FORMULA.split("~", 1)[1].strip() + (f" + {SIDE_EFFECT_TERM}" if direct else "")
     y = rated["satisfaction"].to_numpy()[rows].astype(int)
     clusters = rated["patient_key"].to_numpy()[rows]
     satisfied = y >= SATISFIED_FROM
     n, n_events, n_patients = len(y), int(satisfied.sum()), int(pd.unique(clusters).size)
+    name, estimand = (
+        ("satisfaction_direct", direct_estimand) if direct else ("satisfaction", satisfaction_estimand)
+    )
 
-    def result(status, method, effects=(), warnings=(), details=None):
+    def result(status, method, effects=(), warnings=(), details=None, fitted_rhs=None):
         return ModelResult(
-            "satisfaction",
+            name,
             OUTCOME,
             method,
             n,
@@ -90,6 +114,8 @@ def _satisfaction_model(sessions: pd.DataFrame):
             tuple(warnings),
             status,
             details or {},
+            adjusted_for=adjusted_for(fitted_rhs or rhs, clinics),
+            estimand=estimand(clinics),
         )
 
     small = too_small(n, n_events, n - n_events, n_patients, ("rated 4-5", "rated 1-3"))
@@ -100,7 +126,7 @@ def _satisfaction_model(sessions: pd.DataFrame):
         y,
         satisfied,
         clusters,
-        SATISFACTION_FORMULA.split("~", 1)[1].strip(),
+        rhs,
         fit_cumulative_logit,
         epv_events=effective_sample_size,
         intercepts=len(np.unique(y)) - 1,
@@ -110,6 +136,7 @@ def _satisfaction_model(sessions: pd.DataFrame):
     if fit is None:
         return result("not_enough_data", "none (model could not be fitted)", warnings=notes), None, None
     used = guarded.frame
+    clinics = int(used["clinic"].nunique()) if "clinic" in used else 1
     n, n_patients = len(used), fit.n_clusters
     n_events = int(fit.support["events"])
     effects = [
@@ -119,8 +146,10 @@ def _satisfaction_model(sessions: pd.DataFrame):
     method = (
         f"Proportional-odds cumulative logit (logit P(Y<=j) = theta_j - x*beta), Newton fit on "
         f"{fit.support['n_patterns']} covariate patterns with count weights (same likelihood as the {n} rated "
-        f"sessions); cluster-robust (sandwich) SEs by patient, {fit.n_clusters} clusters, factor G/(G-1); "
-        f"population-averaged cumulative odds ratios of a higher rating; {guarded.decisions['session_number']}"
+        f"sessions); {clinic_words(clinics)}; cluster-robust (sandwich) SEs by patient, {fit.n_clusters} clusters, "
+        f"factor G/(G-1){t_words(fit.n_clusters)}; population-averaged cumulative odds ratios of a higher rating"
+        f"{'; adjusted for the session' + chr(39) + 's side-effect status (direct association)' if direct else ''}; "
+        f"{guarded.decisions['session_number']}"
     )
     details = {
         "formula": "satisfaction ~ " + fit.rhs,
@@ -131,242 +160,4 @@ def _satisfaction_model(sessions: pd.DataFrame):
         "session_number": guarded.decisions["session_number"],
         "vacuum_kpa": guarded.decisions.get("vacuum_kpa", ""),
     }
-    return result(guarded.status, method, effects, notes, details), fit, guarded
-
-
-def check_proportional_odds(sessions: pd.DataFrame) -> pd.DataFrame:
-    """Compare the proportional-odds odds ratios with separate binary logits at each cut of the rating.
-
-    Parameters
-    ----------
-    sessions : pandas.DataFrame
-        As for :func:`fit_satisfaction`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per term × cut (``≥2`` … ``≥5``): ``term, label, cut, binary_or, binary_ci_low,
-        binary_ci_high, po_or, po_ci_low, po_ci_high, verdict``. Empty (with ``attrs["message"]``)
-        when the satisfaction model could not be fitted.
-
-    Notes
-    -----
-    Each binary model is ``logit P(Y ≥ k) = α_k + xβ_k`` with the proportional-odds model's final
-    terms, rows and cluster-robust errors. Proportional odds says ``β_k = β`` for every k; the
-    verdict is "consistent" when the PO odds ratio lies inside the binary 95% interval and
-    "departs" otherwise — a screening check per term and cut, not a formal multiple-testing-aware
-    test. Cuts with fewer than 20 sessions on one side are not fitted.
-    """
-    from analysis.guards import MIN_EVENTS, _attempt
-    from analysis.side_effects import fit_logit
-
-    columns = [
-        "term",
-        "label",
-        "cut",
-        "binary_or",
-        "binary_ci_low",
-        "binary_ci_high",
-        "po_or",
-        "po_ci_low",
-        "po_ci_high",
-        "verdict",
-    ]
-    result, fit, guarded = _satisfaction_model(sessions)
-    if fit is None:
-        out = pd.DataFrame(columns=columns)
-        out.attrs["message"] = " ".join(result.warnings)
-        return out
-    frame = guarded.frame
-    po = odds_ratio_effects(fit, frame)
-    env = design_env(spline_knots(frame["session_number"]))
-    records = []
-    for cut in fit.y_levels[1:]:
-        above = (guarded.y >= cut).astype(int)
-        binary = None
-        if min(above.sum(), len(above) - above.sum()) >= MIN_EVENTS:
-            rows = collapse(frame, list(frame.columns), above, guarded.clusters)
-            binary, _ = _attempt(fit_logit, fit.rhs, rows, env, fit.reference)
-        by_term = {e["term"]: e for e in odds_ratio_effects(binary, frame)} if binary is not None else {}
-        for e in po:
-            b = by_term.get(e["term"])
-            if b is None:
-                verdict = "not checked: too few sessions on one side of the cut, or the fit failed"
-            elif b["ci_low"] <= e["estimate"] <= b["ci_high"]:
-                verdict = "consistent"
-            else:
-                verdict = "departs"
-            binary_or = (np.nan,) * 3 if b is None else (b["estimate"], b["ci_low"], b["ci_high"])
-            records.append(
-                (
-                    e["term"],
-                    e["label"],
-                    f"≥{cut}",
-                    *binary_or,
-                    e["estimate"],
-                    e["ci_low"],
-                    e["ci_high"],
-                    verdict,
-                )
-            )
-    return pd.DataFrame.from_records(records, columns=columns)
-
-
-def effective_sample_size(y: np.ndarray) -> float:
-    """Harrell's effective sample size of an ordinal outcome, ``n − Σ n_j³ / n²``."""
-    counts = np.unique(y, return_counts=True)[1].astype(float)
-    n = counts.sum()
-    return float(n - (counts**3).sum() / n**2)
-
-
-def fit_ordinal_formula(formula: str, data: pd.DataFrame, cov_type: str = "model", groups=None) -> LinearFit:
-    """Fit a proportional-odds model from a formula such as ``"rating ~ temp + contact"``.
-
-    The same collapsing, coding and fitting path as :func:`fit_satisfaction`, for any data
-    (used to check the implementation against published fits). ``cov_type`` is ``"model"``
-    (inverse observed information) or ``"cluster"`` (needs ``groups``).
-
-    Notes
-    -----
-    Estimand: the cumulative log-odds ratios ``β`` of ``logit P(Y ≤ j) = θ_j − xβ`` (R
-    ``ordinal::clm``'s parameterisation), assuming proportional odds and independent rows (or,
-    with ``cov_type="cluster"``, independent groups). String columns are treatment-coded with the
-    alphabetically first level as reference, as R does.
-    """
-    outcome, rhs = (part.strip() for part in formula.split("~", 1))
-    names = [c for c in data.columns if re.search(rf"\b{re.escape(c)}\b", rhs)]
-    rows = collapse(data[names], names, data[outcome], groups)
-    return fit_cumulative_logit(rhs, rows, design_env(()), {}, cov_type=cov_type)
-
-
-def fit_cumulative_logit(
-    rhs: str, rows: Collapsed, env, reference: dict, cov_type: str = "cluster"
-) -> LinearFit:
-    """Maximum-likelihood proportional-odds fit by Newton's method with step halving.
-
-    Parameters are ``β`` (no intercept: the thresholds take its place) then ``θ_1 < … < θ_{K-1}``;
-    ``logit P(Y ≤ y_j | x) = θ_j − xβ``.
-    """
-    x, info = build_design(rhs, rows.patterns, env)
-    x, names = x[:, 1:], tuple(info.column_names[1:])
-    w = rows.counts
-    n_levels = w.shape[1]
-    if n_levels < 2:
-        raise FitFailure("the rating does not vary")
-    cum = np.cumsum(w.sum(axis=0))[:-1] / w.sum()
-    params = np.concatenate([np.zeros(x.shape[1]), np.log(cum / (1 - cum))])
-    loglike = _loglike(params, x, w)
-    for _ in range(100):
-        grad, hess = _derivatives(params, x, w)
-        step = np.linalg.solve(-hess, grad)
-        for _ in range(40):
-            trial = params + step
-            new = _loglike(trial, x, w)
-            if np.isfinite(new) and new >= loglike - 1e-12:
-                break
-            step = step / 2
-        else:
-            raise FitFailure("the ordinal fit did not converge")
-        params, done = trial, abs(new - loglike) < 1e-12 and np.max(np.abs(step)) < 1e-8
-        loglike = new
-        if done:
-            break
-    else:
-        raise FitFailure("the ordinal fit did not converge in 100 iterations")
-    _, hess = _derivatives(params, x, w)
-    check_information(hess)
-    if cov_type == "cluster":
-        cov = cluster_sandwich(hess, _cluster_scores(params, x, rows))
-    else:
-        cov = np.linalg.inv(-hess)
-    support = {
-        "n_patterns": len(rows.patterns),
-        "events": float(w[:, np.asarray(rows.y_levels) >= SATISFIED_FROM].sum())
-        if np.issubdtype(np.asarray(rows.y_levels).dtype, np.number)
-        else float("nan"),
-    }
-    return LinearFit(
-        "cumulative_logit",
-        rhs,
-        names,
-        params,
-        cov,
-        info,
-        rows.y_levels,
-        reference,
-        float(loglike),
-        rows.n_clusters,
-        "cluster-robust by patient" if cov_type == "cluster" else "model-based",
-        support=support,
-    )
-
-
-def _bounds(params, x):
-    """Upper and lower logits ``θ_j − η`` and ``θ_{j-1} − η`` for every pattern × level (±inf at the ends)."""
-    k = x.shape[1]
-    eta = x @ params[:k]
-    theta = np.concatenate([[-np.inf], params[k:], [np.inf]])
-    upper = theta[None, 1:] - eta[:, None]
-    lower = theta[None, :-1] - eta[:, None]
-    return upper, lower
-
-
-def _pieces(params, x):
-    upper, lower = _bounds(params, x)
-    fu, fl = expit(upper), expit(lower)
-    prob = np.clip(fu - fl, 1e-300, None)
-    du, dl = fu * (1 - fu), fl * (1 - fl)  # densities, 0 at ±inf
-    gu, gl = du * (1 - 2 * fu), dl * (1 - 2 * fl)  # their derivatives
-    return prob, du, dl, gu, gl
-
-
-def _loglike(params, x, w):
-    k = x.shape[1]
-    if np.any(np.diff(params[k:]) <= 0):
-        return -np.inf
-    prob = _pieces(params, x)[0]
-    return float(np.sum(w * np.log(prob)))
-
-
-def _derivatives(params, x, w):
-    """Analytic gradient and Hessian of the count-weighted log-likelihood."""
-    k, n_levels = x.shape[1], w.shape[1]
-    prob, du, dl, gu, gl = _pieces(params, x)
-    d = du - dl
-    u_eta = -d / prob  # ∂ℓ/∂η per pattern × level
-    h_eta = (gu - gl) / prob - (d / prob) ** 2
-    h_eta_up = -gu / prob + d * du / prob**2  # ∂²ℓ/∂η∂θ_j
-    h_eta_lo = gl / prob - d * dl / prob**2  # ∂²ℓ/∂η∂θ_{j-1}
-    h_up = gu / prob - (du / prob) ** 2
-    h_lo = -gl / prob - (dl / prob) ** 2
-    h_cross = du * dl / prob**2
-    m = n_levels - 1
-    grad = np.concatenate(
-        [x.T @ (w * u_eta).sum(axis=1), (w * du / prob)[:, :m].sum(0) - (w * dl / prob)[:, 1:].sum(0)]
-    )
-    hess = np.zeros((k + m, k + m))
-    hess[:k, :k] = (x.T * (w * h_eta).sum(axis=1)) @ x
-    v = (w * h_eta_up)[:, :m] + (w * h_eta_lo)[:, 1:]
-    hess[:k, k:] = x.T @ v
-    hess[k:, :k] = hess[:k, k:].T
-    diag = (w * h_up)[:, :m].sum(0) + (w * h_lo)[:, 1:].sum(0)
-    hess[k:, k:] = np.diag(diag)
-    off = (w * h_cross)[:, 1:m].sum(0)  # level j (1..m-1) links θ_j and θ_{j-1}
-    for j in range(1, m):
-        hess[k + j, k + j - 1] = hess[k + j - 1, k + j] = off[j - 1]
-    return grad, hess
-
-
-def _cluster_scores(params, x, rows: Collapsed) -> np.ndarray:
-    """Per-patient sums of the row scores (β part through the pattern design, θ part by level)."""
-    n_levels = rows.counts.shape[1]
-    prob, du, dl, _, _ = _pieces(params, x)
-    p, j = rows.row_pattern, rows.row_y
-    beta_part = cluster_score_sums(-(du - dl)[p, j] / prob[p, j], rows, x)
-    m = n_levels - 1
-    theta_part = np.zeros((rows.n_clusters, m))
-    up = j < m
-    np.add.at(theta_part, (rows.row_cluster[up], j[up]), du[p[up], j[up]] / prob[p[up], j[up]])
-    lo = j > 0
-    np.add.at(theta_part, (rows.row_cluster[lo], j[lo] - 1), -dl[p[lo], j[lo]] / prob[p[lo], j[lo]])
-    return np.column_stack([beta_part, theta_part])
+    return result(guarded.status, method, effects, notes, details, fit.rhs), fit, guarded

@@ -21,6 +21,7 @@ from analysis.design import (
     code_covariates,
 )
 from analysis.effects import odds_ratio_effects
+from analysis.estimands import adjusted_for, side_effect_estimand
 from analysis.guards import fit_guarded, too_small
 from analysis.results import Effect, ModelResult
 
@@ -47,9 +48,16 @@ def fit_side_effects(sessions: pd.DataFrame) -> ModelResult:
 
     Notes
     -----
-    Estimand: population-averaged (marginal) odds ratios of a session having any recorded side
-    effect, adjusted for skin type (I–II / III / IV / V–VI), indication, treatment area, crystal
-    type, session number and pre-care (missing = own level). Sessions whose outcome is unknown
+    Estimand: association within clinics — population-averaged (marginal over patients) odds ratios
+    of a session having any recorded side effect, comparing sessions of the same clinic (clinic fixed
+    effects), adjusted for skin type (I–II / III / IV / V–VI), indication, treatment area, crystal
+    type, session number and pre-care (missing = own level); the words are in
+    :mod:`analysis.estimands`. Fixed effects rather than a random clinic intercept because clinics
+    choose their settings (vacuum habits differ by clinic) and differ in outcomes for unrecorded
+    reasons: a random intercept assumes those differences are unrelated to the settings and would
+    let them leak into the effects, whereas fixed effects use only within-clinic contrasts, whatever
+    the clinics' levels. Clinics whose outcome never varies are left out (they carry no within-clinic
+    information). With fewer than 100 patients the intervals use t(G - 1). Sessions whose outcome is unknown
     (``any_side_effect`` null: no follow-up) are excluded, assumed missing at random given the
     covariates. Fitted as a binomial GLM with logit link on collapsed covariate patterns
     (binomial counts — the same likelihood as the rows) with cluster-robust sandwich errors by
@@ -57,7 +65,8 @@ def fit_side_effects(sessions: pd.DataFrame) -> ModelResult:
     sessions; the working model is independence. Particle flow is coded 0 for diamond-tip
     sessions, whose crystal-type indicator absorbs them, so the flow effect is within crystal
     sessions. Assumes linearity in vacuum, passes and flow on the logit scale, additivity (no
-    interactions) and no unmeasured confounding by clinic or clinician.
+    interactions) and no unmeasured confounding within a clinic (``analysis.sensitivity`` checks
+    clinicians).
     """
     return side_effect_model(sessions)[0]
 
@@ -65,6 +74,7 @@ def fit_side_effects(sessions: pd.DataFrame) -> ModelResult:
 def side_effect_model(sessions: pd.DataFrame) -> tuple[ModelResult, LinearFit | None]:
     """:func:`fit_side_effects` plus the internal fit the curves and the explorer predict from."""
     known = sessions.loc[sessions["any_side_effect"].notna().to_numpy()].reset_index(drop=True)
+    clinics = int(known["clinic_id"].nunique()) if "clinic_id" in known else 1
     frame, notes = code_covariates(known)
     rows = frame.index.to_numpy()
     y = known["any_side_effect"].to_numpy()[rows].astype(bool)
@@ -74,7 +84,7 @@ def side_effect_model(sessions: pd.DataFrame) -> tuple[ModelResult, LinearFit | 
     if dropped:
         notes.insert(0, f"{dropped} sessions with an unknown outcome (no follow-up) were left out")
 
-    def result(status, method, effects=(), warnings=(), details=None):
+    def result(status, method, effects=(), warnings=(), details=None, rhs=None):
         return ModelResult(
             "side_effects",
             OUTCOME,
@@ -86,6 +96,8 @@ def side_effect_model(sessions: pd.DataFrame) -> tuple[ModelResult, LinearFit | 
             tuple(warnings),
             status,
             details or {},
+            adjusted_for=adjusted_for(rhs or SIDE_EFFECT_FORMULA.split("~", 1)[1].strip(), clinics),
+            estimand=side_effect_estimand(clinics),
         )
 
     small = too_small(n, n_events, n - n_events, n_patients, ("with a side effect", "without one"))
@@ -107,6 +119,7 @@ def side_effect_model(sessions: pd.DataFrame) -> tuple[ModelResult, LinearFit | 
     if fit is None:
         return result("not_enough_data", "none (model could not be fitted)", warnings=notes), None
     used = guarded.frame
+    clinics = int(used["clinic"].nunique()) if "clinic" in used else 1
     n, n_patients = len(used), fit.n_clusters
     n_events = int(np.round(fit.support["events"]))
     effects = [
@@ -115,8 +128,9 @@ def side_effect_model(sessions: pd.DataFrame) -> tuple[ModelResult, LinearFit | 
     ]
     method = (
         f"GLM binomial logit on {fit.support['n_patterns']} covariate patterns (binomial counts, same likelihood as "
-        f"the {n} sessions); cluster-robust (sandwich) SEs by patient, {fit.n_clusters} clusters, factor G/(G-1); "
-        f"population-averaged odds ratios; {guarded.decisions['session_number']}"
+        f"the {n} sessions); {clinic_words(clinics)}; cluster-robust (sandwich) SEs by patient, "
+        f"{fit.n_clusters} clusters, factor G/(G-1){t_words(fit.n_clusters)}; population-averaged odds ratios; "
+        f"{guarded.decisions['session_number']}"
     )
     details = {
         "formula": "any_side_effect ~ " + fit.rhs,
@@ -125,7 +139,20 @@ def side_effect_model(sessions: pd.DataFrame) -> tuple[ModelResult, LinearFit | 
         "session_number": guarded.decisions["session_number"],
         "vacuum_kpa": guarded.decisions.get("vacuum_kpa", ""),
     }
-    return result(guarded.status, method, effects, notes, details), fit
+    return result(guarded.status, method, effects, notes, details, rhs=fit.rhs), fit
+
+
+def clinic_words(clinics: int) -> str:
+    """How the method text says clinic was handled."""
+    return f"clinic fixed effects ({clinics} clinics)" if clinics > 1 else "one clinic"
+
+
+def t_words(clusters: int) -> str:
+    """The method text's note on t(G - 1) intervals when a fit has few patients."""
+    from analysis.effects import reference_df
+
+    df = reference_df(clusters)
+    return f", t({df:g}) intervals (fewer than 100 patients)" if df else ""
 
 
 def fit_logit(rhs: str, rows: Collapsed, env, reference: dict, cov_type: str = "cluster") -> LinearFit:

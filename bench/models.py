@@ -48,7 +48,7 @@ def load_sessions(rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def time_stages(sessions: pd.DataFrame, series: pd.DataFrame) -> dict[str, float]:
     from analysis.curves import fit_outcome_models, model_curves
-    from analysis.satisfaction import check_proportional_odds
+    from analysis.proportional_odds import check_proportional_odds
     from derma import fitting
     from etl.access import NETWORK
 

@@ -21,10 +21,10 @@ def fit_everything(sessions: pd.DataFrame, scope: str, series: pd.DataFrame) -> 
     ``series`` is the ``monthly_series`` query of the scope (the control charts read the marts' counts).
     """
     from analysis.curves import fit_outcome_models, model_curves
-    from analysis.satisfaction import check_proportional_odds
+    from analysis.proportional_odds import check_proportional_odds
 
     fits = fit_outcome_models(sessions)
-    results = [fits.side_effects, fits.satisfaction]
+    results = fits.results
     tables = {
         "model_summaries": pd.DataFrame(
             [
@@ -37,6 +37,9 @@ def fit_everything(sessions: pd.DataFrame, scope: str, series: pd.DataFrame) -> 
                     "n_patients": r.n_patients,
                     "n_events": r.n_events,
                     "warnings": list(r.warnings),
+                    "adjusted_for": list(r.adjusted_for),
+                    "estimand": r.estimand,
+                    "checks": list(r.checks),
                 }
                 for r in results
             ]

@@ -88,16 +88,24 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
     return report
 
 
+def _texts(value) -> list[str]:
+    """A list column's value as a list (NULL in a row written before the column existed: empty)."""
+    return [] if value is None or (not isinstance(value, list | tuple) and pd.isna(value)) else list(value)
+
+
 def _model_entry(row: pd.Series, effects: pd.DataFrame) -> dict:
     return {
         "name": row["model"],
         "outcome": row["outcome"],
         "method": row["method"],
+        "adjusted_for": _texts(row.get("adjusted_for")),
+        "estimand": plain(row.get("estimand")) or "",
+        "checks": _texts(row.get("checks")),
         "status": row["status"],
         "n_sessions": plain(row["n_sessions"]),
         "n_patients": plain(row["n_patients"]),
         "n_events": plain(row["n_events"]),
-        "warnings": list(row["warnings"] if row["warnings"] is not None else []),
+        "warnings": _texts(row["warnings"]),
         "effects": records(
             effects[["term", "label", "unit", "scale", "estimate", "ci_low", "ci_high", "p_value"]]
         ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
+from importlib import resources
 
 import duckdb
 import pandas as pd
@@ -136,6 +137,8 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
     )
 
     def write(target: duckdb.DuckDBPyConnection) -> None:
+        # A snapshot published by an older version may lack new model columns: the schema is idempotent.
+        target.execute(resources.files("etl").joinpath("schema.sql").read_text(encoding="utf-8"))
         _prune_runs(target, scope)
         for table, frame in tables.items():
             if frame is None or frame.empty:

@@ -119,8 +119,13 @@ create table if not exists model_runs (
 );
 create table if not exists model_summaries (
     run_id varchar, model varchar, outcome varchar, method varchar, status varchar,
-    n_sessions bigint, n_patients bigint, n_events bigint, warnings varchar[]
+    n_sessions bigint, n_patients bigint, n_events bigint, warnings varchar[],
+    adjusted_for varchar[], estimand varchar, checks varchar[]
 );
+-- Snapshots from before v0.2 gain the columns that say what an effect estimates.
+alter table model_summaries add column if not exists adjusted_for varchar[];
+alter table model_summaries add column if not exists estimand varchar;
+alter table model_summaries add column if not exists checks varchar[];
 create table if not exists model_effects (
     run_id varchar, model varchar, term varchar, label varchar, unit varchar, scale varchar,
     estimate double, ci_low double, ci_high double, p_value double, n bigint

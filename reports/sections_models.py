@@ -8,6 +8,7 @@ import pandas as pd
 
 from charts import figures as plots
 from charts import model_figures, style
+from etl.access import NETWORK
 from reports.content import (
     ANOTHER_CLINIC,
     PROFILE,
@@ -123,6 +124,18 @@ def course_section(r: Reader, model_scope: str) -> Section:
     return Section("course", "Satisfaction over the course", tuple(paragraphs), tuple(figures), (table,))
 
 
+WHAT_MODEL = {
+    "side_effects": "Side effects",
+    "satisfaction": "Satisfaction (total)",
+    "satisfaction_direct": "Satisfaction (direct)",
+}
+WHAT_ODDS = {
+    "side_effects": "the odds of any side effect",
+    "satisfaction": "the odds of a higher rating (total)",
+    "satisfaction_direct": "the odds of a higher rating with side effects held fixed (direct)",
+}
+
+
 def effects_section(r: Reader, model_scope: str) -> Section:
     effects = r.q("model_effects", scope=model_scope)
     effects = effects[effects["term"].isin(SETTINGS)].sort_values(["model", "term"])
@@ -145,12 +158,21 @@ def effects_section(r: Reader, model_scope: str) -> Section:
             counts=("n",),
         )
     )
+    summaries = r.q("model_summaries", scope=model_scope)
+    within = "within each clinic" if model_scope == NETWORK else f"within {model_scope}"
     paragraphs = [
-        f"Odds ratios from the {model_scope} models, adjusted for skin type, indication, area, crystal, "
-        "session number and pre-care, with cluster-robust 95% intervals (1 = no difference)."
+        f"Odds ratios from the {model_scope} models, comparing sessions {within}, adjusted for skin type, "
+        "indication, area, crystal, session number and pre-care, with patient-clustered 95% intervals "
+        "(1 = no difference). They describe how past sessions with different settings went; they are not a "
+        "promise of what changing a setting will do, because settings were chosen for patients, not assigned "
+        "at random. Satisfaction is shown twice: the total association (including any path through side "
+        "effects) and the direct one (sessions with the same side-effect status compared)."
     ]
+    for row in summaries.itertuples():
+        if getattr(row, "estimand", None):
+            paragraphs.append(f"{WHAT_MODEL.get(row.model, row.model)}: {row.estimand}")
     for row in table.frame.itertuples():
-        what = "the odds of any side effect" if row.model == "side_effects" else "the odds of a higher rating"
+        what = WHAT_ODDS.get(row.model, "the odds")
         paragraphs.append(
             f"{row.label} ({row.unit}): {what} × {row.estimate:.2f} (95% CI {row.ci_low:.2f}–"
             f"{row.ci_high:.2f})."

@@ -1,4 +1,4 @@
-"""Models: what was fitted, the adjusted odds ratios with intervals, and the proportional-odds check."""
+"""Models: what each model estimates, what it is adjusted for, the odds ratios with intervals, the checks."""
 
 import streamlit as st
 
@@ -26,14 +26,38 @@ if not ui.models_ready(summaries, scope):
 ui.scope_note(scope, f)
 effects = data.model_effects(src, scope)
 
+TITLES = {
+    "side_effects": "Side effects",
+    "satisfaction": "Satisfaction (total association)",
+    "satisfaction_direct": "Satisfaction, side effects held fixed (direct association)",
+}
+
+
+def texts(value) -> list[str]:
+    return [] if value is None or not len(value) else list(value)
+
+
+st.info(
+    "These odds ratios describe the clinics' recorded practice: how outcomes differ between sessions with "
+    "different settings, **within the same clinic** and for similar patients. They are not a promise of what "
+    "changing a setting will do.",
+    icon=":material/info:",
+)
 for model in summaries.itertuples():
-    st.subheader(f"{model.model.replace('_', ' ').capitalize()}: {model.outcome}")
+    st.subheader(f"{TITLES.get(model.model, model.model)}: {model.outcome}")
     st.markdown(
         f"**Status:** `{model.status}` · **n:** {model.n_sessions:,} sessions, {model.n_patients:,} "
-        f"patients, {model.n_events:,} {'events' if model.model == 'side_effects' else 'ratings'}"
+        f"patients, {model.n_events:,} {'events' if model.model == 'side_effects' else 'ratings of 4–5'}"
     )
+    if getattr(model, "estimand", None):
+        st.markdown(f"**What an odds ratio here means.** {model.estimand}")
+    adjusted = texts(getattr(model, "adjusted_for", None))
+    if adjusted:
+        st.markdown("**Adjusted for:** " + "; ".join(adjusted) + ".")
     st.caption(f"Method: {model.method}")
-    for warning in model.warnings if model.warnings is not None else []:
+    for check in texts(getattr(model, "checks", None)):
+        st.caption(f"Check: {check}")
+    for warning in texts(model.warnings):
         st.warning(warning, icon=":material/warning:")
     mine = effects[effects["model"] == model.model]
     st.dataframe(

@@ -124,6 +124,8 @@ if ui.models_ready(data.model_summaries(src, scope), scope):
         vacuum_range=vacuum,
     )
     st.caption(
-        "Predictions come from the fitted models for a patient with the chosen profile; hover a point for "
-        "its 95% intervals. They describe past sessions, not a prescription."
+        "Predictions come from the fitted models for a patient with the chosen profile at the average clinic of "
+        "the network (or in your clinic, for a clinic's own fit); hover a point for its 95% intervals. They "
+        "describe how past sessions with these settings went, within clinics. They are not a promise of what "
+        "changing a setting will do: settings were chosen for patients, and what drove the choice can differ."
     )

@@ -11,7 +11,7 @@ import pytest
 
 from analysis.design import reference_frame
 from analysis.effects import contrast, odds_ratio_interval
-from analysis.satisfaction import fit_ordinal_formula
+from analysis.ordinal import fit_ordinal_formula
 
 GOLDEN = json.loads((Path(__file__).parent / "results" / "wine_clm.json").read_text(encoding="utf-8"))
 # A byte-identical copy of shared/reference/wine.csv (Randall 1989, via R package `ordinal`), kept

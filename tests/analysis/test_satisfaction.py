@@ -8,7 +8,8 @@ import pytest
 from statsmodels.miscmodels.ordinal_model import OrderedModel
 
 from analysis.design import design_rows
-from analysis.satisfaction import _satisfaction_model, check_proportional_odds, fit_satisfaction
+from analysis.proportional_odds import check_proportional_odds
+from analysis.satisfaction import _satisfaction_model, fit_satisfaction
 from tests.analysis.test_side_effects import SATISFACTION_TRUTH, simulate_sessions
 
 
