@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install chromium test test-all demo lint bench sample lock clean
+.PHONY: install chromium test test-slow test-all demo lint bench sample lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "derma-outcomes needs Python 3.11 or newer on PATH"; exit 1; }
@@ -23,7 +23,10 @@ chromium:  ## Debian's Chromium for the dashboard's browser test (installed only
 test: install chromium
 	$(BIN)/python -m pytest -q
 
-test-all: install chromium  ## also the slow checks (coverage simulation)
+test-slow: install  ## only the slow statistical checks (coverage simulations); CI runs them after make test
+	$(BIN)/python -m pytest -q -m slow
+
+test-all: install chromium  ## everything: the default suite and the slow checks
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 demo: install
