@@ -223,7 +223,9 @@ def fit_rows(fit: LinearFit, data: pd.DataFrame) -> np.ndarray:
 
     The average is over the clinics of the fit, weighted by their sessions, on the linear-predictor
     scale: a prediction "at the average clinic" adds the session-weighted mean of the clinic effects.
-    Because the clinic enters additively, a contrast between two rows is the same at every clinic.
+    Because the clinic enters additively (treatment-coded dummies), the average row is the reference
+    clinic's row with the dummies replaced by the clinics' weights. A contrast between two rows is the
+    same at every clinic.
     """
     weights = fit.reference.get("clinic_weights") or {}
     if CLINIC not in data or not weights:
@@ -231,13 +233,14 @@ def fit_rows(fit: LinearFit, data: pd.DataFrame) -> np.ndarray:
     average = (data[CLINIC].astype(object) == AVERAGE_CLINIC).to_numpy()
     if not average.any():
         return design_rows(fit.design_info, data)
-    rows = design_rows(
-        fit.design_info, data.assign(**{CLINIC: np.where(average, fit.reference[CLINIC], data[CLINIC])})
-    )
-    mean = np.zeros((int(average.sum()), rows.shape[1]))
-    for clinic, weight in weights.items():
-        mean += weight * design_rows(fit.design_info, data.loc[average].assign(**{CLINIC: clinic}))
-    rows[average] = mean
+    chosen = np.where(average, fit.reference[CLINIC], data[CLINIC].astype(object))
+    rows = design_rows(fit.design_info, data.assign(**{CLINIC: chosen}))
+    columns = fit.design_info.term_name_slices.get(CLINIC)
+    if columns is not None:
+        names = fit.design_info.column_names[columns]
+        # patsy names treatment-coded dummies "clinic[T.<level>]".
+        shares = [weights.get(name[len(CLINIC) + 3 : -1], 0.0) for name in names]
+        rows[np.ix_(average, np.arange(rows.shape[1])[columns])] = shares
     return rows
 
 

@@ -90,7 +90,9 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
 
 def _texts(value) -> list[str]:
     """A list column's value as a list (NULL in a row written before the column existed: empty)."""
-    return [] if value is None or (not isinstance(value, list | tuple) and pd.isna(value)) else list(value)
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return []
+    return [str(v) for v in value]
 
 
 def _model_entry(row: pd.Series, effects: pd.DataFrame) -> dict:

@@ -83,6 +83,12 @@ def _print_models(report: dict) -> None:
             f"  {model['n_sessions']} sessions, {model['n_patients']} patients, {model['n_events']} events; "
             f"status {model['status']}"
         )
+        if model.get("estimand"):
+            click.echo(f"  estimand: {model['estimand']}")
+        if model.get("adjusted_for"):
+            click.echo(f"  adjusted for: {'; '.join(model['adjusted_for'])}")
+        for check in model.get("checks", []):
+            click.echo(f"  check: {check}")
         for warning in model["warnings"]:
             click.echo(f"  warning: {warning}")
         import pandas as pd  # only for printing: the CLI starts without pandas

@@ -134,3 +134,15 @@ def test_within_clinic_intervals_cover_in_about_95_percent_of_networks():
         hits.append(e.ci_low < truth < e.ci_high)
         blind_hits.append(b.ci_low < truth < b.ci_high)
     assert np.mean(hits) >= 0.85 and np.mean(blind_hits) <= 0.2
+
+
+def test_the_average_clinic_row_is_the_session_weighted_mean_of_every_clinics_row(network):
+    from analysis.design import design_rows, fit_rows, reference_frame
+
+    net, _ = network
+    _, fit = side_effect_model(net.sessions)
+    rows = reference_frame(fit, 3, vacuum_10kpa=np.array([2.0, 3.0, 4.0]))
+    weights = fit.reference["clinic_weights"]
+    assert sum(weights.values()) == pytest.approx(1.0)
+    manual = sum(w * design_rows(fit.design_info, rows.assign(clinic=c)) for c, w in weights.items())
+    np.testing.assert_allclose(fit_rows(fit, rows), manual, atol=1e-12)

@@ -33,12 +33,14 @@ def test_models_json_has_the_documented_shape(sample_warehouse):
     out = derma_json("models", settings=sample_warehouse)
     assert set(out) >= {"snapshot", "models", "curves"}
     by_name = {m["name"]: m for m in out["models"]}
-    assert set(by_name) == {"side_effects", "satisfaction"}
+    assert set(by_name) == {"side_effects", "satisfaction", "satisfaction_direct"}
     for model in by_name.values():
         assert set(model) >= {
             "name",
             "outcome",
             "method",
+            "adjusted_for",
+            "estimand",
             "n_sessions",
             "n_patients",
             "n_events",
@@ -46,6 +48,10 @@ def test_models_json_has_the_documented_shape(sample_warehouse):
             "effects",
         }
         assert "patient" in model["method"].lower(), "the method says how sessions are clustered"
+        assert any(a.startswith("clinic (fixed effects") for a in model["adjusted_for"]), model[
+            "adjusted_for"
+        ]
+        assert "within clinics" in model["estimand"] and "not a promise" in model["estimand"]
         effects = {e["term"]: e for e in model["effects"]}
         for term, unit in SETTINGS_TERMS.items():
             e = effects[term]
