@@ -49,7 +49,11 @@ def _pct(value) -> str:
 def _rate_tile(
     label: str, row: pd.Series, column: str, numerator: str, denominator: str, what: str, help_text: str
 ) -> Tile:
-    """``what`` reads after "k of n", e.g. "answered surveys rated 4–5"; its first words name the denominator."""
+    """``what`` reads after "k of n", e.g. "answered surveys rated 4–5"; its first words name the denominator.
+
+    The interval is the query's patient-clustered 95% interval; a rate with a ``_worst``/``_best`` pair
+    (% satisfied) also says how far the unanswered surveys could move it.
+    """
     n = 0 if _missing(row[denominator]) else int(row[denominator])
     if n < MIN_N:
         return Tile(
@@ -60,9 +64,12 @@ def _rate_tile(
             f"only {n} {DENOMINATORS[denominator]} this month (at least {MIN_N} needed for a rate)",
             help_text,
         )
-    low, high = row.get(f"{column}_low"), row.get(f"{column}_high")  # response rate has no interval
+    low, high = row.get(f"{column}_low"), row.get(f"{column}_high")
     interval = "" if _missing(low) else f"95% CI {_pct(low)}–{_pct(high)} · "
     note = f"{interval}{int(row[numerator]):,} of {n:,} {what}"
+    worst, best = row.get(f"{column}_worst"), row.get(f"{column}_best")
+    if not _missing(worst) and not _missing(best):
+        note += f" · unanswered all unhappy or all happy: {_pct(worst)}–{_pct(best)}"
     return Tile(
         label,
         _pct(row[column]),
@@ -110,7 +117,8 @@ def latest_tiles(kpis: pd.DataFrame) -> tuple[pd.Timestamp, list[Tile]]:
             "satisfied",
             "answered",
             "answered surveys rated 4–5",
-            "Share of answered surveys rated 4 or 5; unanswered surveys are left out.",
+            "Share of answered surveys rated 4 or 5; unanswered surveys are left out (the band says how far they "
+            "could move it). Intervals count each patient once: repeated sessions of a patient are not independent.",
         ),
         _rate_tile(
             "Side-effect rate",

@@ -87,6 +87,34 @@ create or replace macro wilson_low(x, n) as
 create or replace macro wilson_high(x, n) as
     case when n > 0 then ((x / n) + 1.920729 / n
         + 1.959964 * sqrt((x / n) * (1 - x / n) / n + 0.960365 / (n * n))) / (1 + 3.841459 / n) end;
+-- Student's t 97.5% quantile (Abramowitz & Stegun 26.7.5 to the 1/df^4 term; exact for df = 1),
+-- the same series as analysis.clustered_rates.t975.
+create or replace macro t975(df) as
+    case when df < 1 then null when df < 1.5 then 12.7062
+        else 1.959964 + 2.372271 / df + 2.822499 / (df * df) + 2.555850 / (df * df * df)
+            + 1.589534 / (df * df * df * df) end;
+-- Wilson score bounds for a proportion p on an effective sample size m with quantile z.
+create or replace macro wilson_z_low(p, m, z) as
+    case when m > 0 then (p + z * z / (2 * m) - z * sqrt(p * (1 - p) / m + z * z / (4 * m * m))) / (1 + z * z / m) end;
+create or replace macro wilson_z_high(p, m, z) as
+    case when m > 0 then (p + z * z / (2 * m) + z * sqrt(p * (1 - p) / m + z * z / (4 * m * m))) / (1 + z * z / m) end;
+-- Design effect of patients' repeated sessions on a rate y/n (at least 1): the ratio estimator's
+-- clustered variance G/(G-1) sum_g (y_g - p n_g)^2 / n^2 over the binomial p(1-p)/n, from the
+-- per-patient sums syy = sum y_g^2, syn = sum y_g n_g, snn = sum n_g^2 over g patients. A rate of
+-- 0 or 1 gives no estimate: the mean sessions per patient, the most it can be.
+create or replace macro design_effect(y, n, syy, syn, snn, g) as
+    case when n <= 0 or g <= 0 then null
+        when g < 2 or y <= 0 or y >= n then greatest(1.0, n / g)
+        else greatest(1.0, (g / (g - 1.0)) * (syy - 2 * (y / n) * syn + (y / n) * (y / n) * snn) / (n * n)
+            / ((y / n) * (1 - y / n) / n)) end;
+-- Patient-clustered 95% interval of a rate y/n: Wilson on the effective sample size n / design
+-- effect, with t(g - 1) in place of the normal quantile below 100 patients (analysis.clustered_rates).
+create or replace macro cluster_wilson_low(y, n, syy, syn, snn, g) as
+    greatest(0.0, wilson_z_low(y / n, n / design_effect(y, n, syy, syn, snn, g),
+        case when g < 100 then t975(g - 1) else 1.959964 end));
+create or replace macro cluster_wilson_high(y, n, syy, syn, snn, g) as
+    least(1.0, wilson_z_high(y / n, n / design_effect(y, n, syy, syn, snn, g),
+        case when g < 100 then t975(g - 1) else 1.959964 end));
 -- The analyses' shared optional filters, one definition (docs/queries.md): the rows of a mart in the
 -- chosen months and cells. `source` names a mart with month, clinic_id, clinician_id, crystal_type,
 -- treatment_area, indication and fitzpatrick; a filter left NULL keeps every row.

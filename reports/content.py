@@ -25,12 +25,24 @@ PROFILE = {"fitzpatrick": 3, "indication": "wrinkles", "treatment_area": "face"}
 PROFILE_TEXT = "skin type III, wrinkles, face, corundum crystals"
 KPI_COUNTS = ("sessions", "patients", "answered", "satisfied", "outcome_known", "side_effect_sessions")
 KPI_RATES = (
-    Rate("response_rate", "answered", "sessions", ("response_rate_delta_prev", "response_rate_delta_year")),
+    Rate(
+        "response_rate",
+        "answered",
+        "sessions",
+        ("response_rate_low", "response_rate_high", "response_rate_delta_prev", "response_rate_delta_year"),
+    ),
     Rate(
         "pct_satisfied",
         "satisfied",
         "answered",
-        ("pct_satisfied_low", "pct_satisfied_high", "pct_satisfied_delta_prev", "pct_satisfied_delta_year"),
+        (
+            "pct_satisfied_low",
+            "pct_satisfied_high",
+            "pct_satisfied_worst",  # both bounds give the satisfied count back from the sessions
+            "pct_satisfied_best",
+            "pct_satisfied_delta_prev",
+            "pct_satisfied_delta_year",
+        ),
     ),
     Rate(
         "side_effect_rate",

@@ -1,4 +1,4 @@
--- Monthly KPIs with Wilson 95% intervals and deltas vs the previous month and the same month last year; rates exclude unknowns (unanswered surveys, side effects without follow-up) from their denominators.
+-- Monthly KPIs with patient-clustered 95% intervals, the unanswered surveys' best/worst-case band, and deltas vs the previous month and the same month last year; rates exclude unknowns (unanswered surveys, side effects without follow-up) from their denominators.
 -- Grain: one row per month.
 -- Params: $date_from (date, optional), $date_to (date, optional), $clinic_id (text, optional), $clinician_id (text, optional), $crystal_type (text, optional), $treatment_area (text, optional), $indication (text, optional), $fitzpatrick (integer, optional)
 with outcomes as (
@@ -9,7 +9,7 @@ with outcomes as (
     )
 ),
 
-patient_months_filtered as (
+patient_cells as (
     select * from filtered_rows(
         'patient_months', date_from := $date_from, date_to := $date_to, clinic_id := $clinic_id,
         clinician_id := $clinician_id, crystal_type := $crystal_type, treatment_area := $treatment_area,
@@ -30,21 +30,35 @@ monthly as (
     group by month
 ),
 
-unfiltered_patients as (
-    select month, patients from monthly_patients
-    where ($date_from is null or month >= date_trunc('month', cast($date_from as date)))
-        and ($date_to is null or month <= cast($date_to as date))
+per_patient as (
+    -- A patient's sessions of the month, whatever cells they fall in: the clusters of the intervals.
+    select
+        month,
+        patient_no,
+        sum(sessions) as sessions,
+        sum(answered) as answered,
+        sum(satisfied) as satisfied,
+        sum(outcome_known) as outcome_known,
+        sum(side_effect_sessions) as side_effect_sessions
+    from patient_cells
+    group by month, patient_no
 ),
 
-patients as (
-    -- Without a dimension filter the network figure is read, not recounted; both are exact.
-    select month, patients from unfiltered_patients
-    where $clinic_id is null and $clinician_id is null and $crystal_type is null and $treatment_area is null
-        and $indication is null and $fitzpatrick is null
-    union all
-    select month, count(distinct patient_no) as patients from patient_months_filtered
-    where not ($clinic_id is null and $clinician_id is null and $crystal_type is null and $treatment_area is null
-        and $indication is null and $fitzpatrick is null)
+clusters as (
+    select
+        month,
+        count(*) as patients,
+        sum(sessions * sessions) as sessions_ss,
+        sum(answered * sessions) as answered_sn,
+        sum(answered * answered) as answered_ss,
+        count(*) filter (answered > 0) as answering_patients,
+        sum(satisfied * satisfied) as satisfied_ss,
+        sum(satisfied * answered) as satisfied_sa,
+        count(*) filter (outcome_known > 0) as known_patients,
+        sum(outcome_known * outcome_known) as known_ss,
+        sum(side_effect_sessions * side_effect_sessions) as side_effect_ss,
+        sum(side_effect_sessions * outcome_known) as side_effect_sk
+    from per_patient
     group by month
 ),
 
@@ -52,21 +66,36 @@ rates as (
     select
         m.month,
         m.sessions,
-        p.patients,
+        c.patients,
         m.answered,
         m.answered / m.sessions as response_rate,
+        cluster_wilson_low(m.answered, m.sessions, c.answered_ss, c.answered_sn, c.sessions_ss, c.patients)
+            as response_rate_low,
+        cluster_wilson_high(m.answered, m.sessions, c.answered_ss, c.answered_sn, c.sessions_ss, c.patients)
+            as response_rate_high,
         m.satisfied,
         m.satisfied / nullif(m.answered, 0) as pct_satisfied,
-        wilson_low(m.satisfied, m.answered) as pct_satisfied_low,
-        wilson_high(m.satisfied, m.answered) as pct_satisfied_high,
+        cluster_wilson_low(m.satisfied, m.answered, c.satisfied_ss, c.satisfied_sa, c.answered_ss,
+            c.answering_patients) as pct_satisfied_low,
+        cluster_wilson_high(m.satisfied, m.answered, c.satisfied_ss, c.satisfied_sa, c.answered_ss,
+            c.answering_patients) as pct_satisfied_high,
+        design_effect(m.satisfied, m.answered, c.satisfied_ss, c.satisfied_sa, c.answered_ss,
+            c.answering_patients) as pct_satisfied_design_effect,
+        -- Every unanswered survey unhappy (worst) or happy (best): how far the unanswered could move it.
+        m.satisfied / m.sessions as pct_satisfied_worst,
+        (m.satisfied + m.sessions - m.answered) / m.sessions as pct_satisfied_best,
         m.rating_sum / nullif(m.answered, 0) as mean_rating,
         m.outcome_known,
         m.side_effect_sessions,
         m.side_effect_sessions / nullif(m.outcome_known, 0) as side_effect_rate,
-        wilson_low(m.side_effect_sessions, m.outcome_known) as side_effect_rate_low,
-        wilson_high(m.side_effect_sessions, m.outcome_known) as side_effect_rate_high
+        cluster_wilson_low(m.side_effect_sessions, m.outcome_known, c.side_effect_ss, c.side_effect_sk, c.known_ss,
+            c.known_patients) as side_effect_rate_low,
+        cluster_wilson_high(m.side_effect_sessions, m.outcome_known, c.side_effect_ss, c.side_effect_sk, c.known_ss,
+            c.known_patients) as side_effect_rate_high,
+        design_effect(m.side_effect_sessions, m.outcome_known, c.side_effect_ss, c.side_effect_sk, c.known_ss,
+            c.known_patients) as side_effect_rate_design_effect
     from monthly as m
-    inner join patients as p on p.month = m.month
+    inner join clusters as c on c.month = m.month
 ),
 
 final as (

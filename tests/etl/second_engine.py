@@ -182,8 +182,14 @@ def to_datafusion(sql: str, macros: dict | None = None, params: dict | None = No
             )
         return node
 
-    # Macros first, then parameters: an inlined macro body carries the call's $parameters with it.
-    tree = sqlglot.parse_one(sql, read="duckdb").transform(rewrite).transform(rewrite)
+    # Until nothing is left to inline: a macro's body may call other macros (cluster_wilson_low calls
+    # design_effect and t975) and carries the call's $parameters with it.
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    for _ in range(10):
+        before = tree.sql()
+        tree = tree.transform(rewrite)
+        if tree.sql() == before:
+            break
     return tree.sql(dialect=DataFusion, unsupported_level=ErrorLevel.RAISE)
 
 

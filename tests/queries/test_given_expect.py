@@ -6,6 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from analysis.rates import wilson_interval
 from etl.load import ingest
 from queries import run_query
 from tests.helpers import TODAY, row, write_csv
@@ -38,11 +39,29 @@ def test_rates_exclude_unanswered_surveys_and_unknown_outcomes(load):
     assert (kpi["outcome_known"], kpi["side_effect_sessions"]) == (3, 1)
     assert kpi["side_effect_rate"] == pytest.approx(1 / 3)
     assert kpi["response_rate"] == pytest.approx(0.5)
-    # Wilson 95% for 1/3 (textbook value).
-    assert (kpi["side_effect_rate_low"], kpi["side_effect_rate_high"]) == (
-        pytest.approx(0.0615, abs=1e-4),
-        pytest.approx(0.7923, abs=1e-4),
-    )
+    # All four sessions are one patient's: one cluster says nothing about the spread between patients.
+    assert (kpi["side_effect_rate_low"], kpi["side_effect_rate_high"]) == (0.0, 1.0)
+    assert kpi["pct_satisfied_worst"] == pytest.approx(0.25) and kpi["pct_satisfied_best"] == pytest.approx(0.75)
+
+
+def test_intervals_treat_each_patient_as_a_cluster(load):
+    from analysis.clustered_rates import clustered_rate
+
+    # Three patients: two happy after every session, one never; a session-level Wilson would be too narrow.
+    plan = {"PN1": "5555", "PN2": "4545", "PN3": "1212", "PN4": "55"}
+    rows = [
+        row(session_id=f"{pid}-{i}", patient_id=pid, satisfaction=r, session_date=f"2026-10-0{i + 1}")
+        for pid, ratings in plan.items()
+        for i, r in enumerate(ratings)
+    ]
+    kpi = run_query(load(rows), "kpis_by_month").iloc[0]
+    expected = clustered_rate([4, 4, 0, 2], [4, 4, 4, 2])
+    assert (kpi["satisfied"], kpi["answered"], kpi["patients"]) == (10, 14, 4)
+    assert kpi["pct_satisfied_low"] == pytest.approx(expected.ci_low, abs=1e-9)
+    assert kpi["pct_satisfied_high"] == pytest.approx(expected.ci_high, abs=1e-9)
+    assert kpi["pct_satisfied_design_effect"] == pytest.approx(expected.design_effect, abs=1e-9)
+    plain_low, plain_high = wilson_interval(10, 14)
+    assert kpi["pct_satisfied_low"] < plain_low and kpi["pct_satisfied_high"] > plain_high
 
 
 def test_deltas_compare_with_the_previous_month_and_the_same_month_last_year(load):
