@@ -104,7 +104,9 @@ def clustered_rate(events_by_patient, n_by_patient) -> ClusteredRate:
     if total_n <= 0:
         nan = float("nan")
         return ClusteredRate(0.0, 0.0, 0, nan, nan, nan, nan, nan)
-    deff = design_effect(total_y, total_n, float((y * y).sum()), float((y * n).sum()), float((n * n).sum()), g)
+    deff = design_effect(
+        total_y, total_n, float((y * y).sum()), float((y * n).sum()), float((n * n).sum()), g
+    )
     m = total_n / deff
     z = t975(g - 1) if g < SMALL_CLUSTERS else 1.959964
     low, high = wilson_bounds(total_y / total_n, m, z)

@@ -42,6 +42,8 @@ COURSE_COLUMNS = [
     "first_satisfied_session",
     "last_rating",
     "last_rating_session",
+    "window_start",
+    "numbers_reported",
 ]
 DROPOUT_COLUMNS = [
     "session_number",
@@ -93,6 +95,14 @@ def assign_courses(sessions: pd.DataFrame) -> pd.Series:
     return course.astype("string")
 
 
+def _window_starts(sessions: pd.DataFrame) -> pd.Series:
+    """The first date of each session's clinic's data: courses seen soon after it may have begun before."""
+    dates = pd.to_datetime(sessions["session_date"])
+    if "clinic_id" in sessions:
+        return dates.groupby(sessions["clinic_id"]).transform("min")
+    return pd.Series(dates.min(), index=sessions.index)
+
+
 def _cutoffs(sessions: pd.DataFrame, as_of) -> pd.Series:
     """The data's last date for each session's course: ``as_of``, else its clinic's latest session."""
     if as_of is not None:
@@ -130,6 +140,8 @@ def summarise_courses(sessions: pd.DataFrame, as_of=None) -> pd.DataFrame:
     and the status rule are those of ``queries/marts/patient_courses.sql``, so the dashboard's course
     table and these analyses agree. ``first_satisfied_session`` is the ``session_number`` of the first
     session answered 4 or 5; ``last_rating`` is the last answered rating (by session order).
+    ``window_start`` is the first date of the clinic's data and ``numbers_reported`` whether the
+    course's first session came with its number from the export (else it was derived in date order).
     """
     if sessions is None or sessions.empty:
         return pd.DataFrame(columns=COURSE_COLUMNS)
@@ -146,6 +158,12 @@ def summarise_courses(sessions: pd.DataFrame, as_of=None) -> pd.DataFrame:
             if "satisfaction" in sessions
             else np.nan,
             "cutoff": _cutoffs(sessions, as_of),
+            "window_start": _window_starts(sessions),
+            # A number the export gave is the session's true place in the course; a derived one counts
+            # from the first session stored. Frames without the column are taken as given.
+            "reported": sessions["reported_session_number"].notna().to_numpy()
+            if "reported_session_number" in sessions
+            else True,
         }
     ).sort_values(["course_id", "session_date", "session_number"], kind="stable")
     grouped = frame.groupby("course_id", sort=True)
@@ -160,6 +178,8 @@ def summarise_courses(sessions: pd.DataFrame, as_of=None) -> pd.DataFrame:
         first_date=("session_date", "min"),
         last_date=("session_date", "max"),
         cutoff=("cutoff", "max"),
+        window_start=("window_start", "min"),
+        numbers_reported=("reported", "first"),
     )
     satisfied = frame.loc[frame["satisfaction"] >= SATISFIED]
     courses["first_satisfied_session"] = satisfied.groupby("course_id")["session_number"].min()

@@ -8,11 +8,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.courses import MAX_SESSION, summarise_courses
+from analysis.competing import CIF_COLUMNS, SATISFIED, STOPPED, cumulative_incidence
+from analysis.courses import DROPOUT_GAP_DAYS, MAX_SESSION, summarise_courses
 from analysis.rates import small_sample
 from analysis.results import Curve, CurvePoint
 
 CURVE_COLUMNS = ["session", "at_risk", "satisfied", "censored", "cum_satisfied", "ci_low", "ci_high"]
+#: The competing-outcomes columns added beside the Kaplan–Meier ones (see ``analysis.competing``).
+COMPETING_COLUMNS = [c for c in CIF_COLUMNS if c.startswith("cif_")] + ["stopped"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,10 +142,15 @@ def sessions_to_satisfied(
     Estimand: :math:`F(k) = P(T \\le k)`, T = the session number of the first rating of 4–5 in a
     course (see :func:`assign_courses`). Courses that stop (drop out, or are still going) before a
     4–5 rating are right-censored at their last session; a course first seen after session 1 enters
-    the risk set at its first session (delayed entry). A session without a survey answer counts as
-    "not yet known satisfied": the first *answered* 4–5 is the event, so missing surveys push the
-    event later and the curve is conservative. Censoring is assumed non-informative — patients who
-    stop because they are unhappy break this, and the curve is then optimistic.
+    the risk set at its first session (delayed entry, left truncation). A course whose numbers were
+    derived (the export gave none) and whose first stored session falls in the first 42 days of its
+    clinic's data may have begun before the data did: its true session numbers are unknown, so it is
+    left out (and counted in ``notes``). A session without a survey answer counts as "not yet known
+    satisfied": the first *answered* 4–5 is the event, so missing surveys push the event later and
+    the curve is conservative. Censoring is assumed non-informative — patients who stop because they
+    are unhappy break this, and the simple curve is then optimistic; the ``cif_*`` columns (cumulative
+    incidence of being satisfied and of the course ending without a 4–5 rating, dropped out or
+    completed, :func:`analysis.competing.cumulative_incidence`) treat stopping as an outcome instead.
 
     Kaplan–Meier :math:`\\hat S(k) = \\prod_{j \\le k}(1 - d_j/n_j)`, :math:`F = 1 - S`; Greenwood
     :math:`V(k) = \\sum_{j \\le k} d_j / (n_j(n_j - d_j))`; log-log band
@@ -158,21 +166,33 @@ def sessions_to_satisfied(
         return TimeToSatisfied(
             empty, 0, 0, None, None, None, "no courses", "not_enough_data", ("no courses",)
         )
+    notes = []
+    early = (courses["first_date"] - courses["window_start"]).dt.days <= DROPOUT_GAP_DAYS
+    unsure = early & ~courses["numbers_reported"].astype(bool)
+    if unsure.any():
+        notes.append(
+            f"{int(unsure.sum())} course(s) first seen in the first {DROPOUT_GAP_DAYS} days of their clinic's data, "
+            "without session numbers in the export, may have begun before the data did: left out"
+        )
+        courses = courses.loc[~unsure].reset_index(drop=True)
     event = courses["first_satisfied_session"].notna().to_numpy()
     time = np.where(event, courses["first_satisfied_session"], courses["last_session"]).astype(float)
     entry = courses["first_session"].to_numpy(dtype=float)
     full = _kaplan_meier(entry, time, event, max_session, level)
+    ended = courses["status"].isin(["dropped_out", "completed"]).to_numpy()
+    cause = np.where(event, SATISFIED, np.where(ended, STOPPED, 0))
+    competing = cumulative_incidence(entry, time, cause, max_session, level)
+    full = full.merge(competing[["session", *COMPETING_COLUMNS]], on="session", how="left")
     median = _first_reaching(full, "cum_satisfied")
     low = _first_reaching(full, "ci_high")
     high = _first_reaching(full, "ci_low")
-    notes = []
     if len(courses) < 30:
         notes.append(small_sample(len(courses), unit="courses"))
     if not event.any():
         notes.append("no course has a 4–5 rating yet")
     table = full.loc[full["session"] <= max_session].reset_index(drop=True)
     return TimeToSatisfied(
-        table=table[CURVE_COLUMNS],
+        table=table[CURVE_COLUMNS + COMPETING_COLUMNS],
         n_courses=len(courses),
         n_satisfied=int(event.sum()),
         median=median,

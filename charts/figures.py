@@ -187,6 +187,51 @@ def km_curve(curves: pd.DataFrame, median_text: str | None = None) -> go.Figure:
     return style(fig, 330, legend=False)
 
 
+def course_outcomes(curves: pd.DataFrame) -> go.Figure:
+    """Courses satisfied and courses ended unsatisfied by session (cumulative incidence), beside the simple curve."""
+    fig = go.Figure()
+    for column, colour, name in (
+        ("satisfied", GREEN, "Satisfied"),
+        ("stopped", VERMILLION, "Ended, not satisfied"),
+    ):
+        if f"cif_{column}" not in curves or curves[f"cif_{column}"].isna().all():
+            continue
+        add_traces(
+            fig,
+            band(
+                curves["session"],
+                curves[f"cif_{column}_low"],
+                curves[f"cif_{column}_high"],
+                colour,
+                name,
+                "hv",
+            ),
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=curves["session"],
+                y=curves[f"cif_{column}"],
+                mode="lines+markers",
+                line={"shape": "hv", "color": colour},
+                name=name,
+                hovertemplate=f"by session %{{x}}: %{{y:.0%}} {name.lower()}<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=curves["session"],
+            y=curves["cum_satisfied"],
+            mode="lines",
+            line={"shape": "hv", "color": GREY, "dash": "dash"},
+            name="Satisfied, if nobody who stopped counted",
+            hovertemplate="simple curve, by session %{x}: %{y:.0%}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title_text="share of courses", tickformat=PERCENT, range=[0, 1])
+    fig.update_xaxes(title_text="session number", dtick=1)
+    return style(fig, 330)
+
+
 def dropout_by_session(frame: pd.DataFrame) -> go.Figure:
     """Share of courses stopping after each session, one panel per indication, Wilson 95% error bars."""
     kinds = sorted(frame["indication"].unique())

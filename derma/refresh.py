@@ -54,6 +54,7 @@ INPUT_COLUMNS = (
     "fitzpatrick",
     "particle_flow",
     "session_number",
+    "reported_session_number",
     "pre_care_followed",
     "satisfaction",
     "follow_up_done",

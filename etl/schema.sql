@@ -199,8 +199,18 @@ create table if not exists spc_verdicts (
 );
 create table if not exists course_curves (
     run_id varchar, indication varchar, session integer, at_risk bigint, satisfied bigint, censored bigint,
-    cum_satisfied double, ci_low double, ci_high double
+    cum_satisfied double, ci_low double, ci_high double, stopped bigint,
+    cif_satisfied double, cif_satisfied_low double, cif_satisfied_high double,
+    cif_stopped double, cif_stopped_low double, cif_stopped_high double
 );
+-- Snapshots from before v0.2 gain the competing-outcome columns.
+alter table course_curves add column if not exists stopped bigint;
+alter table course_curves add column if not exists cif_satisfied double;
+alter table course_curves add column if not exists cif_satisfied_low double;
+alter table course_curves add column if not exists cif_satisfied_high double;
+alter table course_curves add column if not exists cif_stopped double;
+alter table course_curves add column if not exists cif_stopped_low double;
+alter table course_curves add column if not exists cif_stopped_high double;
 create table if not exists course_summaries (
     run_id varchar, indication varchar, n_courses bigint, n_satisfied bigint, median double,
     median_low double, median_high double, median_text varchar, notes varchar[]

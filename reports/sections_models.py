@@ -104,7 +104,11 @@ def course_section(r: Reader, model_scope: str) -> Section:
         )
     curves = r.q("course_curves", scope=model_scope, indication="all")
     if r.min_cell:
-        curves = curves[(curves["at_risk"] >= r.min_cell) & (curves["satisfied"] >= r.min_cell)]
+        curves = curves[
+            (curves["at_risk"] >= r.min_cell)
+            & (curves["satisfied"] >= r.min_cell)
+            & (curves["stopped"].fillna(0) >= r.min_cell)
+        ]
     summary = r.q("course_summaries", scope=model_scope)
     median = summary.loc[summary["indication"] == "all", "median_text"]
     paragraphs = []
@@ -118,7 +122,16 @@ def course_section(r: Reader, model_scope: str) -> Section:
             Figure(
                 "Courses satisfied by session (Kaplan–Meier)",
                 plots.km_curve(curves, median.iat[0] if not median.empty else None),
-                "Share of courses with a first 4–5 rating by each session, with its 95% band.",
+                "Share of courses with a first 4–5 rating by each session, with its 95% band. It counts a course "
+                "that stopped as if it could still end happily, so it is optimistic when unhappy patients stop.",
+            )
+        )
+        figures.append(
+            Figure(
+                "How courses end",
+                plots.course_outcomes(curves),
+                "Courses satisfied (green) and ended without a 4–5 rating (red) by each session, counting stopping "
+                "as an outcome (cumulative incidence), with 95% bands; dashed: the simple curve above.",
             )
         )
     return Section("course", "Satisfaction over the course", tuple(paragraphs), tuple(figures), (table,))

@@ -41,8 +41,9 @@ if ui.models_ready(summaries, scope):
     with left:
         ui.chart(
             f"Sessions until satisfied ({indication.replace('_', ' ')})",
-            "The line is the share of courses whose patient has rated a session 4–5 by each session number, "
-            "counting courses that stopped or are still running fairly (Kaplan–Meier), with a 95% band.",
+            "The line is the share of courses whose patient has rated a session 4–5 by each session number "
+            "(Kaplan–Meier), with a 95% band. It counts a course that stopped as if it could still end happily: "
+            "patients who stop unhappy make this simple curve optimistic (see the outcomes chart below).",
             figures.km_curve,
             curve,
             "courses_km",
@@ -50,6 +51,18 @@ if ui.models_ready(summaries, scope):
             minimum=1,
             median_text=median.iat[0] if len(median) else None,
         )
+    ui.chart(
+        f"How courses end ({indication.replace('_', ' ')})",
+        "Green: the share of courses satisfied by each session; red: the share that ended without a 4–5 rating "
+        "(stopped early, or completed unsatisfied), each with a 95% band, counting stopping as an outcome rather "
+        "than as if the course could still succeed (cumulative incidence). The dashed line is the simple curve "
+        "above for comparison; the gap is how optimistic it is.",
+        figures.course_outcomes,
+        curve,
+        "courses_outcomes",
+        n="at_risk",
+        minimum=1,
+    )
     with right:
         dropout = data.course_dropout(src, scope, f.indication)
         ui.chart(

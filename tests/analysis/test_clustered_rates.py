@@ -69,8 +69,14 @@ def test_the_warehouse_macros_compute_the_same_interval_as_python():
         n = rng.integers(1, 9, patients)
         y = rng.binomial(n, 0.35)
         c = clustered_rate(y, n)
-        args = [float(y.sum()), float(n.sum()), float((y * y).sum()), float((y * n).sum()), float((n * n).sum()),
-                patients]
+        args = [
+            float(y.sum()),
+            float(n.sum()),
+            float((y * y).sum()),
+            float((y * n).sum()),
+            float((n * n).sum()),
+            patients,
+        ]
         low, high, deff, t = con.execute(
             "select cluster_wilson_low(?, ?, ?, ?, ?, ?), cluster_wilson_high(?, ?, ?, ?, ?, ?), "
             "design_effect(?, ?, ?, ?, ?, ?), t975(?)",

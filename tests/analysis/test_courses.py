@@ -128,7 +128,8 @@ def test_each_clinic_is_judged_against_its_own_last_date():
 def test_sessions_to_satisfied_matches_a_hand_computed_kaplan_meier():
     result = sessions_to_satisfied(five_courses())
     table = result.table
-    assert list(table.columns) == CURVE_COLUMNS and table["session"].tolist() == list(range(1, 13))
+    assert list(table.columns)[: len(CURVE_COLUMNS)] == CURVE_COLUMNS
+    assert table["session"].tolist() == list(range(1, 13))
     assert table["at_risk"].tolist() == [5, 5, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0]
     assert table["satisfied"].tolist()[:3] == [0, 1, 1]
     assert table["censored"].tolist()[:8] == [0, 1, 1, 0, 0, 0, 0, 1]
@@ -260,10 +261,10 @@ def test_courses_read_the_warehouse_types():
     con.execute(SCHEMA.read_text())
     con.execute(
         """insert into sessions (clinic_id, session_id, patient_key, clinician_id, session_date, crystal_type,
-               vacuum_kpa, passes, treatment_area, indication, fitzpatrick, session_number, satisfaction,
-               batch_id, source_file, source_row)
+               vacuum_kpa, passes, treatment_area, indication, fitzpatrick, session_number, reported_session_number,
+               satisfaction, batch_id, source_file, source_row)
            select 'C1', 's' || i, 'pk' || (i // 6), 'K1', date '2026-01-05' + cast(7 * (i % 6) as integer), 'corundum', 30, 2,
-                  'face', 'wrinkles', 2, cast(1 + i % 6 as integer),
+                  'face', 'wrinkles', 2, cast(1 + i % 6 as integer), cast(1 + i % 6 as integer),
                   case when i % 6 = 5 and i // 6 = 0 then null when i % 6 >= 2 then 4 else 3 end, 'b', 'f', i
            from range(0, 18) t(i)"""
     )
@@ -279,3 +280,35 @@ def test_planned_lengths_agree_with_the_warehouse_macro():
     con.execute(SCHEMA.read_text())
     for indication, planned in PLANNED_SESSIONS.items():
         assert con.execute("select planned_sessions($i)", {"i": indication}).fetchone()[0] == planned
+
+
+def test_courses_that_may_have_begun_before_the_data_are_left_out_or_enter_late():
+    """Left truncation: a derived number at the window's start is not a course's true place."""
+    early = frame(course("early", "wrinkles", [3, 3, 4, 5], start="2026-01-05")).assign(
+        reported_session_number=pd.NA
+    )
+    told = frame(course("told", "wrinkles", [3, 4, 4], start="2026-01-12", first=4))
+    told = told.assign(reported_session_number=told["session_number"])
+    later = frame(course("later", "wrinkles", [2, 2, 3, 4], start="2026-04-06")).assign(
+        reported_session_number=pd.NA
+    )
+    sessions = pd.concat([early, told, later], ignore_index=True)
+    result = sessions_to_satisfied(sessions)
+    assert result.n_courses == 2  # "early" is left out, "told" and "later" stay
+    assert any("may have begun before the data did" in n for n in result.notes)
+    at_risk = result.table.set_index("session")["at_risk"]
+    assert at_risk[1] == 1 and at_risk[4] == 2  # "told" enters the risk set at its reported session 4
+
+
+def test_stopping_unhappy_is_an_outcome_beside_being_satisfied():
+    stopped = course("stopped", "wrinkles", [2, 2], start="2026-01-05")  # ends early, never satisfied
+    happy = course("happy", "wrinkles", [3, 3, 5, 5, 5, 5], start="2026-01-05")
+    going = course("going", "wrinkles", [3, 3, 3], start="2026-08-31")  # still being treated
+    result = sessions_to_satisfied(frame(stopped, happy, going))
+    table = result.table.set_index("session")
+    # The simple curve censors the stopped course; the competing one counts it as ended unsatisfied.
+    assert table.loc[2, "stopped"] == 1 and table.loc[2, "cif_stopped"] == pytest.approx(1 / 3)
+    # At session 3 the simple curve says 1 in 2 are satisfied (the stopped course no longer counts);
+    # counting it as ended unsatisfied, 1 in 3 are.
+    assert table.loc[3, "cum_satisfied"] == pytest.approx(0.5)
+    assert table.loc[3, "cif_satisfied"] == pytest.approx(1 / 3)

@@ -41,7 +41,9 @@ def test_rates_exclude_unanswered_surveys_and_unknown_outcomes(load):
     assert kpi["response_rate"] == pytest.approx(0.5)
     # All four sessions are one patient's: one cluster says nothing about the spread between patients.
     assert (kpi["side_effect_rate_low"], kpi["side_effect_rate_high"]) == (0.0, 1.0)
-    assert kpi["pct_satisfied_worst"] == pytest.approx(0.25) and kpi["pct_satisfied_best"] == pytest.approx(0.75)
+    assert kpi["pct_satisfied_worst"] == pytest.approx(0.25) and kpi["pct_satisfied_best"] == pytest.approx(
+        0.75
+    )
 
 
 def test_intervals_treat_each_patient_as_a_cluster(load):
