@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 import sqlglot
 
+from derma.lake.transpile import duckdb_macros, to_datafusion
 from etl.export import MANIFEST, ExportError, export_marts, exportable_tables, read_manifest
 from etl.warehouse import connect_current, current_snapshot
 from queries import bind_params, get_query, list_queries
@@ -22,9 +23,7 @@ from tests.etl.second_engine import (
     NAMED_ANALYSES,
     assert_same_result,
     datafusion_context,
-    duckdb_macros,
     duckdb_over_parquet,
-    to_datafusion,
 )
 from tests.helpers import derma
 
