@@ -8,6 +8,7 @@ aggregate model fits do goes through these, so one code path serves both engines
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -59,6 +60,7 @@ class DuckDBEngine:
         if threads:
             config["threads"] = threads
         self.con = duckdb.connect(config=config)
+        self.made: list[str] = []
         self.con.execute("set enable_progress_bar = false")
         for statement in macro_statements():
             self.con.execute(statement)
@@ -88,6 +90,7 @@ class DuckDBEngine:
 
     def materialise(self, name: str, sql: str) -> None:
         self.con.execute(f'create or replace temp table "{name}" as\n{sql}')
+        self.made.append(name)
 
     def drop(self, name: str) -> None:
         self.con.execute(f'drop table if exists "{name}"')
@@ -146,6 +149,7 @@ class SparkEngine:
         except Exception as exc:  # noqa: BLE001 - Java missing, a master that does not answer: one line
             raise EngineError(f"cannot start Spark ({master}): {str(exc).strip().splitlines()[0]}") from None
         self._cached: dict[str, object] = {}
+        self.made: list[str] = []
 
     def _sql(self, sql: str):
         from derma.lake.transpile import to_spark
@@ -178,6 +182,7 @@ class SparkEngine:
         frame.count()
         frame.createOrReplaceTempView(name)
         self._cached[name] = frame
+        self.made.append(name)
 
     def drop(self, name: str) -> None:
         frame = self._cached.pop(name, None)
@@ -261,3 +266,15 @@ def spark_schema(columns: tuple[tuple[str, str], ...]) -> str:
         return ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in columns)
     except KeyError as exc:
         raise LakeError(f"no Spark type for the lake's column type {exc}") from None
+
+
+@contextlib.contextmanager
+def scratch(engine):
+    """Drop the temporary tables materialised inside the block when it ends."""
+    start = len(engine.made)
+    try:
+        yield engine
+    finally:
+        for name in engine.made[start:]:
+            engine.drop(name)
+        del engine.made[start:]
