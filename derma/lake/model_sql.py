@@ -193,10 +193,13 @@ def level_two(design: Design, cells: str, columns: list[str]) -> str:
         return ", ".join(f"sum({c}) as {c}" if needed(c) else f"cast(null as double) as {c}" for c in columns)
 
     def single(c: str) -> bool:
-        return c.count("_") == 1 and c[0] in "abv" and (c.endswith("_") or c[0] != "a" or c.count("_") == 1)
+        return c.count("_") == 1 and c[0] in "abv"
+
+    def every(_: str) -> bool:
+        return True
 
     parts = [
-        f"select 0 as grp, cast(null as varchar) as k1, cast(null as varchar) as k2, {select(lambda c: True)} from {cells}"
+        f"select 0 as grp, cast(null as varchar) as k1, cast(null as varchar) as k2, {select(every)} from {cells}"
     ]
     for i, g in enumerate(keys):
         parts.append(
