@@ -15,7 +15,6 @@ from importlib import resources
 import duckdb
 import pandas as pd
 
-from derma.fitting import fit_everything
 from etl.access import NETWORK
 from etl.batch import LoadError, new_batch_id, software_version
 from etl.load import amend_snapshot
@@ -103,9 +102,25 @@ def load_inputs(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
     return frame.astype({"satisfaction": "Int32", "any_side_effect": "boolean"})
 
 
+def fit_on_snapshot(path, scope: str, series: pd.DataFrame, memory_limit: str | None):
+    """Every model table of ``scope`` fitted where the snapshot's sessions are (a private read-only DuckDB).
+
+    The sessions never come into Python whole: the models are fitted from sums the engine computes
+    (``derma.lake``), so memory stays flat as the warehouse grows.
+    """
+    from derma.lake.engines import DuckDBEngine
+    from derma.lake.results import fit_everything_on
+
+    engine = DuckDBEngine.over_snapshot(path, memory_limit=memory_limit)
+    try:
+        return fit_everything_on(engine, scope, series)
+    finally:
+        engine.close()
+
+
 def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False) -> ModelRun | None:
     """Fit the models for ``scope`` unless fresh results exist; publish them. None when nothing to do."""
-    _snapshot, con = connect_current(settings.data_dir)
+    snapshot, con = connect_current(settings.data_dir)
     try:
         existing = fresh_run(con, scope)
         if existing and not force:
@@ -115,13 +130,12 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
             con, "select count(*) from sessions where clinic_id = $c", {"c": scope}
         ):
             raise LoadError(f"no sessions for clinic '{scope}' in the warehouse")
-        sessions = load_inputs(con, scope)
         series = run_query(con, "monthly_series", {"scope": scope})
     finally:
         con.close()
     started = time.perf_counter()
     run_id = new_batch_id(dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    tables = fit_everything(sessions, scope, series)
+    tables, n_sessions = fit_on_snapshot(snapshot.path, scope, series, settings.memory_limit)
     seconds = time.perf_counter() - started
     tables["model_runs"] = pd.DataFrame(
         [
@@ -132,7 +146,7 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
                 "fitted_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
                 "software_version": software_version(),
                 "seconds": seconds,
-                "n_sessions": len(sessions),
+                "n_sessions": n_sessions,
             }
         ]
     )
