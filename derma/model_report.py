@@ -18,73 +18,77 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
     """The latest model results for ``scope`` in the shape ``derma models --format json`` prints."""
     snapshot, con = connect_current(settings.data_dir)
     try:
-        values = {"scope": scope}
-        summaries = run_query(con, "model_summaries", values)
-        if summaries.empty:
-            raise LoadError(f"no model results for scope '{scope}' yet: run 'derma models --refresh'")
-        effects = run_query(con, "model_effects", values)
-        curves = run_query(con, "model_curves", values)
-        run = (
-            con.execute(
-                "select run_id, scope, data_batch_id, fitted_at, seconds, is_fresh from stg_model_runs "
-                "where is_latest and scope = $s",
-                {"s": scope},
-            )
-            .df()
-            .iloc[0]
-        )
-        report = {
-            "snapshot": snapshot.snapshot_id,
-            "scope": scope,
-            "run": {k: plain(v) for k, v in run.items()},
-            "models": [
-                _model_entry(row, effects[effects["model"] == row["model"]])
-                for _, row in summaries.iterrows()
-            ],
-            "curves": [_curve_entry(name, group) for name, group in curves.groupby("curve", sort=False)],
-            "proportional_odds": records(
-                run_query(con, "model_po_check", values).drop(
-                    columns=["run_id", "scope", "data_batch_id", "fitted_at", "is_fresh"]
-                )
-            ),
-            "funnel": {
-                kind: records(
-                    run_query(con, "funnel_units", {**values, "unit_type": kind})[
-                        [
-                            "unit",
-                            "clinic_id",
-                            "n_sessions",
-                            "observed",
-                            "expected",
-                            "oe_ratio",
-                            "oe_low",
-                            "oe_high",
-                            "flag",
-                            "reading",
-                        ]
-                    ]
-                )
-                for kind in ("clinician", "clinic")
-            },
-            "control_charts": records(
-                run_query(con, "spc_verdicts", values)[["unit", "chart", "measure", "status", "verdict"]]
-            ),
-            "courses": records(
-                run_query(con, "course_summaries", values)[
-                    [
-                        "indication",
-                        "n_courses",
-                        "n_satisfied",
-                        "median",
-                        "median_low",
-                        "median_high",
-                        "median_text",
-                    ]
-                ]
-            ),
-        }
+        return model_report_from(con, snapshot.snapshot_id, scope)
     finally:
         con.close()
+
+
+def model_report_from(con, snapshot_id: str, scope: str = NETWORK) -> dict:
+    """The report of ``scope`` from a connection holding the model tables (a warehouse, or a lake's fit)."""
+    values = {"scope": scope}
+    summaries = run_query(con, "model_summaries", values)
+    if summaries.empty:
+        raise LoadError(f"no model results for scope '{scope}' yet: run 'derma models --refresh'")
+    effects = run_query(con, "model_effects", values)
+    curves = run_query(con, "model_curves", values)
+    run = (
+        con.execute(
+            "select run_id, scope, data_batch_id, fitted_at, seconds, is_fresh from stg_model_runs "
+            "where is_latest and scope = $s",
+            {"s": scope},
+        )
+        .df()
+        .iloc[0]
+    )
+    report = {
+        "snapshot": snapshot_id,
+        "scope": scope,
+        "run": {k: plain(v) for k, v in run.items()},
+        "models": [
+            _model_entry(row, effects[effects["model"] == row["model"]]) for _, row in summaries.iterrows()
+        ],
+        "curves": [_curve_entry(name, group) for name, group in curves.groupby("curve", sort=False)],
+        "proportional_odds": records(
+            run_query(con, "model_po_check", values).drop(
+                columns=["run_id", "scope", "data_batch_id", "fitted_at", "is_fresh"]
+            )
+        ),
+        "funnel": {
+            kind: records(
+                run_query(con, "funnel_units", {**values, "unit_type": kind})[
+                    [
+                        "unit",
+                        "clinic_id",
+                        "n_sessions",
+                        "observed",
+                        "expected",
+                        "oe_ratio",
+                        "oe_low",
+                        "oe_high",
+                        "flag",
+                        "reading",
+                    ]
+                ]
+            )
+            for kind in ("clinician", "clinic")
+        },
+        "control_charts": records(
+            run_query(con, "spc_verdicts", values)[["unit", "chart", "measure", "status", "verdict"]]
+        ),
+        "courses": records(
+            run_query(con, "course_summaries", values)[
+                [
+                    "indication",
+                    "n_courses",
+                    "n_satisfied",
+                    "median",
+                    "median_low",
+                    "median_high",
+                    "median_text",
+                ]
+            ]
+        ),
+    }
     return report
 
 
