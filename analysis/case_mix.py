@@ -12,42 +12,97 @@ from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparatio
 
 OUTCOME = "any_side_effect"
 
-CASE_MIX_TERMS = ("fitzpatrick", "indication", "treatment_area", "pre_care", "session_number")
+#: Terms always asked for; ``crystal_type`` and ``device`` join when their column is in the data.
+BASE_TERMS = ("fitzpatrick", "indication", "treatment_area", "pre_care", "session_number")
+OPTIONAL_TERMS = {"crystal_type": "crystal_type", "device": "device_model"}
+CASE_MIX_TERMS = (*BASE_TERMS, *OPTIONAL_TERMS)
 CASE_MIX_FORMULA = (
     "events + non_events ~ C(fitzpatrick) + C(indication) + C(treatment_area) + C(pre_care) + session_number"
+    " + C(crystal_type) + C(device)"
 )
-CATEGORICAL_TERMS = ("fitzpatrick", "indication", "treatment_area", "pre_care")
+CATEGORICAL_TERMS = ("fitzpatrick", "indication", "treatment_area", "pre_care", *OPTIONAL_TERMS)
+#: A crystal type or device level gets its own coefficient only with at least this many sessions with,
+#: and this many without, the outcome (about ten events per estimated coefficient); rarer ones are pooled.
+MIN_LEVEL_OUTCOMES = 10
+POOLED = "other"
+UNRECORDED = "unrecorded"
+
+TERM_WORDS = {
+    "fitzpatrick": "skin type",
+    "indication": "indication",
+    "treatment_area": "treatment area",
+    "pre_care": "pre-care",
+    "session_number": "session number",
+    "crystal_type": "crystal type",
+    "device": "device",
+}
 
 
-def _case_mix_frame(sessions: pd.DataFrame, outcome: str) -> pd.DataFrame:
+def _case_mix_frame(
+    sessions: pd.DataFrame, outcome: str, within: str | None, compare: str | None
+) -> pd.DataFrame:
     """Plain-typed covariates and outcome for rows whose outcome and covariates are known."""
     needed = ["fitzpatrick", "indication", "treatment_area", "session_number", outcome]
+    needed += [c for c in (within, compare) if c is not None]
     if sessions is None or sessions.empty or any(c not in sessions for c in needed):
-        return pd.DataFrame(columns=[*CASE_MIX_TERMS, "y"])
+        return pd.DataFrame(columns=[*BASE_TERMS, "y"])
     frame = pd.DataFrame(index=sessions.index)
-    frame["fitzpatrick"] = sessions["fitzpatrick"].astype("string")
-    frame["indication"] = sessions["indication"].astype("string")
-    frame["treatment_area"] = sessions["treatment_area"].astype("string")
+    for column in ("fitzpatrick", "indication", "treatment_area"):
+        frame[column] = sessions[column].astype("string")
     pre = (
         sessions["pre_care_followed"]
         if "pre_care_followed" in sessions
         else pd.Series(pd.NA, index=frame.index)
     )
-    # An unrecorded pre-care answer is its own level rather than a reason to drop the session.
+    # An unrecorded pre-care answer, crystal or device is its own level rather than a reason to drop the session.
     frame["pre_care"] = (
-        pre.astype("boolean").map({True: "yes", False: "no"}).astype("string").fillna("unknown")
+        pre.astype("boolean").map({True: "yes", False: "no"}).astype("string").fillna(UNRECORDED)
     )
+    for term, column in OPTIONAL_TERMS.items():
+        if column in sessions:
+            frame[term] = sessions[column].astype("string").str.strip().replace("", pd.NA).fillna(UNRECORDED)
     frame["session_number"] = pd.to_numeric(sessions["session_number"], errors="coerce").astype("Float64")
+    for column in {within, compare} - {None}:
+        frame[column] = sessions[column].astype("string")
     frame["y"] = sessions[outcome].astype("boolean")
     frame = frame.dropna()
     frame["session_number"] = frame["session_number"].astype(float)
     frame["y"] = frame["y"].astype(bool)
-    for column in CATEGORICAL_TERMS:
+    for column in frame.columns.drop(["session_number", "y"]):
         frame[column] = frame[column].astype(str)
     return frame
 
 
-def fit_case_mix(sessions: pd.DataFrame, outcome: str = OUTCOME) -> pd.Series:
+def _pool_levels(values: pd.Series, y: pd.Series, units: pd.Series | None) -> tuple[pd.Series, int]:
+    """Levels too rare to estimate, or used by one compared unit only, merged into one pooled level.
+
+    A level seen with one unit only would absorb that unit's whole difference (with a logit link and an
+    intercept, observed equals expected within every level of a factor), so it is pooled too. When the
+    pool itself is too rare or belongs to one unit, it joins the most common level instead.
+    """
+    data = pd.DataFrame({"v": values, "y": y.astype(int), "u": units if units is not None else ""})
+    per = data.groupby("v", sort=False).agg(events=("y", "sum"), n=("y", "size"), units=("u", "nunique"))
+    weak = np.minimum(per["events"], per["n"] - per["events"]) < MIN_LEVEL_OUTCOMES
+    if units is not None:
+        weak |= per["units"] < 2
+    pool = set(per.index[weak])
+    if not pool:
+        return values, 0
+    mapped = values.where(~values.isin(pool), POOLED)
+    pooled = data[mapped == POOLED]
+    events = int(pooled["y"].sum())
+    too_weak = min(events, len(pooled) - events) < MIN_LEVEL_OUTCOMES
+    if units is not None:
+        too_weak |= pooled["u"].nunique() < 2
+    kept = mapped[mapped != POOLED]
+    if too_weak and not kept.empty:
+        mapped = mapped.replace(POOLED, kept.value_counts().idxmax())
+    return mapped, len(pool)
+
+
+def fit_case_mix(
+    sessions: pd.DataFrame, outcome: str = OUTCOME, *, within: str | None = None, compare: str | None = None
+) -> pd.Series:
     """Expected probability of the outcome for each session, from its case mix alone.
 
     Parameters
@@ -56,22 +111,36 @@ def fit_case_mix(sessions: pd.DataFrame, outcome: str = OUTCOME) -> pd.Series:
         Rows of the ``sessions`` table.
     outcome : str
         Boolean outcome column, default ``"any_side_effect"``.
+    within : str, optional
+        A column whose levels get a fixed effect (e.g. ``"clinic_id"``): the expected risk is then that
+        of the session's own group, so units compared with these expectations are compared within it.
+    compare : str, optional
+        The column of the units that will be compared with these expectations (e.g. ``"clinic_id"``):
+        a crystal type or device used by one of them only is pooled, so it cannot absorb that unit's
+        difference.
 
     Returns
     -------
     Series
         Named ``"expected"``, aligned to ``sessions.index``; NaN where the outcome or a covariate is
-        unknown. ``.attrs`` holds ``formula``, ``method``, ``terms`` (those kept), ``status``
-        (``"ok"``, ``"simplified"``, ``"not_enough_data"``), ``warnings`` (plain messages),
-        ``n_sessions`` and ``n_events``.
+        unknown. ``.attrs`` holds ``formula``, ``method``, ``terms`` (those kept), ``adjusted_for``
+        (the kept terms in words), ``within``, ``pooled`` (term -> number of levels pooled),
+        ``status`` (``"ok"``, ``"simplified"``, ``"not_enough_data"``), ``warnings`` (plain
+        messages), ``n_sessions`` and ``n_events``.
 
     Notes
     -----
     Estimand: :math:`P(\\text{outcome} \\mid \\text{case mix})` for the pooled population of all
-    clinicians, used as the expected risk in indirect standardisation (O/E). Model: binomial GLM,
-    logit link, with :data:`CASE_MIX_FORMULA` — Fitzpatrick type, indication, treatment area (all
-    categorical), pre-care followed (yes / no / unknown) and session number (linear on the logit).
-    The clinician is deliberately left out, so differences between clinicians stay in O/E.
+    clinicians (within the session's group when ``within`` is given), used as the expected risk in
+    indirect standardisation (O/E). Model: binomial GLM, logit link, with :data:`CASE_MIX_FORMULA` —
+    Fitzpatrick type, indication, treatment area (all categorical), pre-care followed (yes / no /
+    unrecorded), session number (linear on the logit), and, where the export records them, crystal
+    type and device model (categorical, unrecorded as its own level). Crystal and device are
+    treatment choices rather than patient traits: adjusting for them compares units as if they had
+    used the same equipment, so a difference due to a device is not held against the unit using it.
+    Levels with fewer than :data:`MIN_LEVEL_OUTCOMES` sessions with or without the outcome are
+    pooled (see :func:`_pool_levels`). The clinician is deliberately left out, so differences
+    between clinicians stay in O/E.
 
     It is fitted on aggregated covariate patterns (events and non-events per pattern). For a
     binomial GLM that is the same likelihood as the session-level fit up to a constant, so the
@@ -86,12 +155,15 @@ def fit_case_mix(sessions: pd.DataFrame, outcome: str = OUTCOME) -> pd.Series:
         "formula": CASE_MIX_FORMULA,
         "method": "binomial GLM (logit) on aggregated covariate patterns; point predictions only",
         "terms": [],
+        "adjusted_for": [],
+        "within": within,
+        "pooled": {},
         "status": "ok",
         "warnings": [],
         "n_sessions": 0,
         "n_events": 0,
     }
-    frame = _case_mix_frame(sessions, outcome)
+    frame = _case_mix_frame(sessions, outcome, within, compare)
     attrs["n_sessions"] = len(frame)
     attrs["n_events"] = int(frame["y"].sum()) if len(frame) else 0
     if frame.empty:
@@ -112,18 +184,32 @@ def fit_case_mix(sessions: pd.DataFrame, outcome: str = OUTCOME) -> pd.Series:
         expected.attrs.update(attrs)
         return expected
 
-    terms = [t for t in CASE_MIX_TERMS if frame[t].nunique() > 1]
-    dropped = [t for t in CASE_MIX_TERMS if t not in terms]
+    asked = [t for t in CASE_MIX_TERMS if t in frame] + ([within] if within else [])
+    for term in (t for t in OPTIONAL_TERMS if t in frame):
+        frame[term], n_pooled = _pool_levels(frame[term], frame["y"], frame[compare] if compare else None)
+        if n_pooled:
+            attrs["pooled"][term] = n_pooled
+            attrs["warnings"].append(
+                f"{n_pooled} {TERM_WORDS[term]} level(s) with too few sessions, or used by one "
+                f"{(compare or 'unit').removesuffix('_id')} only, pooled"
+            )
+    terms = [t for t in asked if frame[t].nunique() > 1]
+    dropped = [t for t in asked if t not in terms]
     if dropped:
         attrs["status"] = "simplified"
-        attrs["warnings"].append(f"dropped (only one value in the data): {', '.join(dropped)}")
-    patterns = frame.groupby(list(CASE_MIX_TERMS), sort=False, observed=True)["y"].agg(["sum", "count"])
+        attrs["warnings"].append(
+            f"dropped (only one value in the data): {', '.join(TERM_WORDS.get(t, t) for t in dropped)}"
+        )
+    patterns = frame.groupby(asked, sort=False, observed=True)["y"].agg(["sum", "count"])
     patterns = patterns.reset_index().rename(columns={"sum": "events"})
     patterns["non_events"] = patterns["count"] - patterns["events"]
-    rhs = " + ".join(f"C({t})" if t in CATEGORICAL_TERMS else t for t in terms) or "1"
+    rhs = " + ".join(f"C({t})" if t != "session_number" else t for t in terms) or "1"
     formula = f"events + non_events ~ {rhs}"
     attrs["formula"] = formula
     attrs["terms"] = terms
+    attrs["adjusted_for"] = [TERM_WORDS[t] for t in terms if t in TERM_WORDS]
+    if within in terms:
+        attrs["adjusted_for"].append(f"{within.removesuffix('_id')} (fixed effects)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -146,12 +232,7 @@ def fit_case_mix(sessions: pd.DataFrame, outcome: str = OUTCOME) -> pd.Series:
             )
     attrs["warnings"] = list(dict.fromkeys(attrs["warnings"]))
     patterns["expected"] = fitted
-    merged = frame[list(CASE_MIX_TERMS)].merge(
-        patterns[[*CASE_MIX_TERMS, "expected"]], on=list(CASE_MIX_TERMS), how="left"
-    )
+    merged = frame[asked].merge(patterns[[*asked, "expected"]], on=asked, how="left")
     expected.loc[frame.index] = merged["expected"].to_numpy()
     expected.attrs.update(attrs)
     return expected
-
-
-# ---------------------------------------------------------------------------------------------- limits

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 #: ``"spiegelhalter"`` is the product's default (see :func:`standardised_ratio_funnel`); ``"shmi"`` and
 #: ``"cqc"`` are FunnelPlotR's two ``sr_method`` values, reproduced as that package codes them.
@@ -60,13 +60,15 @@ class Overdispersion:
 
 
 def exact_limits(expected, level: str) -> tuple[np.ndarray, np.ndarray]:
-    """Unadjusted ("exact Poisson") limits of O/E at expected count(s) E, as FunnelPlotR draws them.
+    """FunnelPlotR's unadjusted ("exact Poisson") limits of O/E at expected count(s) E.
 
     Lower :math:`G^{-1}_{E}(\\alpha/2)/E`, upper :math:`G^{-1}_{E+1}(1-\\alpha/2)/E`, with
-    :math:`G_a` the Gamma(a, 1) distribution (FunnelPlotR writes them as ``qchisq(p, 2E)/2/E``). These
-    are the Garwood limits for a count E, evaluated at continuous E: they bracket the Poisson(E)
-    quantiles, so they are conservative (a little wide) where E is small, and there is no integer
-    interpolation.
+    :math:`G_a` the Gamma(a, 1) distribution (FunnelPlotR writes them ``qchisq(p, 2E)/2/E``): the
+    Garwood confidence limits of a mean whose observed count is E, at continuous E. Used as limits for
+    a count whose mean is E they swap the two tails: the upper limit is conservative, the lower one is
+    not: below its 95% limit fall 4.0% of counts at E = 5 and 2.9% at E = 100 rather than 2.5%, and
+    at small E every unit with no events (a third of all units at E = 1.1, by chance alone). The ``shmi`` and ``cqc`` methods keep them
+    to reproduce FunnelPlotR; the default uses :func:`poisson_test_limits`.
     """
     e = np.asarray(expected, dtype=float)
     tail = LEVELS[level][0]
@@ -76,6 +78,33 @@ def exact_limits(expected, level: str) -> tuple[np.ndarray, np.ndarray]:
     return lower, upper
 
 
+def poisson_test_limits(expected, level: str) -> tuple[np.ndarray, np.ndarray]:
+    """Limits of O/E beyond which a count whose mean is E falls with probability at most alpha/2 each side.
+
+    A count o is below the lower limit exactly when :math:`P(O \\le o \\mid E) < \\alpha/2` and above the
+    upper one exactly when :math:`P(O \\ge o \\mid E) < \\alpha/2`, O ~ Poisson(E): the equal-tailed exact
+    Poisson test of a ratio of 1. Through :math:`P(O \\le o) = 1 - G_{o+1}(E)` the boundaries are
+    continuous in E: lower :math:`(a - 1)/E` (floored at 0) with :math:`G_a(E) = 1 - \\alpha/2`, upper
+    :math:`b/E` with :math:`G_b(E) = \\alpha/2`. At integer counts they flag what the exact test
+    rejects and nothing else, so chance alone leaves a unit outside at most 2.5% (0.1%) of the time on
+    each side, and a unit with no events is never "below" unless its expected count makes none
+    improbable (E > 3.7 at 95%, E > 6.9 at 99.8%).
+    """
+    e = np.asarray(expected, dtype=float)
+    tail = LEVELS[level][0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lower = np.clip(special.gdtrib(1.0, 1 - tail, e) - 1, 0, None) / e
+        upper = special.gdtrib(1.0, tail, e) / e
+    return lower, upper
+
+
+def plain_limits(expected, level: str, method: str = DEFAULT_METHOD) -> tuple[np.ndarray, np.ndarray]:
+    """The limits for chance alone: FunnelPlotR's for its methods, the exact Poisson test's for the default."""
+    return (
+        exact_limits(expected, level) if method in ("shmi", "cqc") else poisson_test_limits(expected, level)
+    )
+
+
 def adjusted_limits(expected, level: str, tau2: float, method: str = DEFAULT_METHOD):
     """Limits of O/E allowing between-unit variance ``tau2`` (additive random effects) on the method's scale.
 
@@ -83,8 +112,8 @@ def adjusted_limits(expected, level: str, tau2: float, method: str = DEFAULT_MET
     * ``"cqc"``: :math:`1 \\pm z\\sqrt{1/(4E) + \\tau^2}`, as FunnelPlotR codes it: the square-root-scale
       limits, never squared back to the ratio scale;
     * ``"spiegelhalter"``: the same square-root-scale limits squared back, :math:`(\\max(0, 1 \\pm
-      z\\sqrt{1/(4E) + \\tau^2}))^2` (Spiegelhalter 2005, QSHC 14:347), and never inside the exact
-      limits, where the normal approximation is poor (small E).
+      z\\sqrt{1/(4E) + \\tau^2}))^2` (Spiegelhalter 2005, QSHC 14:347), and never inside the
+      :func:`poisson_test_limits`, where the normal approximation is poor (small E).
     """
     e = np.asarray(expected, dtype=float)
     z = LEVELS[level][1]
@@ -95,7 +124,7 @@ def adjusted_limits(expected, level: str, tau2: float, method: str = DEFAULT_MET
     if method == "cqc":
         return 1 - half, 1 + half
     lower, upper = np.clip(1 - half, 0, None) ** 2, (1 + half) ** 2
-    plain_lower, plain_upper = exact_limits(e, level)
+    plain_lower, plain_upper = poisson_test_limits(e, level)
     return np.minimum(lower, plain_lower), np.maximum(upper, plain_upper)
 
 
@@ -219,8 +248,8 @@ def standardised_ratio_funnel(
     (DataFrame, Overdispersion)
         One row per unit, in input order, with :data:`FRAME_COLUMNS`: ``ratio`` = O/E (with the
         unrounded E), ``z``, ``z_used`` (winsorised, or NaN when truncated), ``trimmed``,
-        ``plain_*`` (exact limits), ``lower_*``/``upper_*`` (the limits in force: adjusted when
-        ``applied``, else exact) and ``outside_95``/``outside_998``.
+        ``plain_*`` (the limits for chance alone, :func:`plain_limits`), ``lower_*``/``upper_*`` (the
+        limits in force: adjusted when ``applied``, else plain) and ``outside_95``/``outside_998``.
 
     Notes
     -----
@@ -231,14 +260,22 @@ def standardised_ratio_funnel(
     replace the exact ones when asked and :math:`\\phi > 1`; there is no significance test and no
     multiplicative option.
 
-    ``"spiegelhalter"``, the product's default, is FunnelPlotR's CQC (Spiegelhalter 2005: square-root
-    scale, 10% winsorisation, DerSimonian-Laird :math:`\\tau^2`, identical phi and tau^2) with two
-    corrections to the adjusted limits: they are squared back from the square-root scale to the
-    ratio scale the points are drawn on (FunnelPlotR compares O/E with the unsquared limits, which
-    are about half as wide as they should be above 1), and they never lie inside the exact limits
-    (at small E the normal approximation is narrower than the exact limit on one side, and allowing
-    for extra variation must not make a limit stricter). It is preferred to SHMI because a unit with
-    no events has no log, which SHMI's truncation only hides.
+    ``"spiegelhalter"``, the product's default, estimates over-dispersion exactly as FunnelPlotR's CQC
+    does (Spiegelhalter 2005, QSHC 14:347: square-root scale, 10% winsorisation, DerSimonian-Laird
+    :math:`\\tau^2`, the same phi and tau^2, the same rule) and corrects three things in the limits:
+
+    * the limits for chance alone are those of the exact Poisson test of a count whose mean is E
+      (:func:`poisson_test_limits`), not FunnelPlotR's, whose lower limit flags chance variation
+      more often than its level says and, at small E, every unit with no events;
+    * the adjusted limits are squared back from the square-root scale to the ratio scale the points
+      are drawn on (FunnelPlotR compares O/E with unsquared limits, about half as wide as they should
+      be: at E = 100 its 95% limits leave out a third of units that differ only by chance);
+    * the adjusted limits never lie inside the limits for chance alone (at small E the normal
+      approximation is narrower on one side, and allowing for extra variation must not make a limit
+      stricter).
+
+    Square root rather than SHMI's log scale, because a unit with no events has no log (SHMI's
+    truncation only hides it), and the issue this answers asks for Spiegelhalter's method.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
@@ -272,7 +309,7 @@ def standardised_ratio_funnel(
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["ratio"] = o / e_raw
     for level in LEVELS:
-        plain = exact_limits(e, level)
+        plain = plain_limits(e, level, method)
         frame[f"plain_lower_{level}"], frame[f"plain_upper_{level}"] = plain
         limits = adjusted_limits(e, level, tau2, method) if applied else plain
         frame[f"lower_{level}"], frame[f"upper_{level}"] = limits
@@ -297,7 +334,7 @@ def limit_curve(
     grid = np.geomspace(low, high, points)
     curve = pd.DataFrame({"expected": grid, "target": 1.0})
     for level in LEVELS:
-        plain = exact_limits(grid, level)
+        plain = plain_limits(grid, level, overdispersion.method)
         curve[f"plain_lower_{level}"], curve[f"plain_upper_{level}"] = plain
         limits = (
             adjusted_limits(grid, level, overdispersion.tau2, overdispersion.method)
