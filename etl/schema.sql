@@ -144,15 +144,17 @@ create table if not exists funnel_units (
     run_id varchar, unit_type varchar, clinic_id varchar, unit varchar, n_sessions bigint,
     observed double, expected double, oe_ratio double, oe_low double, oe_high double, z double,
     lower_95 double, upper_95 double, lower_998 double, upper_998 double, flag varchar, reading varchar,
-    small_sample varchar
+    small_sample varchar, outside_95 boolean, trimmed boolean, plain_lower_998 double, plain_upper_998 double
 );
 create table if not exists funnel_limits (
     run_id varchar, unit_type varchar, expected double, lower_95 double, upper_95 double,
-    lower_998 double, upper_998 double
+    lower_998 double, upper_998 double, plain_lower_95 double, plain_upper_95 double,
+    plain_lower_998 double, plain_upper_998 double
 );
 create table if not exists funnel_summaries (
     run_id varchar, unit_type varchar, status varchar, method varchar, adjustment varchar,
-    phi double, tau2 double, overdispersion_p double, n_units bigint, notes varchar[]
+    phi double, tau2 double, n_units bigint, notes varchar[], n_used bigint, n_groups bigint,
+    compared_within varchar, comparison varchar, adjusted_for varchar[]
 );
 create table if not exists spc_points (
     run_id varchar, unit varchar, chart varchar, measure varchar, month date, value double,
