@@ -147,3 +147,13 @@ def test_case_mix_on_empty_or_event_free_data_says_so():
     )
     expected = fit_case_mix(none)
     assert expected.attrs["status"] == "not_enough_data" and (expected == 0).all()
+
+
+def test_a_clinic_without_events_is_reported_as_separation_and_expects_none():
+    sessions = simulate(seed=9, clinics=3, per_clinic=3, per_unit=300)
+    sessions.loc[sessions["clinic_id"] == "C2", "any_side_effect"] = False
+    expected = fit_case_mix(sessions, within="clinic_id")
+    assert any("separation" in w for w in expected.attrs["warnings"])
+    assert expected[sessions["clinic_id"] == "C2"].max() < 1e-6
+    others = sessions["clinic_id"] != "C2"
+    assert expected[others].sum() == pytest.approx(sessions.loc[others, "any_side_effect"].sum(), rel=1e-6)
