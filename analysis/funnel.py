@@ -59,7 +59,7 @@ class FunnelResult:
     """Observed vs expected events per unit with funnel limits, and how over-dispersion was handled.
 
     ``units`` has one row per unit (sorted by unit id, never by performance) with the columns of
-    :data:`UNIT_COLUMNS`; ``curve`` holds the exact (``plain_*``) and in-force limits over a grid of
+    :data:`UNIT_COLUMNS`; ``curve`` holds the chance-alone (``plain_*``) and in-force limits over a grid of
     expected counts for drawing. ``method`` is the scale and outlier handling asked for
     (``"spiegelhalter"``, ``"shmi"``, ``"cqc"``); ``adjustment`` what the limits in force allow for
     (``"additive"``: between-unit variance tau^2; ``"none"``: chance alone). ``phi`` (dispersion
@@ -191,7 +191,7 @@ def funnel(
         ``n_sessions, observed, expected, oe_ratio, oe_low, oe_high`` (exact Poisson 95% CI of O/E),
         ``z`` (on the method's scale), ``z_used`` (as it entered phi: winsorised, or NaN when
         truncated), ``trimmed``, ``lower_95, upper_95, lower_998, upper_998`` (the limits in force at
-        the unit's expected count), ``plain_lower_998, plain_upper_998`` (the exact limits, chance
+        the unit's expected count), ``plain_lower_998, plain_upper_998`` (the limits for chance
         alone), ``outside_95`` (bool), ``flag`` (``"above"``/``"below"``/``"within"`` the 99.8% limits
         in force; a unit on a limit is within), ``reading`` (plain words) and ``small_sample``.
 

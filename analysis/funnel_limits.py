@@ -304,7 +304,7 @@ def standardised_ratio_funnel(
         elif applied:
             reason = f"over-dispersion found (phi = {phi:.2f} > 1): limits widened by tau^2 = {tau2:.4g}"
         else:
-            reason = f"no over-dispersion (phi = {phi:.2f} <= 1): exact limits"
+            reason = f"no over-dispersion (phi = {phi:.2f} <= 1): limits for chance alone"
     frame = pd.DataFrame({"observed": o, "expected": e_raw, "z": z, "z_used": z_used, "trimmed": trimmed})
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["ratio"] = o / e_raw
@@ -321,7 +321,7 @@ def standardised_ratio_funnel(
 def limit_curve(
     expected, overdispersion: Overdispersion, points: int = 200, start: float = 1.1
 ) -> pd.DataFrame:
-    """The exact and in-force limits over a grid of expected counts, for drawing the funnel.
+    """The chance-alone and in-force limits over a grid of expected counts, for drawing the funnel.
 
     FunnelPlotR evaluates the same closed forms on 1000 evenly spaced points from E = 1.1; the grid
     here is geometric (the funnel changes fastest at small E), from ``start`` (or below it, when a
