@@ -34,38 +34,52 @@ TERM_WORDS = {
 }
 
 
+def _levels(values: pd.Series, missing: str | None = None) -> pd.Series:
+    """A column as a categorical of its values written as text; blank or missing as ``missing`` when given.
+
+    Categoricals keep the grouping and coding fast on millions of sessions (no Python strings).
+    """
+    levels = values.astype("category")
+    levels = levels.cat.rename_categories([str(c) for c in levels.cat.categories])
+    if missing is None:
+        return levels
+    if "" in levels.cat.categories:
+        levels = levels.cat.remove_categories([""])
+    if levels.isna().any():
+        if missing not in levels.cat.categories:
+            levels = levels.cat.add_categories([missing])
+        levels = levels.fillna(missing)
+    return levels
+
+
 def _case_mix_frame(
     sessions: pd.DataFrame, outcome: str, within: str | None, compare: str | None
 ) -> pd.DataFrame:
-    """Plain-typed covariates and outcome for rows whose outcome and covariates are known."""
+    """Categorical covariates, session number and outcome for rows whose outcome and covariates are known."""
     needed = ["fitzpatrick", "indication", "treatment_area", "session_number", outcome]
     needed += [c for c in (within, compare) if c is not None]
     if sessions is None or sessions.empty or any(c not in sessions for c in needed):
         return pd.DataFrame(columns=[*BASE_TERMS, "y"])
     frame = pd.DataFrame(index=sessions.index)
     for column in ("fitzpatrick", "indication", "treatment_area"):
-        frame[column] = sessions[column].astype("string")
-    pre = (
-        sessions["pre_care_followed"]
-        if "pre_care_followed" in sessions
-        else pd.Series(pd.NA, index=frame.index)
-    )
+        frame[column] = _levels(sessions[column])
     # An unrecorded pre-care answer, crystal or device is its own level rather than a reason to drop the session.
-    frame["pre_care"] = (
-        pre.astype("boolean").map({True: "yes", False: "no"}).astype("string").fillna(UNRECORDED)
-    )
+    pre = sessions["pre_care_followed"].astype("boolean") if "pre_care_followed" in sessions else None
+    answer = np.full(len(frame), UNRECORDED, dtype=object)
+    if pre is not None:
+        answer[pre.fillna(False).to_numpy(bool)] = "yes"
+        answer[(~pre).fillna(False).to_numpy(bool)] = "no"
+    frame["pre_care"] = pd.Categorical(answer)
     for term, column in OPTIONAL_TERMS.items():
         if column in sessions:
-            frame[term] = sessions[column].astype("string").str.strip().replace("", pd.NA).fillna(UNRECORDED)
+            frame[term] = _levels(sessions[column], missing=UNRECORDED)
     frame["session_number"] = pd.to_numeric(sessions["session_number"], errors="coerce").astype("Float64")
     for column in {within, compare} - {None}:
-        frame[column] = sessions[column].astype("string")
+        frame[column] = _levels(sessions[column])
     frame["y"] = sessions[outcome].astype("boolean")
     frame = frame.dropna()
     frame["session_number"] = frame["session_number"].astype(float)
     frame["y"] = frame["y"].astype(bool)
-    for column in frame.columns.drop(["session_number", "y"]):
-        frame[column] = frame[column].astype(str)
     return frame
 
 
@@ -76,24 +90,33 @@ def _pool_levels(values: pd.Series, y: pd.Series, units: pd.Series | None) -> tu
     intercept, observed equals expected within every level of a factor), so it is pooled too. When the
     pool itself is too rare or belongs to one unit, it joins the most common level instead.
     """
-    data = pd.DataFrame({"v": values, "y": y.astype(int), "u": units if units is not None else ""})
-    per = data.groupby("v", sort=False).agg(events=("y", "sum"), n=("y", "size"), units=("u", "nunique"))
-    weak = np.minimum(per["events"], per["n"] - per["events"]) < MIN_LEVEL_OUTCOMES
+    values = values.astype("category")
+    names = list(values.cat.categories)
+    codes = values.cat.codes.to_numpy()
+    outcome = y.to_numpy(dtype=float)
+    sessions = np.bincount(codes, minlength=len(names))
+    events = np.bincount(codes, weights=outcome, minlength=len(names))
+    weak = np.minimum(events, sessions - events) < MIN_LEVEL_OUTCOMES
+    pairs = None
     if units is not None:
-        weak |= per["units"] < 2
-    pool = set(per.index[weak])
-    if not pool:
+        pairs = pd.DataFrame({"v": codes, "u": pd.factorize(units)[0]}).drop_duplicates()
+        weak |= np.bincount(pairs["v"], minlength=len(names)) < 2
+    weak &= sessions > 0
+    if not weak.any():
         return values, 0
-    mapped = values.where(~values.isin(pool), POOLED)
-    pooled = data[mapped == POOLED]
-    events = int(pooled["y"].sum())
-    too_weak = min(events, len(pooled) - events) < MIN_LEVEL_OUTCOMES
-    if units is not None:
-        too_weak |= pooled["u"].nunique() < 2
-    kept = mapped[mapped != POOLED]
-    if too_weak and not kept.empty:
-        mapped = mapped.replace(POOLED, kept.value_counts().idxmax())
-    return mapped, len(pool)
+    pooled = np.flatnonzero(weak)
+    pool_events, pool_sessions = events[pooled].sum(), sessions[pooled].sum()
+    too_weak = min(pool_events, pool_sessions - pool_events) < MIN_LEVEL_OUTCOMES
+    if pairs is not None:
+        too_weak |= pairs.loc[pairs["v"].isin(pooled), "u"].nunique() < 2
+    kept = np.flatnonzero(~weak & (sessions > 0))
+    target = {name: name for name in names}
+    into = names[kept[np.argmax(sessions[kept])]] if (too_weak and len(kept)) else POOLED
+    target.update({names[i]: into for i in pooled})
+    levels = sorted(set(target.values()))
+    recode = np.array([levels.index(target[name]) for name in names])
+    merged = pd.Categorical.from_codes(recode[codes], levels)
+    return pd.Series(merged, index=values.index, name=values.name), len(pooled)
 
 
 def _design(patterns: pd.DataFrame, terms: list[str]) -> np.ndarray:
@@ -133,8 +156,11 @@ def fit_binomial(x: np.ndarray, events: np.ndarray, trials: np.ndarray) -> tuple
         weight = trials * mu * (1 - mu)
         working = eta + (events - trials * mu) / weight
         weighted = x * weight[:, None]
-        beta = np.linalg.lstsq(weighted.T @ x, weighted.T @ working, rcond=None)[0]
-        eta = x @ beta
+        # einsum, not BLAS: on a tall, thin design a multi-threaded BLAS sharing busy cores ran 10-30x
+        # slower than one thread; einsum's single loop costs the same whatever the machine is doing.
+        information = np.einsum("ij,ik->jk", weighted, x)
+        beta = np.linalg.lstsq(information, np.einsum("ij,i->j", weighted, working), rcond=None)[0]
+        eta = np.einsum("ij,j->i", x, beta)
         mu = np.clip(1 / (1 + np.exp(-eta)), eps, 1 - eps)
         deviance = _binomial_deviance(events, trials, mu)
         if abs(deviance - deviance_old) <= 1e-8 * (abs(deviance) + 0.1):
