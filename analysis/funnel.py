@@ -201,9 +201,9 @@ def funnel(
     had its sessions carried the pooled risk for their case mix (within their group, when
     ``within`` is given). Target 1. The limits and the over-dispersion estimate are FunnelPlotR's
     (see :mod:`analysis.funnel_limits`); the limits are widened (additive random effects) when
-    :math:`\\phi > 1` and at least :data:`MIN_UNITS_FOR_OVERDISPERSION` units (beyond one per extra
-    group) can estimate it. With fewer, nothing is widened and the notes say that the limits then
-    assume units differ only by chance once case mix is accounted for.
+    :math:`\\phi > 1` and at least :data:`MIN_UNITS_FOR_OVERDISPERSION` units (compared within
+    groups: 9 more units than groups) can estimate it. With fewer, nothing is widened and the notes
+    say that the limits then assume units differ only by chance once case mix is accounted for.
 
     Assumptions: the case-mix model is right and complete (unmeasured case mix shows up as
     over-dispersion or as a false flag); expected counts are treated as known. Repeated sessions of
@@ -263,12 +263,17 @@ def funnel(
             f"({k} {kind}s in {n_groups} {within.removesuffix('_id')}s)"
         )
     if not enough:
-        extra = f" in {n_groups} groups" if n_groups > 1 else ""
+        group = within.removesuffix("_id") if within else "group"
+        extra = f" in {n_groups} {group}s" if n_groups > 1 else ""
+        need = (
+            f"at least {MIN_UNITS_FOR_OVERDISPERSION - 1} more {kind}s than {group}s"
+            if n_groups > 1
+            else f"{MIN_UNITS_FOR_OVERDISPERSION} or more"
+        )
         spread = f"; their spread (phi = {od.phi:.2f}) is wider than chance alone" if od.phi > 1 else ""
         notes.append(
-            f"only {k} {kind}s{extra}: too few to estimate over-dispersion (it needs "
-            f"{MIN_UNITS_FOR_OVERDISPERSION} or more{' beyond one per extra group' if n_groups > 1 else ''}), "
-            f"so the limits assume {kind}s differ only by chance once case mix is accounted for{spread}"
+            f"only {k} {kind}s{extra}: too few to estimate over-dispersion (it needs {need}), so the limits "
+            f"assume {kind}s differ only by chance once case mix is accounted for{spread}"
         )
     elif adjust:
         notes.append(od.reason)

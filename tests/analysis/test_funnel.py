@@ -78,6 +78,16 @@ def test_too_few_units_say_so_and_what_the_limits_then_assume():
     np.testing.assert_allclose(few.units["upper_998"], few.units["plain_upper_998"])
 
 
+def test_too_few_clinicians_within_clinics_say_how_many_more_are_needed():
+    sessions = simulate(seed=4, clinics=3, per_clinic=3, per_unit=300)
+    result = funnel(sessions, fit_case_mix(sessions, within="clinic_id"), within="clinic_id")
+    assert result.adjustment == "none" and (result.n_units, result.n_groups) == (9, 3)
+    assert result.notes[-1].startswith(
+        "only 9 clinicians in 3 clinics: too few to estimate over-dispersion "
+        "(it needs at least 9 more clinicians than clinics)"
+    )
+
+
 def test_no_data_gives_a_plain_message():
     sessions, probs = units_with([3, 9], [5.0, 5.0])
     empty = funnel(sessions.iloc[:0], probs.iloc[:0])
