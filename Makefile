@@ -45,6 +45,7 @@ bench: install  ## the recorded benchmarks (long: builds 100k, 1M and 10M wareho
 	$(BIN)/python -m bench.models --sizes 100000 1000000
 	$(BIN)/python -m bench.models --full-refresh 1000000 --runs 3
 	$(BIN)/python -m bench.models --full-refresh 10000000 --runs 1
+	$(BIN)/python -m bench.funnels --sizes 100000 1000000 --runs 3
 	$(BIN)/python -m bench.dashboard --sizes 1000000 10000000 --repeat 20 --changes 12
 	$(BIN)/python -m bench.report --sizes 1000000 10000000 --runs 3 --all-clinics-size 1000000
 	$(BIN)/python -m bench.export

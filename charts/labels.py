@@ -12,3 +12,27 @@ def skin_type(value: object) -> str:
         return f"Type {ROMAN[int(value)]}"
     except (KeyError, TypeError, ValueError):
         return f"Type {value}"
+
+
+def funnel_words(summary: dict) -> list[str]:
+    """What a funnel compares, what its expected counts allow for and what its limits assume, in sentences.
+
+    ``summary`` is one row of the ``funnel_summaries`` query (as a dict).
+    """
+    kind = summary.get("unit_type") or "unit"
+    words = []
+    if summary.get("comparison"):
+        words.append(f"It compares {summary['comparison']}.")
+    adjusted_for = list(summary.get("adjusted_for") if summary.get("adjusted_for") is not None else [])
+    if adjusted_for:
+        words.append(f"Expected side effects allow for {', '.join(adjusted_for)}.")
+    phi = summary.get("phi")
+    spread = f" (dispersion ratio {phi:.2f})" if isinstance(phi, int | float) and phi == phi else ""
+    if summary.get("adjustment") == "additive":
+        words.append(
+            f"The {kind}s differ more than chance alone would make them{spread}, so the limits allow for "
+            "that spread (Spiegelhalter's random-effects method); the dotted lines show chance alone."
+        )
+    else:
+        words.append("The limits show how far chance alone moves a ratio.")
+    return words

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -139,10 +140,33 @@ def forest(effects: pd.DataFrame) -> go.Figure:
 
 
 def funnel(units: pd.DataFrame, limits: pd.DataFrame, highlight: str | None = None) -> go.Figure:
-    """Observed/expected side effects against expected count, with 95% and 99.8% limits; units unranked."""
+    """Observed/expected side effects against expected count, with 95% and 99.8% limits; units unranked.
+
+    When the limits in force allow for over-dispersion, the 99.8% limits for chance alone are drawn too
+    (thin and dotted), so a reader sees how much the allowance widened the funnel.
+    """
     fig = go.Figure()
+    plain = limits.get("plain_upper_998")  # absent or empty in results fitted before it was stored
+    widened = plain is not None and plain.notna().all() and not np.allclose(plain, limits["upper_998"])
+    if widened:
+        name = "99.8% limits, chance alone"
+        for i, side in enumerate(("lower", "upper")):
+            fig.add_trace(
+                go.Scatter(
+                    x=limits["expected"],
+                    y=limits[f"plain_{side}_998"],
+                    mode="lines",
+                    name=name,
+                    line={"color": GREY, "dash": "dot", "width": 1},
+                    legendgroup=name,
+                    showlegend=i == 0,
+                    hoverinfo="skip",
+                )
+            )
     for level, dash in (("95", "dash"), ("998", "solid")):
         name = "95% limits" if level == "95" else "99.8% limits"
+        if widened:
+            name += ", allowing for over-dispersion"
         for i, side in enumerate(("lower", "upper")):
             fig.add_trace(
                 go.Scatter(

@@ -122,42 +122,63 @@ def _explorer(fits, sessions: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+#: What each funnel compares, in words: stored with it, shown on the page and in the report.
+COMPARISONS = {
+    "clinic": (
+        "each clinic against the network's average for patients and treatments like its own; a clinic "
+        "differs for what its patients and treatments do not explain, including what no export records"
+    ),
+    "clinician": (
+        "each clinician against colleagues in the same clinic with similar patients and treatments, so a "
+        "clinic's own level (from whatever no export records) is not held against its clinicians"
+    ),
+}
+
+
 def _funnels(sessions: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]:
+    """The clinician funnel (within clinics) and, for the network, the clinic funnel.
+
+    Each has its own case-mix fit: the clinic funnel's expected counts come from a model without
+    clinic (clinics against the network's case-mix-adjusted average); the clinician funnel's from a
+    model with clinic fixed effects (clinicians against colleagues in their own clinic).
+    """
     from analysis.case_mix import fit_case_mix
     from analysis.funnel import funnel
 
-    expected = fit_case_mix(sessions)
     units, limits, summaries = [], [], []
-    unit_types = ["clinician_id"] + (["clinic_id"] if scope == NETWORK else [])
     clinic_of = sessions.groupby("clinician_id")["clinic_id"].agg(lambda s: s.mode().iat[0])
-    for unit in unit_types:
-        result = funnel(sessions, expected, unit=unit)
-        kind = unit.removesuffix("_id")
+    several_clinics = sessions["clinic_id"].nunique() > 1
+    comparisons = [("clinician", "clinic_id" if several_clinics else None)]
+    comparisons += [("clinic", None)] if scope == NETWORK else []
+    for kind, within in comparisons:
+        unit = f"{kind}_id"
+        expected = fit_case_mix(sessions, within=within, compare=unit)
+        result = funnel(sessions, expected, unit=unit, within=within)
         frame = result.units.assign(unit_type=kind)
         frame["clinic_id"] = frame["unit"].map(clinic_of) if kind == "clinician" else frame["unit"]
         units.append(frame)
         limits.append(result.curve.assign(unit_type=kind))
         summaries.append(
-            pd.DataFrame(
-                [
-                    {
-                        "unit_type": kind,
-                        "status": result.status,
-                        "method": result.method,
-                        "adjustment": result.adjustment,
-                        "phi": _num(result.phi),
-                        "tau2": _num(result.tau2),
-                        "overdispersion_p": _num(result.overdispersion_p),
-                        "n_units": result.n_units,
-                        "notes": list(result.notes),
-                    }
-                ]
-            )
+            {
+                "unit_type": kind,
+                "status": result.status,
+                "method": result.method,
+                "adjustment": result.adjustment,
+                "phi": _num(result.phi),
+                "tau2": _num(result.tau2),
+                "n_units": result.n_units,
+                "n_used": result.n_used,
+                "n_groups": result.n_groups,
+                "compared_within": "clinic" if kind == "clinician" else "network",
+                "comparison": COMPARISONS[kind],
+                "adjusted_for": list(result.adjusted_for),
+                "notes": list(result.notes),
+            }
         )
     return {
         "funnel_units": pd.concat(units, ignore_index=True),
         "funnel_limits": pd.concat(limits, ignore_index=True),
-        "funnel_summaries": pd.concat(summaries, ignore_index=True),
+        "funnel_summaries": pd.DataFrame(summaries),
     }
 
 

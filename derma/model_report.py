@@ -48,24 +48,15 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
                 )
             ),
             "funnel": {
+                # reindex: results fitted by an older version lack the newer columns (they read as null)
                 kind: records(
-                    run_query(con, "funnel_units", {**values, "unit_type": kind})[
-                        [
-                            "unit",
-                            "clinic_id",
-                            "n_sessions",
-                            "observed",
-                            "expected",
-                            "oe_ratio",
-                            "oe_low",
-                            "oe_high",
-                            "flag",
-                            "reading",
-                        ]
-                    ]
+                    run_query(con, "funnel_units", {**values, "unit_type": kind}).reindex(
+                        columns=FUNNEL_UNIT_FIELDS
+                    )
                 )
                 for kind in ("clinician", "clinic")
             },
+            "funnel_summaries": _funnel_summaries(run_query(con, "funnel_summaries", values)),
             "control_charts": records(
                 run_query(con, "spc_verdicts", values)[["unit", "chart", "measure", "status", "verdict"]]
             ),
@@ -86,6 +77,54 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
     finally:
         con.close()
     return report
+
+
+FUNNEL_UNIT_FIELDS = [
+    "unit",
+    "clinic_id",
+    "n_sessions",
+    "observed",
+    "expected",
+    "oe_ratio",
+    "oe_low",
+    "oe_high",
+    "flag",
+    "reading",
+    "z",
+    "lower_95",
+    "upper_95",
+    "lower_998",
+    "upper_998",
+    "plain_lower_998",
+    "plain_upper_998",
+    "outside_95",
+    "small_sample",
+]
+FUNNEL_SUMMARY_FIELDS = [
+    "status",
+    "method",
+    "adjustment",
+    "phi",
+    "tau2",
+    "n_units",
+    "n_used",
+    "n_groups",
+    "compared_within",
+    "comparison",
+    "adjusted_for",
+    "notes",
+]
+
+
+def _funnel_summaries(frame: pd.DataFrame) -> dict:
+    """How each funnel was drawn and what it compares, by unit type."""
+    out = {}
+    for row in records(frame.reindex(columns=["unit_type", *FUNNEL_SUMMARY_FIELDS])):
+        kind = row.pop("unit_type")
+        row["adjusted_for"] = list(row["adjusted_for"] or [])
+        row["notes"] = list(row["notes"] or [])
+        out[kind] = row
+    return out
 
 
 def _texts(value) -> list[str]:

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pandas as pd
 
 from charts import figures as plots
-from charts import model_figures, style
+from charts import labels, model_figures, style
 from etl.access import NETWORK
 from reports.content import (
     ANOTHER_CLINIC,
@@ -232,8 +232,11 @@ FUNNEL_FORMATS = {
 
 
 def funnel_section(r: Reader) -> Section:
-    figures, tables, paragraphs = [], [], []
+    figures, tables, paragraphs, method = [], [], [], []
+    summaries = r.q("funnel_summaries")
     for unit_type in ("clinic", "clinician"):
+        for row in summaries[summaries["unit_type"] == unit_type].to_dict("records"):
+            method.append(f"{unit_type.capitalize()} funnel: " + " ".join(labels.funnel_words(row)))
         units = r.q("funnel_units", unit_type=unit_type)
         limits = r.q("funnel_limits", unit_type=unit_type)
         if units.empty:
@@ -298,6 +301,7 @@ def funnel_section(r: Reader) -> Section:
         (
             intro,
             "Fitted on all months of the network (risk adjustment needs the whole picture).",
+            *method,
             *(paragraphs or ["All units are within the expected range."]),
         ),
         tuple(figures),

@@ -2,14 +2,16 @@
 
 import streamlit as st
 
-from charts import model_figures
+from charts import labels, model_figures
 from dashboard import data
 from dashboard.app_pages import _common as ui
 
 READING = (
     "**How to read a funnel plot.** Each point is one clinician (or clinic). Its height is observed ÷ expected side "
     "effects, where *expected* comes from its own patients' skin types, indications, areas, pre-care and session "
-    "numbers. Points with few expected events sit to the left, where the funnel is wide because chance alone "
+    "numbers, and the crystal and device used. Clinicians are compared with colleagues in their own clinic, so a "
+    "clinic's level (from whatever no export records) is not held against them; clinics are compared with the "
+    "network. Points with few expected events sit to the left, where the funnel is wide because chance alone "
     "moves them a lot. A point **inside the lines** is consistent with its case mix. A point above the upper line "
     "had more side effects than its case mix predicts, beyond chance; below the lower line, fewer. Points are not "
     "ranked, and a point outside the lines is a reason to look closer, not a verdict."
@@ -38,9 +40,10 @@ for unit_type, clinic, highlight in (
         highlight=highlight,
         limits=limits,
     )
-for row in summary.itertuples():
-    for note in row.notes if row.notes is not None else []:
-        st.caption(f"{row.unit_type.capitalize()} funnel: {note}")
+    for row in summary[summary["unit_type"] == unit_type].to_dict("records"):
+        st.caption(" ".join(labels.funnel_words(row)))
+        for note in row["notes"] if row["notes"] is not None else []:
+            st.caption(f"{unit_type.capitalize()} funnel: {note}")
 
 st.subheader("Control charts per month")
 st.caption(
