@@ -113,9 +113,15 @@ def format_option(*choices: str, default: str):
 
 
 def print_frame(frame, fmt: str) -> None:
-    """Print a DataFrame as a table, CSV or JSON records (dates as ISO strings)."""
+    """Print a DataFrame as a table, CSV or JSON records (dates as ISO strings).
+
+    CSV is neutralised for spreadsheets (text that starts like a formula gets a leading ``'``); the
+    table shows every control character escaped, so a value cannot fake lines or move the cursor.
+    """
+    from etl.escaping import csv_text, shown_name
+
     if fmt == "csv":
-        click.echo(frame.to_csv(index=False), nl=False)
+        click.echo(csv_text(frame), nl=False)
     elif fmt == "json":
         click.echo(frame.to_json(orient="records", date_format="iso", force_ascii=False))
     else:
@@ -127,9 +133,9 @@ def print_frame(frame, fmt: str) -> None:
 
         table = Table(show_lines=False)
         for column in frame.columns:
-            table.add_column(Text(str(column)))
+            table.add_column(Text(shown_name(column)))
         for row in frame.itertuples(index=False):  # Text: a value like '[red]' is data, not rich markup
-            table.add_row(*[Text("" if plain(v) is None else str(v)) for v in row])
+            table.add_row(*[Text("" if plain(v) is None else shown_name(v)) for v in row])
         Console(width=max(120, Console().width)).print(table)
         click.echo(f"{len(frame)} row(s)")
 
