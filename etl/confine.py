@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import selectors
 import subprocess
@@ -49,6 +50,18 @@ class Outcome:
     def killed_by(self) -> int | None:
         """The signal that ended the child (SIGKILL, SIGXCPU, SIGSEGV, SIGABRT, ...), if one did."""
         return -self.returncode if self.returncode is not None and self.returncode < 0 else None
+
+
+_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
+_UNITS.update({"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4})
+
+
+def memory_bytes(limit: str, default: int = 2 * 10**9) -> int:
+    """A DuckDB memory limit in bytes (``"2GB"`` -> 2,000,000,000); ``default`` when not understood."""
+    found = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*$", limit or "")
+    if not found or found.group(2).lower() not in _UNITS:
+        return default
+    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
 
 
 def run_confined(

@@ -52,6 +52,17 @@ def shown_name(name: object) -> str:
     return _NAME_UNSAFE.sub(_escape, str(name))
 
 
+_LINE_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffe\uffff]")
+
+
+def escape_line(text: object) -> str:
+    """``text`` for one cell of a terminal table or one log line: every control character escaped.
+
+    Unlike :func:`shown_name` a backslash stays as it is, so a name escaped once shows the same.
+    """
+    return _LINE_UNSAFE.sub(_escape, str(text))
+
+
 def is_formula_like(value: object) -> bool:
     """Whether a spreadsheet would read ``value`` (text) as a formula."""
     return isinstance(value, str) and value.startswith(FORMULA_STARTS)

@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from etl import contract as c
+from etl.confine import memory_bytes
 from etl.escaping import CONTROL_CLASS, shown_name
 from etl.pseudonym import hmac_params, pseudonym_sql
 from etl.warehouse import scalar
@@ -84,11 +85,23 @@ def read_export(
     try:
         if fmt == "xlsx":
             return read_xlsx(con, path, table, key, memory_limit)
-        return readers[fmt](con, path, table, key)
+        return readers[fmt](con, path, table, key, record_limit(memory_limit))
     except RejectedFile:
         raise
     except (duckdb.Error, OSError, ValueError, UnicodeError, EOFError, gzip.BadGzipFile, csv.Error) as exc:
         raise RejectedFile(f"{name}: {describe_read_error(fmt, exc)}") from None
+
+
+def record_limit(memory_limit: str) -> int:
+    """The longest record read: MAX_RECORD_BYTES, or an eighth of a smaller memory limit.
+
+    DuckDB reads a compressed file in buffers of twice this size, which must fit the memory limit.
+    """
+    return min(c.MAX_RECORD_BYTES, max(2 * 2**20, memory_bytes(memory_limit) // 8))
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:g} MB"
 
 
 def describe_read_error(fmt: str, exc: BaseException) -> str:
@@ -99,7 +112,9 @@ def describe_read_error(fmt: str, exc: BaseException) -> str:
     if isinstance(exc, duckdb.OutOfMemoryException | MemoryError):
         return "needs more memory than the load may use (DERMA_MEMORY_LIMIT); nothing of it was loaded"
     if "Maximum line size" in text:
-        return f"{where}a record longer than {c.MAX_RECORD_BYTES // 2**20} MB; nothing of the file was loaded"
+        limit = re.search(r"Maximum line size of (\d+) bytes", text)
+        size = _mb(int(limit.group(1))) if limit else _mb(c.MAX_RECORD_BYTES)
+        return f"{where}a record longer than {size}; nothing of the file was loaded"
     if "Invalid unicode" in text or isinstance(exc, UnicodeError):
         return f"{where}not UTF-8 text; save the export as UTF-8"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
@@ -195,13 +210,18 @@ def sniff_header(path: Path) -> tuple[list[str], str]:
     return best
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes) -> RawFile:
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, limit: int) -> RawFile:
     header, delimiter = sniff_header(path)
     plan = c.plan_header(header)
     check_plan(path, plan)
     names = [f"c{i}" for i in range(len(header))]
     positions = dict(zip(header, names, strict=True))
-    options = "delim=$delim, header=true, quote='\"', escape='\"', encoding='utf-8', auto_detect=false, columns=$columns"
+    # The record limit is given to both readers: without it DuckDB's parallel reader silently drops a
+    # record longer than its default (2 MB) instead of failing.
+    options = (
+        "delim=$delim, header=true, quote='\"', escape='\"', encoding='utf-8', auto_detect=false, "
+        f"columns=$columns, max_line_size={limit}, buffer_size={2 * limit}"
+    )
     params: dict[str, object] = {"path": str(path), "delim": delimiter, **hmac_params(key)}
     params["columns"] = dict.fromkeys(names, "VARCHAR")
     # One pass from file to pseudonymised table; the table's rowid keeps the file's order (row = rowid + 1).
@@ -212,10 +232,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes
         # Ragged rows or long records: the single-threaded reader pads short rows (padding is NULL,
         # an empty field is '' under this nullstr) and one spare column catches long ones.
         params["columns"] = dict.fromkeys([*names, "_extra"], "VARCHAR")
-        tolerant = (
-            f"{options}, null_padding=true, parallel=false, strict_mode=false, nullstr=chr(1), "
-            f"max_line_size={c.MAX_RECORD_BYTES}, buffer_size={2 * c.MAX_RECORD_BYTES}"
-        )
+        tolerant = f"{options}, null_padding=true, parallel=false, strict_mode=false, nullstr=chr(1)"
         shape = (
             "case when _extra is not null then 'more fields than the header' "
             f"when {names[-1]} is null then 'fewer fields than the header' end"
@@ -233,7 +250,7 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes) -> RawFile:
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, _limit: int) -> RawFile:
     header = [
         r[0]
         for r in con.execute(
@@ -257,18 +274,20 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: b
 
 # --- JSON lines ------------------------------------------------------------------------------------
 
+
 # Each line is read as one text value (0x1F cannot occur raw inside valid JSON), so a bad line
 # becomes a quarantined row instead of failing the file. The file is scanned twice (keys, then values)
 # rather than kept as raw lines in a table.
-_LINES = f"""read_csv($p, delim=chr(31), quote='', escape='', header=false, columns={{'line': 'VARCHAR'}},
-    auto_detect=false, parallel=false, max_line_size={c.MAX_RECORD_BYTES}, buffer_size={2 * c.MAX_RECORD_BYTES})"""
+def _lines(limit: int) -> str:
+    return f"""read_csv($p, delim=chr(31), quote='', escape='', header=false, columns={{'line': 'VARCHAR'}},
+    auto_detect=false, parallel=false, max_line_size={limit}, buffer_size={2 * limit})"""
 
 
-def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes) -> RawFile:
+def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, limit: int) -> RawFile:
     keys, lines = con.execute(
         f"""select list_sort(list_distinct(flatten(list(json_keys(case when ok then line end))))),
                    count(*) filter (line is not null and trim(line) <> '')
-            from (select line, coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' end, false) as ok from {_LINES})""",
+            from (select line, coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' end, false) as ok from {_lines(limit)})""",
         {"p": str(path)},
     ).fetchall()[0]
     if not lines:
@@ -281,7 +300,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: byt
         params[f"k{i}"] = '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
         positions[name] = f"json_extract_string(case when ok then line end, $k{i})"
     source = f"""(select case when not ok then 'not a JSON object' end as _bad_record, *
-        from (select line, coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' end, false) as ok from {_LINES}))"""
+        from (select line, coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' end, false) as ok from {_lines(limit)}))"""
     blank = "line is null or trim(line) = ''"
     con.execute(
         f"""create or replace temp table _lines as

@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from etl.confine import run_confined
+from etl.confine import memory_bytes, run_confined
 from etl.sandbox_rules import (
     MAX_SQL_CHARS,
     SandboxError,
@@ -54,8 +54,6 @@ PROCESS_HEADROOM = 1024 * 2**20
 #: Seconds the child may take to start and attach the snapshot before the time limit begins to count.
 STARTUP_S = 15.0
 
-_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
-_UNITS.update({"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4})
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
@@ -157,11 +155,6 @@ def run_sandboxed(
     )
 
 
-def _bytes(memory_limit: str) -> int:
-    number, unit = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*$", memory_limit).groups()
-    return int(float(number) * _UNITS[unit.lower()])
-
-
 def _run(
     sql: str, snapshot_path: Path, max_rows: int, timeout_s: float, memory_limit: str
 ) -> tuple[pd.DataFrame, bool, float]:
@@ -178,7 +171,7 @@ def _run(
             "timeout_s": timeout_s,
             "memory_limit": memory_limit,
         },
-        memory_bytes=_bytes(memory_limit) + PROCESS_HEADROOM,
+        memory_bytes=memory_bytes(memory_limit) + PROCESS_HEADROOM,
         cpu_seconds=math.ceil(2 * timeout_s + STARTUP_S),  # two engine threads count CPU twice as fast
         wall_seconds=timeout_s,
         max_output=MAX_RESULT_BYTES,

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from etl import contract as c
-from etl.confine import run_confined
+from etl.confine import memory_bytes, run_confined
 from etl.escaping import shown_name
 from etl.pseudonym import hmac_params
 from etl.readers import RawFile, RejectedFile, check_plan, project
@@ -28,19 +28,6 @@ XLSX_CPU_SECONDS = 300
 XLSX_WALL_SECONDS = 600
 #: Address space the parsing process may use beyond the load's memory limit.
 XLSX_HEADROOM = 1024 * 2**20
-
-_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
-_UNITS.update({"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4})
-
-
-def memory_bytes(limit: str) -> int:
-    """``"2GB"`` -> 2,000,000,000 (DuckDB's units); 2 GB when the text is not understood."""
-    import re
-
-    found = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*$", limit or "")
-    if not found or found.group(2).lower() not in _UNITS:
-        return 2 * 10**9
-    return int(float(found.group(1)) * _UNITS[found.group(2).lower()])
 
 
 def unpacked_size(path: Path) -> int:

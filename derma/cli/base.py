@@ -25,8 +25,11 @@ class Failure(click.ClickException):
 
 
 def one_line(exc: BaseException) -> str:
+    """The first line of an error, with any control character it quotes (a file name's) escaped."""
+    from etl.escaping import escape_line
+
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return escape_line(text[0]) if text else type(exc).__name__
 
 
 def handled(func):
@@ -118,7 +121,7 @@ def print_frame(frame, fmt: str) -> None:
     CSV is neutralised for spreadsheets (text that starts like a formula gets a leading ``'``); the
     table shows every control character escaped, so a value cannot fake lines or move the cursor.
     """
-    from etl.escaping import csv_text, shown_name
+    from etl.escaping import csv_text, escape_line
 
     if fmt == "csv":
         click.echo(csv_text(frame), nl=False)
@@ -133,9 +136,9 @@ def print_frame(frame, fmt: str) -> None:
 
         table = Table(show_lines=False)
         for column in frame.columns:
-            table.add_column(Text(shown_name(column)))
+            table.add_column(Text(escape_line(column)))
         for row in frame.itertuples(index=False):  # Text: a value like '[red]' is data, not rich markup
-            table.add_row(*[Text("" if plain(v) is None else shown_name(v)) for v in row])
+            table.add_row(*[Text("" if plain(v) is None else escape_line(v)) for v in row])
         Console(width=max(120, Console().width)).print(table)
         click.echo(f"{len(frame)} row(s)")
 

@@ -129,14 +129,14 @@ def print_ingest(result) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from etl.escaping import shown_name  # names are escaped by the load too: belt and braces
+    from etl.escaping import escape_line  # names are escaped by the load too: belt and braces
 
     table = Table(title=f"batch {result.batch_id}")
     for column in ("file", "status", "rows", "inserted", "updated", "unchanged", "quarantined"):
         table.add_column(column, justify="right" if column not in ("file", "status") else "left")
     for f in result.files:
         table.add_row(
-            Text(shown_name(f.file)),  # Text: a name like '[red]x.csv' is data, not rich markup
+            Text(escape_line(f.file)),  # Text: a name like '[red]x.csv' is data, not rich markup
             f.status,
             *(str(getattr(f, k)) for k in ("rows", "inserted", "updated", "unchanged", "quarantined")),
         )
@@ -151,15 +151,15 @@ def print_ingest(result) -> None:
             f"removed {result.cleared_leftovers} file(s) left in the work folder by an interrupted load"
         )
     for f in result.files:
-        name = shown_name(f.file)
+        name = escape_line(f.file)
         if f.reason:
-            click.echo(f"rejected: {shown_name(f.reason)}")
+            click.echo(f"rejected: {escape_line(f.reason)}")
         if f.dropped_columns:
-            dropped = ", ".join(shown_name(c) for c in f.dropped_columns)
+            dropped = ", ".join(escape_line(c) for c in f.dropped_columns)
             click.echo(f"{name}: dropped protected/free-text column(s) {dropped}")
         if f.ignored_columns:
             click.echo(
-                f"{name}: ignored unknown column(s) {', '.join(shown_name(c) for c in f.ignored_columns)}"
+                f"{name}: ignored unknown column(s) {', '.join(escape_line(c) for c in f.ignored_columns)}"
             )
     same = [f for f in result.files if f.same_as_batch]
     if same:
