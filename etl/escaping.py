@@ -71,8 +71,10 @@ def is_formula_like(value: object) -> bool:
 def neutralise_cell(value: object) -> object:
     """A CSV cell that no spreadsheet runs: formula-like text gets a leading ``'``; numbers stay numbers."""
     if isinstance(value, str):
-        value = escape_controls(value)
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
+        formula = value.startswith(FORMULA_STARTS)
+        # A bare CR is not quoted by the CSV writer (its line end is LF) and splits rows in a spreadsheet.
+        value = escape_controls(value).replace("\r", "\\r")
+        return "'" + value if formula else value
     return value
 
 
