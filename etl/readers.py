@@ -40,8 +40,10 @@ FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
-#: A value holding one of these is quarantined as ``bad_characters`` (identifiers: tab, LF, CR too).
-TEXT_CONTROLS = f"[{CONTROL_CLASS}]"
+#: A value holding one of these is quarantined as ``bad_characters`` (identifiers: a tab too). A line
+#: break is refused in every column read: no field of a session needs one, and a stray quote in a
+#: file makes a field run over the following rows (their patient numbers included) up to the next quote.
+TEXT_CONTROLS = f"[{CONTROL_CLASS}\\n\\r]"
 ID_CONTROLS = f"[{CONTROL_CLASS}\\t\\n\\r]"
 
 

@@ -57,15 +57,18 @@ SHOWN_CHARS = 200
 
 
 def _shown_value(value: str) -> str:
-    """SQL: a value as a quarantine record keeps it: cut to SHOWN_CHARS, control characters escaped.
+    """SQL: a value as a quarantine record keeps it: its first line, cut to SHOWN_CHARS, controls escaped.
 
-    Refused characters are written as ``\\x00``/``\\u202e`` so the record shows what was wrong without
-    carrying it into a terminal, a CSV or a workbook (a NUL there broke the next monthly report).
+    A value that spans lines may have run over the rows after it (a stray quote), so only its first
+    line, which is this row's own, is kept. Refused characters are written as ``\\x00``/``\\u202e``, so
+    the record shows what was wrong without carrying it into a terminal, a CSV or a workbook (a NUL
+    there broke the next monthly report).
     """
-    cut = f"(case when length({value}) > {SHOWN_CHARS} then left({value}, {SHOWN_CHARS - 1}) || '…' else {value} end)"
+    first = f"(case when regexp_matches({value}, '[\\r\\n]') then regexp_extract({value}, '^[^\\r\\n]*') || '…' else {value} end)"
+    cut = f"(case when length({first}) > {SHOWN_CHARS} then left({first}, {SHOWN_CHARS - 1}) || '…' else {first} end)"
     escape = "case when unicode(ch) < 256 then printf('\\x%02x', unicode(ch)) else printf('\\u%04x', unicode(ch)) end"
     return (
-        f"(case when regexp_matches({value}, '{ID_CONTROLS}') then array_to_string(list_transform("
+        f"(case when regexp_matches({cut}, '{ID_CONTROLS}') then array_to_string(list_transform("
         f"string_split({cut}, ''), lambda ch: case when regexp_matches(ch, '{ID_CONTROLS}') then {escape} "
         f"else ch end), '') else {cut} end)"
     )

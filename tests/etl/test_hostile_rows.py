@@ -129,7 +129,8 @@ def test_a_record_past_the_reader_limit_rejects_its_file_by_name_and_the_batch_l
 CONTROLS = [
     ("nul_in_device_model", "device_model", "Derma\x00Pro", "Derma\\x00Pro"),
     ("escape_sequence_in_clinician", "clinician_id", "K1\x1b[2J", "K1\\x1b[2J"),
-    ("newline_in_clinician", "clinician_id", "K1\nrejected: all", "K1\\x0arejected: all"),
+    ("newline_in_clinician", "clinician_id", "K1\nrejected: all", "K1…"),  # only its first line is kept
+    ("newline_in_device_model", "device_model", "Derma\nPN47110815", "Derma…"),
     ("bidi_override_in_session", "session_id", "S\u202e9", "S\\u202e9"),
     ("bell_in_side_effects", "side_effects", "petechiae\x07", "petechiae\\x07"),
     ("nul_in_a_number", "passes", "3\x00", "3\\x00"),
