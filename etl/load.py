@@ -209,6 +209,8 @@ def _load_file(
     try:
         raw = read_export(con, path, "_raw", key, memory_limit=memory_limit)
         check_rows(con, raw, today, "_rows")
+    except duckdb.InterruptException:
+        raise  # Ctrl-C: the batch stops, nothing is published
     except (RejectedFile, duckdb.Error, MemoryError) as exc:
         # One file that cannot be read or checked is rejected by name; the rest of the batch loads.
         reason = str(exc) if isinstance(exc, RejectedFile) else f"{name}: {describe_read_error(fmt, exc)}"
@@ -216,7 +218,15 @@ def _load_file(
         result = FileResult(name, "rejected", reason, 0, format=fmt, sha256=digest)
         record_file(con, batch_id, seq, path, result)
         return result
-    counts, span = upsert_file(con, batch_id, name)
+    try:
+        counts, span = upsert_file(con, batch_id, name)
+    except (duckdb.Error, MemoryError) as exc:
+        if isinstance(exc, duckdb.InterruptException):
+            raise
+        # Writing is all or nothing per batch: say which file, publish nothing.
+        memory = isinstance(exc, duckdb.OutOfMemoryException | MemoryError)
+        why = "more memory than DERMA_MEMORY_LIMIT allows" if memory else type(exc).__name__
+        raise LoadError(f"{name}: could not be stored ({why}); nothing was published") from None
     result = FileResult(
         name,
         "loaded",
