@@ -159,13 +159,15 @@ def _reasons() -> dict[str, str]:
         ("follow_up_done", "t_follow_up"),
     ):
         reasons[col] = f"case when {col} is not null and {typed} is null then 'bad_type' end"
-    # Length and control characters come first: a value that breaks them is not typed at all.
+    # Length and control characters come first: a value that breaks them is not typed at all. Each
+    # column is looked at only in a row whose values together are long or hold a refused character
+    # (``_suspect``, one regular expression per row instead of one per column).
     for col in reasons:
         if col == "patient_id":
             continue
         value = "v_raw" if col == "vacuum" else col
         controls = ID_CONTROLS if col in c.IDENTIFIER_COLUMNS else TEXT_CONTROLS
-        reasons[col] = f"coalesce({text_issue(value, controls)}, {reasons[col]})"
+        reasons[col] = f"coalesce(case when _suspect then {text_issue(value, controls)} end, {reasons[col]})"
     return reasons
 
 
@@ -210,10 +212,14 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
         f"""create or replace temp table {out} as
         with base as (
             select {raw.row_expr} as _row, _bad_record, {cols}, {vac_raw} as v_raw, {vac_column} as v_column,
-                   {vac_factor} as v_factor
+                   {vac_factor} as v_factor, concat({", ".join(sorted(present - {"patient_id"}))}) as _all
             from {raw.table}
         ),
-        texts as (select *, {texts} from base),
+        texts as (
+            select *, {texts},
+                   length(_all) > {c.MAX_FIELD_CHARS} or regexp_matches(_all, '{ID_CONTROLS}') as _suspect
+            from base
+        ),
         parsed as (
             select *, {numbers},
                 {_category("crystal_type", "crystal_type")} as t_crystal,

@@ -56,6 +56,10 @@ def main() -> None:
         if header_row is None or all(v is None for v in header_row):
             confine.fail(f"no header row in sheet {json.dumps(sheet.title)}")
         header = ["" if v is None else str(v) for v in header_row]
+        while (
+            header and header[-1] == ""
+        ):  # the sheet's width pads every row: the header ends at its last name
+            header.pop()
         plan = plan_header(header)
         wanted = {header.index(h): name for name, h in plan.mapping.items()}
         width = len(header)
@@ -72,7 +76,7 @@ def main() -> None:
                     continue  # Excel keeps formatted but empty rows: not data
                 batch[0].append(number)
                 batch[1].append(
-                    "more cells than the header" if any(v is not None for v in row[width:]) else None
+                    "more fields than the header" if any(v is not None for v in row[width:]) else None
                 )
                 for slot, index in enumerate(wanted, start=2):
                     batch[slot].append(cell_text(row[index]) if index < len(row) else None)

@@ -197,3 +197,28 @@ def test_a_gzipped_export_loads_under_a_small_memory_limit_too(tmp_path, setting
     path = write_csv(tmp_path / "a.csv.gz", [row(session_id=f"S{i}") for i in range(10)], gz=True)
     result = ingest([path], replace(settings, memory_limit=limit), today=TODAY)
     assert (result.files[0].status, result.files[0].inserted) == ("loaded", 10)
+
+
+def test_a_workbook_row_with_more_cells_than_the_header_keeps_none_of_its_values(tmp_path, settings):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(FIELDS)
+    sheet.append(list(row(session_id="S1").values()))
+    sheet.append([*row(session_id="S2", patient_id="PN47110817").values(), "PN47110818"])
+    path = tmp_path / "extra.xlsx"
+    book.save(path)
+    result = ingest([path], settings, today=TODAY)
+    assert (result.files[0].rows, result.files[0].inserted, result.files[0].quarantined) == (2, 1, 1)
+    con = duckdb.connect(str(settings.data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        records = con.execute('select "row", "column", reason, value, session_id from quarantine').fetchall()
+        text = (
+            con.sql("select * from quarantine").df().to_csv()
+            + con.sql("select * from sessions").df().to_csv()
+        )
+    finally:
+        con.close()
+    assert records == [(2, "(record)", "bad_shape", "more fields than the header", None)]
+    assert "PN4711081" not in text
