@@ -191,7 +191,7 @@ def _control_charts(series: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]
                     "chart": chart,
                     "measure": result.measure,
                     "status": result.status,
-                    "verdict": result.verdict,
+                    "verdict": result.reading,
                     "notes": list(result.notes),
                 }
             )
