@@ -351,12 +351,15 @@ def _laney_limits(data: pd.DataFrame, seg: np.ndarray, fix_after, screen):
 
 def _blank_short_segments(limits: pd.DataFrame, seg: np.ndarray, min_points: int) -> set[int]:
     """No limits (and so no rules) for segments shorter than ``min_points``; returns those segments."""
-    short = {int(v) for v in np.unique(seg) if (seg == v).sum() < min_points}
-    rows = np.isin(seg, list(short))
-    for column in ("centre", "lower", "upper", "lower_2s", "upper_2s", "mr_bar"):
-        if column in limits:
-            limits.loc[rows, column] = np.nan
-    limits.loc[rows, ["outside", "close"]] = False
+    values, counts = np.unique(seg, return_counts=True)
+    short = {int(v) for v, c in zip(values, counts, strict=True) if c < min_points}
+    if short:
+        rows = np.isin(seg, list(short))
+        for column in ("centre", "lower", "upper", "lower_2s", "upper_2s", "mr_bar"):
+            if column in limits:
+                limits[column] = np.where(rows, np.nan, limits[column].to_numpy())
+        for column in ("outside", "close"):
+            limits[column] = limits[column].to_numpy() & ~rows
     return short
 
 

@@ -71,6 +71,17 @@ def part_of_two_in_three(window, close) -> np.ndarray:
     return ((np.asarray(window, dtype=int) == 1) & (np.abs(np.asarray(close, dtype=int)) == 1)).astype(int)
 
 
+def _flags(y, side, close, outside) -> dict[str, np.ndarray]:
+    side = np.asarray(side, dtype=int)
+    close = np.asarray(close, dtype=bool)
+    return {
+        "astronomical": np.asarray(outside, dtype=bool),
+        "trend": part_of_seven(seven_point_trend(y)).astype(bool),
+        "two_of_three": part_of_two_in_three(two_in_three(close, side), close).astype(bool),
+        "shift": part_of_seven(seven_point_one_side_mean(side)).astype(bool),
+    }
+
+
 def rule_flags(y, side, close, outside) -> pd.DataFrame:
     """Which rule each point is part of: boolean columns named as :data:`RULES`.
 
@@ -85,16 +96,7 @@ def rule_flags(y, side, close, outside) -> pd.DataFrame:
     outside : array-like of bool
         Strictly beyond a 3-sigma limit.
     """
-    side = np.asarray(side, dtype=int)
-    close = np.asarray(close, dtype=bool)
-    return pd.DataFrame(
-        {
-            "astronomical": np.asarray(outside, dtype=bool),
-            "trend": part_of_seven(seven_point_trend(y)).astype(bool),
-            "two_of_three": part_of_two_in_three(two_in_three(close, side), close).astype(bool),
-            "shift": part_of_seven(seven_point_one_side_mean(side)).astype(bool),
-        }
-    )
+    return pd.DataFrame(_flags(y, side, close, outside))[list(RULES)]
 
 
 def special_cause_types(y, side, close, outside) -> list[str]:
@@ -103,10 +105,11 @@ def special_cause_types(y, side, close, outside) -> list[str]:
     Labels as NHSRplotthedots writes them: ``"Above UCL"``, ``"Below LCL"``, ``"7 Point Trend
     (Increasing)"``, ``"2 in 3 Above CL"``, ``"7 Points Below CL"``, ``"Common Cause"``.
     """
-    y = np.asarray(y, dtype=float)
-    side = np.asarray(side, dtype=int)
-    flags = rule_flags(y, side, close, outside)
-    trend = flags["trend"].to_numpy()
+    return _labels(np.asarray(y, dtype=float), np.asarray(side, dtype=int), _flags(y, side, close, outside))
+
+
+def _labels(y: np.ndarray, side: np.ndarray, flags: dict[str, np.ndarray]) -> list[str]:
+    trend = flags["trend"]
     steps = _sign(np.diff(y))
     # A trend point takes the direction of the step after it when that step is in the trend too.
     right = np.concatenate([steps, steps[-1:]]) if len(steps) else np.zeros(len(y), dtype=int)
@@ -116,17 +119,24 @@ def special_cause_types(y, side, close, outside) -> list[str]:
     labels = []
     for k in range(len(y)):
         where = "Above" if side[k] > 0 else "Below"
-        if flags["astronomical"].iat[k]:
+        if flags["astronomical"][k]:
             labels.append("Above UCL" if side[k] == 1 else "Below LCL")
         elif trend[k]:
             labels.append(f"7 Point Trend ({'In' if direction[k] == 1 else 'De'}creasing)")
-        elif flags["two_of_three"].iat[k]:
+        elif flags["two_of_three"][k]:
             labels.append(f"2 in 3 {where} CL")
-        elif flags["shift"].iat[k]:
+        elif flags["shift"][k]:
             labels.append(f"7 Points {where} CL")
         else:
             labels.append("Common Cause")
     return labels
+
+
+def classify_segment(y, side, close, outside) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Rule flags and labels of one segment's points."""
+    y = np.asarray(y, dtype=float)
+    flags = _flags(y, side, close, outside)
+    return flags, _labels(y, np.asarray(side, dtype=int), flags)
 
 
 def check_direction(direction: str) -> str:

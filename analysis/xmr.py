@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.special_causes import RULES, point_types, rule_flags, special_cause_types
+from analysis.special_causes import RULES, classify_segment, point_types
 
 LIMIT = 2.66  # 3 / d2 with d2 = 1.128, rounded as Making Data Count and NHSRplotthedots round it
 CLOSE = 2 * LIMIT / 3  # the 2-sigma lines
@@ -128,20 +128,24 @@ def classify(y, limits: pd.DataFrame, direction: str) -> pd.DataFrame:
     """
     y = np.asarray(y, dtype=float)
     n = len(y)
-    flags = pd.DataFrame(False, index=range(n), columns=RULE_COLUMNS)
-    labels = np.array(["Common Cause"] * n, dtype=object)
-    for value in np.unique(limits["segment"]) if n else []:
-        idx = np.flatnonzero(limits["segment"].to_numpy() == value)
-        part = limits.iloc[idx]
-        if part["upper"].isna().all():
+    flags = {name: np.zeros(n, dtype=bool) for name in RULES}
+    labels = ["Common Cause"] * n
+    seg = limits["segment"].to_numpy()
+    upper = limits["upper"].to_numpy()
+    side, close, outside = (limits[c].to_numpy() for c in ("side", "close", "outside"))
+    for value in np.unique(seg) if n else []:
+        idx = np.flatnonzero(seg == value)
+        if np.isnan(upper[idx]).all():
             continue
-        args = (y[idx], part["side"].to_numpy(), part["close"].to_numpy(), part["outside"].to_numpy())
-        rules = rule_flags(*args)
-        flags.iloc[idx] = rules[list(RULES)].to_numpy()
-        labels[idx] = special_cause_types(*args)
-    out = flags.copy()
-    out["special_cause"] = flags.any(axis=1)
+        part, named = classify_segment(y[idx], side[idx], close[idx], outside[idx])
+        for name in RULES:
+            flags[name][idx] = part[name]
+        for k, i in enumerate(idx):
+            labels[i] = named[k]
+    matrix = np.column_stack([flags[name] for name in RULES]) if n else np.zeros((0, len(RULES)), dtype=bool)
+    out = pd.DataFrame({f"rule_{name}": flags[name] for name in RULES})
+    out["special_cause"] = matrix.any(axis=1)
     out["special_cause_type"] = labels
     out["point_type"] = point_types(labels, direction)
-    out["rules"] = [[name for name in RULES if row[f"rule_{name}"]] for _, row in flags.iterrows()]
+    out["rules"] = [[name for name, hit in zip(RULES, row, strict=True) if hit] for row in matrix]
     return out
