@@ -21,6 +21,9 @@ POINT_COLUMNS = ["month", "value", *LIMIT_COLUMNS, *TYPE_COLUMNS, "target"]
 XMR_COLUMNS = POINT_COLUMNS
 LANEY_COLUMNS = ["month", "events", "n", "value", "z", *POINT_COLUMNS[2:]]
 
+#: Which way is an improvement on each of the product's charts: fewer side effects, higher ratings.
+CHART_DIRECTIONS = {"side_effects_p_prime": "decrease", "satisfaction_xmr": "increase"}
+
 INVESTIGATE = "a real change is likely, investigate"
 COMMON = "within the usual range (common-cause variation)"
 

@@ -18,6 +18,7 @@ from derma.fitting import fit_everything
 from etl.access import NETWORK
 from etl.batch import LoadError, new_batch_id, software_version
 from etl.load import amend_snapshot
+from etl.schema_upgrade import add_missing_columns
 from etl.settings import Settings
 from etl.warehouse import connect_current, scalar
 from queries import run_query
@@ -136,6 +137,7 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
     )
 
     def write(target: duckdb.DuckDBPyConnection) -> None:
+        add_missing_columns(target)  # a snapshot from an older version lacks the newer result columns
         _prune_runs(target, scope)
         for table, frame in tables.items():
             if frame is None or frame.empty:
