@@ -9,6 +9,14 @@ import numpy as np
 import pandas as pd
 
 from analysis.case_mix import fit_case_mix
+from analysis.chart_reading import (
+    BASELINE_POINTS,
+    INVESTIGATE,
+    MIN_POINTS,
+    SpcResult,
+    as_months,
+    segment_starts,
+)
 from analysis.cusum import (
     IN_CONTROL_ARL,
     ODDS_RATIO,
@@ -20,7 +28,6 @@ from analysis.cusum import (
     shift_risks,
     simulate_limit,
 )
-from analysis.spc import BASELINE_POINTS, INVESTIGATE, MIN_POINTS, SpcResult, as_months, segment_starts
 
 MONTH_COLUMNS = [
     "month",

@@ -258,17 +258,22 @@ def simulate_limit(
     else:
         nodes, weights = np.zeros(1), np.ones(1)
     months = _months(month_risks, odds_ratio)
+    target = 1.0 / arl
+    # With a limit just above zero the CUSUM alarms exactly in the months whose own score is positive
+    # (it never carries anything over). When that is already rarer than the target, as for charts
+    # with thousands of sessions a month, the smallest limit is the answer and needs no simulation.
+    floor = 0.0
+    for error, weight in zip(nodes, weights, strict=True):
+        values, cdf = _score_sampler(months, odds_ratio, error)
+        floor += weight * (1.0 - (cdf[values < H_MIN][-1] if (values < H_MIN).any() else 0.0))
+    if floor <= target:
+        return Limit(H_MIN, float(arl), 1 / floor if floor > 0 else float("inf"), 0.0, 0, 0, 0)
     simulations = []
     for k, (error, weight) in enumerate(zip(nodes, weights, strict=True)):
         # Paths in proportion to the weights, but enough in the tails to see their alarms.
         count = max(50, round(paths * weight))
         simulations.append((weight, running_maxima(months, odds_ratio, count, horizon, seed + k, error)))
-    target = 1.0 / arl
-    # With many sessions a month the scores of a stable month are almost never positive: then any
-    # month above zero is rarer than the target and the smallest limit is already enough.
     low, high = H_MIN, max(H_MIN, max(float(m[:, -1].max()) for _, m in simulations))
-    if _alarm_rate(simulations, low)[0] <= target:
-        high = low
     while high - low > 1e-4:
         mid = 0.5 * (low + high)
         if _alarm_rate(simulations, mid)[0] > target:

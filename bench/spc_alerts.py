@@ -113,7 +113,7 @@ def monthly_series(sessions: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def evaluate(seed: int, shift: bool, check: bool = False) -> pd.DataFrame:
+def evaluate(seed: int, shift: bool, check: bool = False, arl: float | None = None) -> pd.DataFrame:
     """One row per unit, chart and evaluated month: new alert, old verdict, new special-cause colouring.
 
     Both charts fix their limits on the first 12 months, so from month 13 on the limits of the
@@ -124,13 +124,15 @@ def evaluate(seed: int, shift: bool, check: bool = False) -> pd.DataFrame:
     from etl.access import NETWORK
 
     sessions, series, shifted = network(seed, shift)
-    points = _control_charts(series, sessions, NETWORK)["spc_points"]
+    points = _control_charts(series, sessions, NETWORK, arl=arl)["spc_points"]
     first_month = series["month"].min()
     rows = []
     for (unit, chart), part in points.groupby(["unit", "chart"], sort=False):
         part = part.sort_values("month").reset_index(drop=True)
         data = series[series["unit"] == unit].sort_values("month").reset_index(drop=True)
         old, new = _latest_month_flags(data, part, chart)
+        base = data.iloc[:12]
+        base_rate = float(base["events"].sum() / base["n"].sum())
         if check:
             assert (old, new) == _recomputed_flags(data, chart), f"prefix shortcut differs for {unit} {chart}"
         for t in range(FIRST_EVALUATED - 1, len(part)):
@@ -143,6 +145,8 @@ def evaluate(seed: int, shift: bool, check: bool = False) -> pd.DataFrame:
                     "chart": chart,
                     "month": (month.year - first_month.year) * 12 + month.month - first_month.month + 1,
                     "shifted": unit in shifted,
+                    "base_rate": base_rate,
+                    "sessions_per_month": float(data["n"].mean()),
                     "alert": bool(part["alert"].iat[t]),
                     "old_verdict": old[t - FIRST_EVALUATED + 1],
                     "special_cause": new[t - FIRST_EVALUATED + 1],
@@ -212,8 +216,8 @@ def _recomputed_flags(data: pd.DataFrame, chart: str) -> tuple[list, list]:
 
 
 def _evaluate(args):
-    seed, shift, first = args
-    return evaluate(seed, shift, check=first)
+    seed, shift, first, arl = args
+    return evaluate(seed, shift, check=first, arl=arl)
 
 
 def rates(frame: pd.DataFrame) -> dict:
@@ -237,27 +241,48 @@ def rates(frame: pd.DataFrame) -> dict:
     return out
 
 
+def _delays(charts: pd.DataFrame, signal: str) -> np.ndarray:
+    delays = []
+    for _key, part in charts.groupby(["seed", "unit"]):
+        after = part[(part["month"] >= CHANGE_MONTH) & part[signal]]
+        delays.append(int(after["month"].min()) - CHANGE_MONTH + 1 if len(after) else math.inf)
+    return np.array(delays, dtype=float)
+
+
+def _caught(delays: np.ndarray) -> dict:
+    caught = delays <= WITHIN
+    share = float(caught.mean()) if len(delays) else float("nan")
+    se = math.sqrt(share * (1 - share) / len(delays)) if len(delays) else float("nan")
+    return {
+        "charts": len(delays),
+        f"caught_within_{WITHIN}_months": round(share, 4),
+        "ci_low": round(max(0.0, share - 1.96 * se), 4),
+        "ci_high": round(min(1.0, share + 1.96 * se), 4),
+        "median_delay_months": float(np.median(delays)) if len(delays) else None,
+        "delay_quartiles": [float(np.quantile(delays, q)) for q in (0.25, 0.75)] if len(delays) else None,
+        "never_within_18_months": int(np.isinf(delays).sum()),
+    }
+
+
+#: Side effects a clinic's first 12 months had a month (rate x sessions): with one or two a month a
+#: tripling stays hard to tell from chance for months, whatever the alert.
+EVENT_BANDS = (
+    (0.0, 2.0, "under 2 a month"),
+    (2.0, 4.0, "2 to 4 a month"),
+    (4.0, math.inf, "4 or more a month"),
+)
+
+
 def detection(frame: pd.DataFrame) -> dict:
     """Per tripled clinic's side-effect chart: the first month from the change on that flags, for each signal."""
     out = {}
     charts = frame[(frame["chart"] == "side_effects_p_prime") & frame["shifted"]]
     for signal in ("alert", "old_verdict"):
-        delays = []
-        for _key, part in charts.groupby(["seed", "unit"]):
-            after = part[(part["month"] >= CHANGE_MONTH) & part[signal]]
-            delays.append(int(after["month"].min()) - CHANGE_MONTH + 1 if len(after) else math.inf)
-        delays = np.array(delays, dtype=float)
-        caught = delays <= WITHIN
-        share = float(caught.mean())
-        se = math.sqrt(share * (1 - share) / len(delays))
-        out[signal] = {
-            "charts": len(delays),
-            f"caught_within_{WITHIN}_months": round(share, 4),
-            "ci_low": round(max(0.0, share - 1.96 * se), 4),
-            "ci_high": round(min(1.0, share + 1.96 * se), 4),
-            "median_delay_months": float(np.median(delays)),
-            "delay_quartiles": [float(np.quantile(delays, 0.25)), float(np.quantile(delays, 0.75))],
-            "never_within_18_months": int(np.isinf(delays).sum()),
+        out[signal] = _caught(_delays(charts, signal))
+        events = charts["base_rate"] * charts["sessions_per_month"]
+        out[signal]["by_side_effects_a_month"] = {
+            label: _caught(_delays(charts[events.between(low, high, inclusive="left")], signal))
+            for low, high, label in EVENT_BANDS
         }
     before = charts[(charts["month"] < CHANGE_MONTH)]
     out["before_the_change"] = {s: round(float(before[s].mean()), 5) for s in ("alert", "old_verdict")}
@@ -276,6 +301,10 @@ def main() -> None:
     parser.add_argument("--networks", type=int, default=100, help="simulated networks per scenario")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--arl", type=float, default=None, help="in-control run length to try (default: the product's)"
+    )
+    parser.add_argument("--out", default="spc_alerts", help="results file name in bench/results/")
     args = parser.parse_args()
     from analysis.cusum import IN_CONTROL_ARL, ODDS_RATIO
 
@@ -284,14 +313,19 @@ def main() -> None:
     with Pool(args.workers) as pool:
         # The first network of each scenario also checks the month-by-month shortcut against recomputing.
         stable = pd.concat(
-            pool.map(_evaluate, [(s, False, s == args.seed) for s in seeds]), ignore_index=True
+            pool.map(_evaluate, [(s, False, s == args.seed, args.arl) for s in seeds]), ignore_index=True
         )
         shifted = pd.concat(
-            pool.map(_evaluate, [(s, True, s == args.seed) for s in seeds]), ignore_index=True
+            pool.map(_evaluate, [(s, True, s == args.seed, args.arl) for s in seeds]), ignore_index=True
         )
-    unshifted = shifted[~shifted["shifted"] & (shifted["level"] == "clinic")]
+    # The other clinics' side-effect charts after the change: the shared case-mix fit now holds tripled months.
+    unshifted = shifted[
+        ~shifted["shifted"] & (shifted["level"] == "clinic") & (shifted["chart"] == "side_effects_p_prime")
+    ]
     payload = {
-        "command": f"python -m bench.spc_alerts --networks {args.networks} --workers {args.workers} --seed {args.seed}",
+        "command": "python -m bench.spc_alerts "
+        + f"--networks {args.networks} --workers {args.workers} --seed {args.seed}"
+        + (f" --arl {args.arl:g} --out {args.out}" if args.arl else ""),
         "design": {
             "clinics": CLINICS,
             "months": MONTHS,
@@ -299,16 +333,18 @@ def main() -> None:
             "sessions_per_clinic_month": round(len(network(args.seed, False)[0]) / CLINICS / MONTHS, 1),
             "evaluated_months": [FIRST_EVALUATED, MONTHS],
             "change": f"odds of a side effect x{ODDS_MULTIPLIER:g} in {SHIFTED} of {CLINICS} clinics from month {CHANGE_MONTH}",
-            "alert": {"odds_ratio": ODDS_RATIO, "in_control_arl_months": IN_CONTROL_ARL},
+            "alert": {"odds_ratio": ODDS_RATIO, "in_control_arl_months": args.arl or IN_CONTROL_ARL},
         },
         "stable": breakdown(stable),
         "shift": {
             "detection": detection(shifted),
-            "unshifted_clinics_after_the_change": rates(unshifted[unshifted["month"] >= CHANGE_MONTH]),
+            "unshifted_clinics_side_effects_after_the_change": rates(
+                unshifted[unshifted["month"] >= CHANGE_MONTH]
+            ),
         },
         "seconds": round(time.perf_counter() - started, 1),
     }
-    path = save("spc_alerts", payload)
+    path = save(args.out, payload)
     print(f"wrote {path}")
     for key, value in payload["stable"].items():
         print(

@@ -173,13 +173,15 @@ def _control_charts(
     scope: str,
     rebase: Mapping[str, Sequence] | None = None,
     targets: Mapping[tuple[str, str], object] | None = None,
+    arl: float | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Control charts and their alerts per unit (the network and each clinic, or the one clinic).
 
     ``series`` is the ``monthly_series`` query (the charts read the marts' counts); ``sessions``
     feed the alerts' case-mix risks. ``rebase`` maps a unit to the months its process changed
     (each starts a new segment; none by default) and ``targets`` maps ``(unit, chart)`` to an
-    :class:`analysis.spc.Target`; both are for recorded process changes and targets.
+    :class:`analysis.spc.Target`; both are for recorded process changes and targets. ``arl``
+    overrides the alerts' in-control run length (months; the bench compares settings with it).
     """
     from analysis.alerts import (
         NOT_SATISFIED,
@@ -193,20 +195,21 @@ def _control_charts(
 
     rebase, targets = rebase or {}, targets or {}
     series = series.assign(month=pd.to_datetime(series["month"]))
-    harmed, unhappy = side_effect_inputs(sessions), dissatisfaction_inputs(sessions)
+    charts = {
+        "side_effects_p_prime": (_side_effect_chart, side_effect_inputs(sessions), SIDE_EFFECTS),
+        "satisfaction_xmr": (_satisfaction_chart, dissatisfaction_inputs(sessions), NOT_SATISFIED),
+    }
+    split = {chart: _by_clinic(inputs, sessions["clinic_id"]) for chart, (_, inputs, _) in charts.items()}
     points, verdicts = [], []
     units = [scope] if scope != NETWORK else list(dict.fromkeys(series["unit"]))
     for unit in units:
         data = series[series["unit"] == unit]
-        rows = slice(None) if unit == NETWORK else (sessions["clinic_id"] == unit).to_numpy()
         months = rebase.get(unit, ())
-        for chart, build, inputs, what in (
-            ("side_effects_p_prime", _side_effect_chart, harmed, SIDE_EFFECTS),
-            ("satisfaction_xmr", _satisfaction_chart, unhappy, NOT_SATISFIED),
-        ):
+        for chart, (build, inputs, what) in charts.items():
             direction = CHART_DIRECTIONS[chart]
             result = build(data, direction, months, targets.get((unit, chart)))
-            alert = risk_adjusted_alert(inputs.loc[rows], what, rebase=months)
+            mine = inputs if unit == NETWORK else split[chart].get(unit, inputs.iloc[:0])
+            alert = risk_adjusted_alert(mine, what, rebase=months, **({"arl": arl} if arl else {}))
             points.append(_chart_points(result, alert).assign(unit=unit, chart=chart, measure=result.measure))
             verdicts.append(
                 {
@@ -238,6 +241,14 @@ def _control_charts(
         else pd.DataFrame()
     )
     return {"spc_points": frame, "spc_verdicts": pd.DataFrame(verdicts)}
+
+
+def _by_clinic(inputs: pd.DataFrame, clinic: pd.Series) -> dict[str, pd.DataFrame]:
+    """The alert inputs of each clinic, keeping what the case-mix fit said about itself."""
+    parts = {str(name): part for name, part in inputs.groupby(clinic.to_numpy(), sort=False)}
+    for part in parts.values():
+        part.attrs = dict(inputs.attrs)
+    return parts
 
 
 def _side_effect_chart(data: pd.DataFrame, direction: str, rebase, target):
