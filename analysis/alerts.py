@@ -156,7 +156,7 @@ def risk_adjusted_alert(
     for segment, part in data.groupby("segment", sort=True):
         frames.append(_segment(part, int(segment), baseline_points, min_points, odds_ratio, arl, seed, notes))
     months = pd.concat(frames, ignore_index=True)[MONTH_COLUMNS]
-    return _reading(months, what, odds_ratio, arl, min_points, notes)
+    return _reading(months, what, odds_ratio, arl, min_points, baseline_points, notes)
 
 
 def _segment(part, segment, baseline_points, min_points, odds_ratio, arl, seed, notes) -> pd.DataFrame:
@@ -203,7 +203,7 @@ def _unavailable(what, status: str, reading: str, months: pd.DataFrame | None = 
     return Alert(what[0], empty if months is None else months, status, False, reading, notes=tuple(notes))
 
 
-def _reading(months: pd.DataFrame, what, odds_ratio, arl, min_points, notes) -> Alert:
+def _reading(months: pd.DataFrame, what, odds_ratio, arl, min_points, baseline_points, notes) -> Alert:
     last = months.iloc[-1]
     segment = months[months["segment"] == last["segment"]]
     start = segment["month"].iloc[0]
@@ -229,7 +229,8 @@ def _reading(months: pd.DataFrame, what, odds_ratio, arl, min_points, notes) -> 
             f"{run['expected'].sum():.1f} expected for the patients treated at this unit's usual level — {INVESTIGATE}"
         )
     else:
-        level = f"the usual level of its first months from {start:%B %Y}"
+        first = min(baseline_points, len(segment))
+        level = f"this unit's usual level (its first {first} months from {start:%B %Y})"
         reading = f"no alert: {what[1]} in line with {level}, allowing for the patients treated"
         if last_alarm is not None:
             reading += f" (last alert {last_alarm:%B %Y})"

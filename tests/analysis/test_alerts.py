@@ -139,7 +139,7 @@ def test_a_clinic_always_worse_than_the_case_mix_predicts_is_not_an_alert():
     # Odds 2x the case-mix model in every month: the funnel plot's business, not a change.
     result = risk_adjusted_alert(clinic(seed=21, level=np.log(2.0)))
     assert not result.months["alert"].any()
-    assert result.reading.startswith("no alert: side effects in line with the usual level")
+    assert result.reading.startswith("no alert: side effects in line with this unit's usual level (its first 12")
     # Without learning the clinic's own level the same data would alarm at once.
     naive = result.months.assign(score=result.months["observed"] * np.log(2))
     assert naive["observed"].sum() > 1.5 * result.months["expected"].sum() / 2
