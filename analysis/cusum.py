@@ -31,8 +31,10 @@ class Limit:
     """A decision limit ``h`` and the in-control run length (months) it gives, as simulated.
 
     ``arl`` is the target, ``simulated_arl`` and ``simulated_se`` what the simulation achieved at
-    ``h`` (censored-geometric estimate over ``paths`` paths of ``horizon`` months), ``alarms`` how
-    many paths alarmed within the horizon.
+    ``h`` (one over the false alarms a month, averaged over the level's error, from ``paths`` paths
+    of ``horizon`` months), ``alarms`` how many paths alarmed within the horizon. ``paths == 0``:
+    no simulation was needed, because a limit just above zero is already rarer than the target
+    (``simulated_arl`` is then exact).
     """
 
     h: float
