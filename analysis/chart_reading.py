@@ -109,9 +109,12 @@ def as_months(months) -> pd.Series:
     months = pd.Series(months)
     if isinstance(months.dtype, pd.PeriodDtype):
         stamps = months.dt.to_timestamp()
+    elif pd.api.types.is_datetime64_any_dtype(months.dtype):
+        stamps = months  # a million session dates: no per-value Python
     else:
         stamps = pd.to_datetime(months.map(lambda v: v.to_timestamp() if isinstance(v, pd.Period) else v))
-    return stamps.dt.to_period("M").dt.to_timestamp()
+    first_days = stamps.to_numpy(dtype="datetime64[ns]").astype("datetime64[M]").astype("datetime64[ns]")
+    return pd.Series(first_days, index=months.index)
 
 
 def segment_starts(months: pd.Series, rebase: Iterable, months_only: bool = True) -> np.ndarray:
