@@ -90,14 +90,10 @@ def main() -> None:
             "ratio_with_alerts": round(median["charts_and_alerts"] / median["charts_only"], 1),
         }
         print(size, results[str(size)], flush=True)
-    save(
-        "spc_refresh",
-        {
-            "command": f"python -m bench.spc_refresh --sizes {' '.join(map(str, args.sizes))} --runs {args.runs}",
-            "runs": args.runs,
-            "results": results,
-        },
-    )
+    command = f"python -m bench.spc_refresh --sizes {' '.join(map(str, args.sizes))} --runs {args.runs}"
+    if args.out != "spc_refresh":
+        command += f" --out {args.out}"
+    save(args.out, {"command": command, "runs": args.runs, "results": results})
 
 
 if __name__ == "__main__":
