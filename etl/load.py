@@ -24,6 +24,7 @@ from etl.escaping import shown_name
 from etl.marts import build_marts, marts_are_current
 from etl.pseudonym import key_fingerprint, load_secret_key
 from etl.readers import RejectedFile, describe_read_error, detect_format, read_export
+from etl.schema_upgrade import add_missing_columns
 from etl.settings import Settings
 from etl.upsert import derive_session_numbers, record_batch, record_file, upsert_file
 from etl.warehouse import scalar
@@ -173,6 +174,7 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
             f"alter table load_files add column if not exists {column} {kind}"
         )  # snapshots before v0.2
+    add_missing_columns(con)  # tables written by an older version (model results gained columns)
     con.execute("insert or replace into schema_info values ('schema_version', '1')")
     con.execute("use memory")
     con.execute("create or replace temp table _touched (clinic_id varchar, patient_key varchar)")
