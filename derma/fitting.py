@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,7 @@ def fit_everything(sessions: pd.DataFrame, scope: str, series: pd.DataFrame) -> 
         po_sample=patient_sample(sessions, PO_CHECK_MAX_SESSIONS),
         seen=sessions[["fitzpatrick", "indication", "treatment_area"]].drop_duplicates(),
         has_diamond=bool((sessions["crystal_type"] == "diamond_tip").any()),
-        funnel_sessions=sessions,
+        unit_sessions=sessions,
         courses=summarise_courses(sessions),
         courses_by_indication={i: summarise_courses(g) for i, g in sessions.groupby("indication")},
     )
@@ -47,7 +48,7 @@ def model_tables(
     po_sample: tuple[pd.DataFrame, str],
     seen: pd.DataFrame,
     has_diamond: bool,
-    funnel_sessions: pd.DataFrame,
+    unit_sessions: pd.DataFrame,
     courses: pd.DataFrame,
     courses_by_indication: dict,
 ) -> dict[str, pd.DataFrame]:
@@ -98,8 +99,8 @@ def model_tables(
         "model_po_check": check_proportional_odds(sample).assign(checked_on=note),
         "settings_explorer": _explorer(fits, seen, has_diamond),
     }
-    tables.update(_funnels(funnel_sessions, scope))
-    tables.update(_control_charts(series, scope))
+    tables.update(_funnels(unit_sessions, scope))
+    tables.update(_control_charts(series, unit_sessions, scope))
     tables.update(_courses(courses, courses_by_indication))
     return tables
 
@@ -169,42 +170,63 @@ def _explorer(fits, seen: pd.DataFrame, has_diamond: bool) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+#: What each funnel compares, in words: stored with it, shown on the page and in the report.
+COMPARISONS = {
+    "clinic": (
+        "each clinic against the network's average for patients and treatments like its own; a clinic "
+        "differs for what its patients and treatments do not explain, including what no export records"
+    ),
+    "clinician": (
+        "each clinician against colleagues in the same clinic with similar patients and treatments, so a "
+        "clinic's own level (from whatever no export records) is not held against its clinicians"
+    ),
+}
+
+
 def _funnels(sessions: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]:
+    """The clinician funnel (within clinics) and, for the network, the clinic funnel.
+
+    Each has its own case-mix fit: the clinic funnel's expected counts come from a model without
+    clinic (clinics against the network's case-mix-adjusted average); the clinician funnel's from a
+    model with clinic fixed effects (clinicians against colleagues in their own clinic).
+    """
     from analysis.case_mix import fit_case_mix
     from analysis.funnel import funnel
 
-    expected = fit_case_mix(sessions)
     units, limits, summaries = [], [], []
-    unit_types = ["clinician_id"] + (["clinic_id"] if scope == NETWORK else [])
     clinic_of = sessions.groupby("clinician_id")["clinic_id"].agg(lambda s: s.mode().iat[0])
-    for unit in unit_types:
-        result = funnel(sessions, expected, unit=unit)
-        kind = unit.removesuffix("_id")
+    several_clinics = sessions["clinic_id"].nunique() > 1
+    comparisons = [("clinician", "clinic_id" if several_clinics else None)]
+    comparisons += [("clinic", None)] if scope == NETWORK else []
+    for kind, within in comparisons:
+        unit = f"{kind}_id"
+        expected = fit_case_mix(sessions, within=within, compare=unit)
+        result = funnel(sessions, expected, unit=unit, within=within)
         frame = result.units.assign(unit_type=kind)
         frame["clinic_id"] = frame["unit"].map(clinic_of) if kind == "clinician" else frame["unit"]
         units.append(frame)
         limits.append(result.curve.assign(unit_type=kind))
         summaries.append(
-            pd.DataFrame(
-                [
-                    {
-                        "unit_type": kind,
-                        "status": result.status,
-                        "method": result.method,
-                        "adjustment": result.adjustment,
-                        "phi": _num(result.phi),
-                        "tau2": _num(result.tau2),
-                        "overdispersion_p": _num(result.overdispersion_p),
-                        "n_units": result.n_units,
-                        "notes": list(result.notes),
-                    }
-                ]
-            )
+            {
+                "unit_type": kind,
+                "status": result.status,
+                "method": result.method,
+                "adjustment": result.adjustment,
+                "phi": _num(result.phi),
+                "tau2": _num(result.tau2),
+                "n_units": result.n_units,
+                "n_used": result.n_used,
+                "n_groups": result.n_groups,
+                "compared_within": "clinic" if kind == "clinician" else "network",
+                "comparison": COMPARISONS[kind],
+                "adjusted_for": list(result.adjusted_for),
+                "notes": list(result.notes),
+            }
         )
     return {
         "funnel_units": pd.concat(units, ignore_index=True),
         "funnel_limits": pd.concat(limits, ignore_index=True),
-        "funnel_summaries": pd.concat(summaries, ignore_index=True),
+        "funnel_summaries": pd.DataFrame(summaries),
     }
 
 
@@ -216,33 +238,72 @@ def _num(value) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _control_charts(series: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]:
-    from analysis.spc import laney_p_chart, xmr_chart
+def _control_charts(
+    series: pd.DataFrame,
+    sessions: pd.DataFrame,
+    scope: str,
+    rebase: Mapping[str, Sequence] | None = None,
+    targets: Mapping[tuple[str, str], object] | None = None,
+    arl: float | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Control charts and their alerts per unit (the network and each clinic, or the one clinic).
 
+    ``series`` is the ``monthly_series`` query (the charts read the marts' counts); ``sessions``
+    feed the alerts' case-mix risks. ``rebase`` maps a unit to the months its process changed
+    (each starts a new segment; none by default) and ``targets`` maps ``(unit, chart)`` to an
+    :class:`analysis.spc.Target`; both are for recorded process changes and targets. ``arl``
+    overrides the alerts' in-control run length (months; the bench compares settings with it).
+    """
+    from analysis.alerts import (
+        NOT_SATISFIED,
+        SIDE_EFFECTS,
+        dissatisfaction_inputs,
+        risk_adjusted_alert,
+        side_effect_inputs,
+        verdict,
+    )
+    from analysis.spc import CHART_DIRECTIONS
+
+    rebase, targets = rebase or {}, targets or {}
     series = series.assign(month=pd.to_datetime(series["month"]))
+    charts = {
+        "side_effects_p_prime": (_side_effect_chart, side_effect_inputs(sessions), SIDE_EFFECTS),
+        "satisfaction_xmr": (_satisfaction_chart, dissatisfaction_inputs(sessions), NOT_SATISFIED),
+    }
+    split = {chart: _by_clinic(inputs, sessions["clinic_id"]) for chart, (_, inputs, _) in charts.items()}
     points, verdicts = [], []
     units = [scope] if scope != NETWORK else list(dict.fromkeys(series["unit"]))
     for unit in units:
         data = series[series["unit"] == unit]
-        charts = (
-            ("side_effects_p_prime", laney_p_chart(data[data["n"] > 0][["month", "events", "n"]])),
-            (
-                "satisfaction_xmr",
-                xmr_chart(
-                    data[data["answered"] > 0][["month", "rating"]].rename(columns={"rating": "value"})
-                ),
-            ),
-        )
-        for chart, result in charts:
-            points.append(result.points.assign(unit=unit, chart=chart, measure=result.measure))
+        months = rebase.get(unit, ())
+        for chart, (build, inputs, what) in charts.items():
+            direction = CHART_DIRECTIONS[chart]
+            result = build(data, direction, months, targets.get((unit, chart)))
+            mine = inputs if unit == NETWORK else split[chart].get(unit, inputs.iloc[:0])
+            alert = risk_adjusted_alert(mine, what, rebase=months, **({"arl": arl} if arl else {}))
+            points.append(_chart_points(result, alert).assign(unit=unit, chart=chart, measure=result.measure))
             verdicts.append(
                 {
                     "unit": unit,
                     "chart": chart,
                     "measure": result.measure,
                     "status": result.status,
-                    "verdict": result.verdict,
-                    "notes": list(result.notes),
+                    "verdict": verdict(result, alert),
+                    "notes": [*result.notes, *alert.notes],
+                    "alert": alert.alert,
+                    "alert_status": alert.status,
+                    "alert_reading": alert.reading,
+                    "alert_since": alert.since,
+                    "last_alert": alert.last_alarm,
+                    "alert_events": alert.what,
+                    "alert_odds_ratio": alert.odds_ratio,
+                    "in_control_arl": alert.arl,
+                    "cusum_limit": _num(alert.limit),
+                    "direction": direction,
+                    "target": result.target,
+                    "variation": result.variation,
+                    "assurance": result.assurance,
+                    "segment_start": result.segment_start,
                 }
             )
     frame = (
@@ -251,6 +312,38 @@ def _control_charts(series: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]
         else pd.DataFrame()
     )
     return {"spc_points": frame, "spc_verdicts": pd.DataFrame(verdicts)}
+
+
+def _by_clinic(inputs: pd.DataFrame, clinic: pd.Series) -> dict[str, pd.DataFrame]:
+    """The alert inputs of each clinic, keeping what the case-mix fit said about itself."""
+    parts = {str(name): part for name, part in inputs.groupby(clinic.to_numpy(), sort=False)}
+    for part in parts.values():
+        part.attrs = dict(inputs.attrs)
+    return parts
+
+
+def _side_effect_chart(data: pd.DataFrame, direction: str, rebase, target):
+    from analysis.spc import laney_p_chart
+
+    frame = data[data["n"] > 0][["month", "events", "n"]]
+    return laney_p_chart(frame, direction=direction, rebase=rebase, target=target)
+
+
+def _satisfaction_chart(data: pd.DataFrame, direction: str, rebase, target):
+    from analysis.spc import xmr_chart
+
+    values = data[data["answered"] > 0][["month", "rating"]].rename(columns={"rating": "value"})
+    return xmr_chart(values, direction=direction, rebase=rebase, target=target)
+
+
+def _chart_points(result, alert) -> pd.DataFrame:
+    """The chart's points with the alert's month by month (observed, expected, CUSUM, limit, alarm)."""
+    months = alert.months.rename(
+        columns={"observed": "alert_observed", "expected": "alert_expected", "sessions": "alert_sessions"}
+    ).drop(columns=["segment", "score"])
+    merged = result.points.merge(months, on="month", how="left")
+    merged["alert"] = merged["alert"].astype("boolean").fillna(False).astype(bool)
+    return merged
 
 
 def _courses(courses: pd.DataFrame, by_indication: dict) -> dict[str, pd.DataFrame]:

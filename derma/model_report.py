@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from derma.jsonvalues import plain, records
@@ -54,26 +55,17 @@ def model_report_from(con, snapshot_id: str, scope: str = NETWORK) -> dict:
             )
         ),
         "funnel": {
+            # reindex: results fitted by an older version lack the newer columns (they read as null)
             kind: records(
-                run_query(con, "funnel_units", {**values, "unit_type": kind})[
-                    [
-                        "unit",
-                        "clinic_id",
-                        "n_sessions",
-                        "observed",
-                        "expected",
-                        "oe_ratio",
-                        "oe_low",
-                        "oe_high",
-                        "flag",
-                        "reading",
-                    ]
-                ]
+                run_query(con, "funnel_units", {**values, "unit_type": kind}).reindex(
+                    columns=FUNNEL_UNIT_FIELDS
+                )
             )
             for kind in ("clinician", "clinic")
         },
-        "control_charts": records(
-            run_query(con, "spc_verdicts", values)[["unit", "chart", "measure", "status", "verdict"]]
+        "funnel_summaries": _funnel_summaries(run_query(con, "funnel_summaries", values)),
+        "control_charts": _control_charts(
+            run_query(con, "spc_verdicts", values), run_query(con, "spc_points", values)
         ),
         "courses": records(
             run_query(con, "course_summaries", values)[
@@ -90,6 +82,54 @@ def model_report_from(con, snapshot_id: str, scope: str = NETWORK) -> dict:
         ),
     }
     return report
+
+
+FUNNEL_UNIT_FIELDS = [
+    "unit",
+    "clinic_id",
+    "n_sessions",
+    "observed",
+    "expected",
+    "oe_ratio",
+    "oe_low",
+    "oe_high",
+    "flag",
+    "reading",
+    "z",
+    "lower_95",
+    "upper_95",
+    "lower_998",
+    "upper_998",
+    "plain_lower_998",
+    "plain_upper_998",
+    "outside_95",
+    "small_sample",
+]
+FUNNEL_SUMMARY_FIELDS = [
+    "status",
+    "method",
+    "adjustment",
+    "phi",
+    "tau2",
+    "n_units",
+    "n_used",
+    "n_groups",
+    "compared_within",
+    "comparison",
+    "adjusted_for",
+    "notes",
+]
+
+
+def _funnel_summaries(frame: pd.DataFrame) -> dict:
+    """How each funnel was drawn and what it compares, by unit type."""
+    out = {}
+    for row in records(frame.reindex(columns=["unit_type", *FUNNEL_SUMMARY_FIELDS])):
+        kind = row.pop("unit_type")
+        row["adjusted_for"] = list(row["adjusted_for"] or [])
+        row["notes"] = list(row["notes"] or [])
+        out[kind] = row
+    return out
 
 
 def _texts(value) -> list[str]:
@@ -116,6 +156,35 @@ def _model_entry(row: pd.Series, effects: pd.DataFrame) -> dict:
             effects[["term", "label", "unit", "scale", "estimate", "ci_low", "ci_high", "p_value"]]
         ),
     }
+
+
+POINT_KEYS = ["month", "value", "centre", "lower", "upper", "special_cause", "rules"]
+
+
+def _control_charts(verdicts: pd.DataFrame, points: pd.DataFrame) -> list[dict]:
+    """One entry per unit and chart: the verdict, the alert and the monthly points (cli.md, v1.1)."""
+    entries = []
+    for row in verdicts.itertuples(index=False):
+        mine = points[(points["unit"] == row.unit) & (points["chart"] == row.chart)].sort_values("month")
+        mine = mine.assign(
+            month=mine["month"].map(lambda m: pd.Timestamp(m).strftime("%Y-%m")),
+            special_cause=mine["special_cause"].fillna(False).astype(bool),
+            rules=mine["rules"].map(
+                lambda r: [str(v) for v in r] if isinstance(r, list | tuple | np.ndarray) else []
+            ),
+        )
+        entries.append(
+            {
+                "unit": row.unit,
+                "chart": row.chart,
+                "measure": row.measure,
+                "status": row.status,
+                "verdict": row.verdict,
+                "alert": bool(row.alert) if pd.notna(row.alert) else False,
+                "points": records(mine[POINT_KEYS]),
+            }
+        )
+    return entries
 
 
 def _curve_entry(name: str, group: pd.DataFrame) -> dict:

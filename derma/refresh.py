@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
-from importlib import resources
 
 import duckdb
 import pandas as pd
@@ -18,6 +17,7 @@ import pandas as pd
 from etl.access import NETWORK
 from etl.batch import LoadError, new_batch_id, software_version
 from etl.load import amend_snapshot
+from etl.schema_upgrade import add_missing_columns
 from etl.settings import Settings
 from etl.warehouse import connect_current, scalar
 from queries import run_query
@@ -46,6 +46,7 @@ INPUT_COLUMNS = (
     "clinician_id",
     "session_date",
     "crystal_type",
+    "device_model",
     "vacuum_kpa",
     "passes",
     "treatment_area",
@@ -152,8 +153,7 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
     )
 
     def write(target: duckdb.DuckDBPyConnection) -> None:
-        # A snapshot published by an older version may lack new model columns: the schema is idempotent.
-        target.execute(resources.files("etl").joinpath("schema.sql").read_text(encoding="utf-8"))
+        add_missing_columns(target)  # a snapshot from an older version lacks the newer result columns
         _prune_runs(target, scope)
         for table, frame in tables.items():
             if frame is None or frame.empty:

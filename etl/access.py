@@ -36,9 +36,11 @@ names, rows, files and model results are not reachable.
 from __future__ import annotations
 
 import re
+import string
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -131,14 +133,36 @@ class AccessConfig:
     users: Mapping[str, Principal]
 
     def principal(self, identity: str | None) -> Principal:
-        key = normalise(identity)
-        if not key:
+        """Who ``identity`` is; the principal carries the identity exactly as presented (for the audit log)."""
+        if identity is None or not identity.strip():
             return nobody(NOT_SIGNED_IN)
-        return self.users.get(key, nobody(key))
+        key = normalise(identity)
+        user = self.users.get(key) if key else None
+        return nobody(identity) if user is None else replace(user, identity=identity)
 
 
-def normalise(identity: str | None) -> str:
-    return (identity or "").strip().lower()
+#: Only ASCII letters are compared without case: their case never distinguishes two mailboxes.
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def normalise(identity: str | None) -> str | None:
+    """The key an identity is compared by, or None when it cannot be compared safely.
+
+    Surrounding space is dropped and ASCII letters are lower-cased; every other character is compared
+    exactly. An identity is refused (None) when Unicode normalisation (NFKC) would change it (the
+    Kelvin sign ``\u212a`` would become ``K``, full-width letters ASCII ones), when lower-casing would
+    change a non-ASCII character (``Ö``, ``İ``), or when it holds a control character: such forms are
+    how a different address is made to look, or fold to, someone else's. Two identities therefore
+    share a key only when they differ in the case of ASCII letters.
+    """
+    text = (identity or "").strip()
+    if not text or unicodedata.normalize("NFKC", text) != text:
+        return None if text else ""
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in text):
+        return None
+    if any(ord(ch) > 127 and ch.lower() != ch for ch in text):
+        return None
+    return text.translate(_ASCII_LOWER)
 
 
 def load_roles(path: Path) -> AccessConfig:
@@ -164,10 +188,18 @@ def load_roles(path: Path) -> AccessConfig:
     for identity, entry in users.items():
         key = normalise(identity)
         where = f"{path}: user {identity!r}"
-        if not key:
+        if key == "":
             raise AccessError(f"{path}: an empty identity is not allowed")
+        if key is None:
+            raise AccessError(
+                f"{where}: cannot be compared safely (write it in lower case, without look-alike or "
+                "control characters: Unicode NFKC form)"
+            )
         if key in out:
-            raise AccessError(f"{where}: listed twice (identities are compared without case)")
+            raise AccessError(
+                f"{where}: listed twice as {out[key].identity!r} (identities are compared without case "
+                "of ASCII letters)"
+            )
         if not isinstance(entry, dict):
             raise AccessError(f"{where}: must be a table with role (and clinics)")
         extra = sorted(set(entry) - {"role", "clinics", "name"})

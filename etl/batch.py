@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import secrets
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from etl.readers import detect_format
+from etl.escaping import shown_name
+from etl.readers import RejectedFile, detect_format
 
 
 class LoadError(RuntimeError):
@@ -58,6 +61,8 @@ class BatchResult:
     snapshot: str
     files: tuple[FileResult, ...]
     skipped: tuple[str, ...] = field(default=())
+    #: Files an interrupted earlier load had left in the work folder, removed before this one began.
+    cleared_leftovers: int = 0
 
     @property
     def totals(self) -> dict[str, int]:
@@ -74,6 +79,7 @@ class BatchResult:
             "snapshot": self.snapshot,
             "files": [f.to_dict() for f in self.files],
             "totals": self.totals,
+            "cleared_leftovers": self.cleared_leftovers,
         }
 
 
@@ -97,20 +103,41 @@ def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[str]]:
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
                 if any(part.startswith(".") for part in child.relative_to(path).parts):
                     continue
-                (files.append(child) if detect_format(child) else skipped.append(str(child)))
-        elif path.exists():
-            files.append(path)
+                (files.append(child) if detect_format(child) else skipped.append(shown_name(child)))
+        elif path.exists() or path.is_symlink():
+            files.append(path)  # not necessarily a regular file: the load rejects it by name
         else:
-            raise LoadError(f"{path}: no such file or folder")
+            raise LoadError(f"{shown_name(path)}: no such file or folder")
     return files, skipped
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def regular_file_digest(path: Path) -> str:
+    """The sha256 of a regular file; RejectedFile for anything else (a FIFO or device would never end).
+
+    The file is opened without blocking and checked on the open descriptor, so a name swapped for a
+    FIFO between listing and reading cannot hang the load either.
+    """
+    name = shown_name(path.name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise RejectedFile(f"{name}: cannot be opened ({exc.strerror or type(exc).__name__})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
+            what = kind.get(stat.S_IFMT(mode), "a socket" if stat.S_ISSOCK(mode) else "not a file")
+            raise RejectedFile(f"{name}: not a regular file ({what}); only regular files are read")
+        os.set_blocking(fd, True)
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    except OSError as exc:
+        raise RejectedFile(f"{name}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    finally:
+        os.close(fd)
 
 
 def new_batch_id(now: dt.datetime) -> str:

@@ -4,6 +4,11 @@ The SQL is generated from the contract's constants only; values from files are n
 into SQL text (they are data in the in-memory table), and the two runtime values (today, the
 decimal-comma flag) are bound parameters. Each value is parsed once (a projection per step), and
 the list of problems is only built for rows that break something, which keeps the pass cheap.
+
+Before any type rule, every text value is checked for length (``too_long``) and control characters
+(``bad_characters``), so neither a 50 MB field nor a NUL byte reaches the warehouse or a report. A
+number too large for its column (``passes=1e19``, ``1e400``) is ``out_of_range`` for its row, never a
+failed cast that stops the batch; a row of the wrong shape has one ``bad_shape`` problem and no values.
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ import datetime as dt
 import duckdb
 
 from etl import contract as c
-from etl.readers import RawFile
+from etl.readers import ID_CONTROLS, TEXT_CONTROLS, RawFile, text_issue
 
-#: Typed columns of a checked row (raw ``patient_id`` included: it is replaced before anything is stored).
+#: Typed columns of a checked row (the patient's pseudonym: the raw number never reaches a table).
 TYPED_COLUMNS = (
     "clinic_id",
     "session_id",
-    "patient_id",
+    "patient_key",
     "clinician_id",
     "session_date",
     "crystal_type",
@@ -42,6 +47,13 @@ TYPED_COLUMNS = (
     "any_side_effect",
 )
 NUMBERS = ("v_raw", "passes", "fitzpatrick", "particle_flow", "session_number", "birth_year", "satisfaction")
+#: Text columns as read (``patient_id`` is checked by the reader, which sees it before it is replaced).
+TEXTS = tuple(name for name in c.KNOWN if name != "patient_id")
+#: A number written out in full, whatever its size (``1e400`` overflows a double: still a number).
+NUMBER_LITERAL = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+#: Integers up to this size are cast; anything larger is out of every column's range.
+SAFE_INTEGER = "1e15"
+MASK = "•••"
 
 
 def _lit(text: str) -> str:
@@ -71,7 +83,12 @@ def _category(col: str, name: str) -> str:
 
 
 def _int_of(num: str) -> str:
-    return f"(case when {num} = floor({num}) then cast({num} as bigint) end)"
+    return f"(case when {num} = floor({num}) and abs({num}) < {SAFE_INTEGER} then cast({num} as bigint) end)"
+
+
+def _typed(col: str, value: str) -> str:
+    """An integer column's value, cast only when its rule passed (an out-of-range value is never cast)."""
+    return f"cast(case when r_{col} is null then {value} end as integer)"
 
 
 def _rule(raw: str, typed: str, low=None, high=None, *, required: bool, bad: str = "bad_type") -> str:
@@ -81,14 +98,28 @@ def _rule(raw: str, typed: str, low=None, high=None, *, required: bool, bad: str
     return f"case {missing} when {typed} is null then '{bad}' {rng} end"
 
 
+def _number_rule(raw: str, typed: str, low, high, *, required: bool, number: str) -> str:
+    """Like :func:`_rule` for a number: a whole number or a literal too large to type is out of range."""
+    missing = f"when {raw} is null then 'missing_required'" if required else f"when {raw} is null then null"
+    return (
+        f"case {missing} when {typed} is not null then "
+        f"(case when {typed} not between {low} and {high} then 'out_of_range' end) "
+        f"when n_{number} is not null and n_{number} = floor(n_{number}) then 'out_of_range' "
+        f"when n_{number} is null and regexp_full_match({number}_text, '{NUMBER_LITERAL}') then 'out_of_range' "
+        "else 'bad_type' end"
+    )
+
+
 def _reasons() -> dict[str, str]:
     """Column -> SQL giving that column's reason code (NULL when the value is fine)."""
     diamond = "t_crystal = 'diamond_tip'"
     effects = _in_list(c.SIDE_EFFECTS)
     reasons = {
         col: f"case when {col} is null then 'missing_required' end"
-        for col in ("clinic_id", "session_id", "patient_id", "clinician_id")
+        for col in ("clinic_id", "session_id", "clinician_id")
     }
+    reasons["patient_id"] = "_patient_issue"  # checked by the reader, on the raw number
+    reasons["device_model"] = "cast(null as varchar)"  # free text: only its length and characters
     reasons.update(
         {
             "session_date": "case when session_date is null then 'missing_required' when t_date is null then 'bad_date' "
@@ -96,19 +127,26 @@ def _reasons() -> dict[str, str]:
             "crystal_type": _rule("crystal_type", "t_crystal", required=True, bad="unknown_category"),
             "treatment_area": _rule("treatment_area", "t_area", required=True, bad="unknown_category"),
             "indication": _rule("indication", "t_indication", required=True, bad="unknown_category"),
-            "vacuum": _rule("v_raw", "t_vacuum", 5, 80, required=True),
-            "passes": _rule("passes", "t_passes", 1, 6, required=True),
-            "fitzpatrick": _rule("fitzpatrick", "t_fitz", 1, 6, required=True),
-            "particle_flow": "case when particle_flow is not null and n_particle_flow is null then 'bad_type' "
+            "vacuum": _number_rule("v_raw", "t_vacuum", 5, 80, required=True, number="v_raw"),
+            "passes": _number_rule("passes", "t_passes", 1, 6, required=True, number="passes"),
+            "fitzpatrick": _number_rule("fitzpatrick", "t_fitz", 1, 6, required=True, number="fitzpatrick"),
+            "particle_flow": "case when particle_flow is not null and n_particle_flow is null then "
+            f"(case when regexp_full_match(particle_flow_text, '{NUMBER_LITERAL}') then 'out_of_range' "
+            "else 'bad_type' end) "
             "when n_particle_flow not between 0 and 100 then 'out_of_range' "
             f"when {diamond} and n_particle_flow > 0 then 'inconsistent' "
             f"when t_crystal is not null and not {diamond} and particle_flow is null "
             "then 'missing_required' end",
-            "session_number": _rule("session_number", "t_session_number", 1, 200, required=False),
-            "birth_year": "case when birth_year is not null and t_birth_year is null then 'bad_type' "
+            "session_number": _number_rule(
+                "session_number", "t_session_number", 1, 200, required=False, number="session_number"
+            ),
+            "birth_year": "case when birth_year is null then null when t_birth_year is null then "
+            + f"({_number_rule('birth_year', 't_birth_year', 1900, 'year($today)', required=False, number='birth_year')}) "
             "when t_birth_year not between 1900 and year($today) then 'out_of_range' "
             "when t_birth_year > year(t_date) then 'inconsistent' end",
-            "satisfaction": _rule("satisfaction", "t_satisfaction", 1, 5, required=False),
+            "satisfaction": _number_rule(
+                "satisfaction", "t_satisfaction", 1, 5, required=False, number="satisfaction"
+            ),
             "side_effects": f"case when len(list_filter(t_codes, lambda x: x not in {effects} and x <> 'none')) > 0 "
             "then 'unknown_category' "
             "when list_contains(t_codes, 'none') and len(t_codes) > 1 then 'inconsistent' end",
@@ -121,20 +159,31 @@ def _reasons() -> dict[str, str]:
         ("follow_up_done", "t_follow_up"),
     ):
         reasons[col] = f"case when {col} is not null and {typed} is null then 'bad_type' end"
+    # Length and control characters come first: a value that breaks them is not typed at all. Each
+    # column is looked at only in a row whose values together are long or hold a refused character
+    # (``_suspect``, one regular expression per row instead of one per column).
+    for col in reasons:
+        if col == "patient_id":
+            continue
+        value = "v_raw" if col == "vacuum" else col
+        controls = ID_CONTROLS if col in c.IDENTIFIER_COLUMNS else TEXT_CONTROLS
+        reasons[col] = f"coalesce(case when _suspect then {text_issue(value, controls)} end, {reasons[col]})"
     return reasons
 
 
 def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out: str) -> None:
     """Create ``out`` (typed columns, ``problems``, ``_content``) and ``{out}_dups`` (repeated keys).
 
-    ``problems`` holds one ``{column, reason, value}`` per broken rule (values as in the file;
-    patient numbers are masked before anything is written); it is empty for a good row.
+    ``problems`` holds one ``{column, reason, value}`` per broken rule (values as in the file,
+    patient numbers masked); it is empty for a good row, and a row of the wrong shape has exactly one
+    (``bad_shape``), with no value from the row.
     ``{out}_dups`` lists rows whose natural key occurs more than once in the file: ``kind`` is
     ``duplicate_in_file`` when the key has differing contents (every row of it is suspect) and
     ``repeat`` for a later identical copy (loaded once; the copy counts as unchanged).
     """
     present = set(raw.plan.mapping)
-    cols = ", ".join(name if name in present else f"cast(null as varchar) as {name}" for name in c.KNOWN)
+    cols = ", ".join(name if name in present else f"cast(null as varchar) as {name}" for name in TEXTS)
+    cols += ", patient_key, _patient_issue"
     vac = [v for v in c.VACUUM_COLUMNS if v in present]
     vac_raw = f"coalesce({', '.join(vac)})" if len(vac) > 1 else vac[0]
     vac_factor = "case " + " ".join(f"when {v} is not null then {c.VACUUM_COLUMNS[v]}" for v in vac) + " end"
@@ -151,9 +200,10 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
         f"(case when $decimal_comma then replace({n}, ',', '.') else {n} end) as {n}_text" for n in NUMBERS
     )
     reasons = _reasons()
+    shown = {"vacuum": "v_raw", "patient_id": _lit(MASK)}  # a patient number is never echoed
     structs = ", ".join(
         f"case when r_{col} is not null then {{'column': {'v_column' if col == 'vacuum' else _lit(col)}, "
-        f"'reason': r_{col}, 'value': cast({'v_raw' if col == 'vacuum' else col} as varchar)}} end"
+        f"'reason': r_{col}, 'value': cast({shown.get(col, col)} as varchar)}} end"
         for col in reasons
     )
     has_effects = "true" if "side_effects" in present else "false"
@@ -162,10 +212,14 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
         f"""create or replace temp table {out} as
         with base as (
             select {raw.row_expr} as _row, _bad_record, {cols}, {vac_raw} as v_raw, {vac_column} as v_column,
-                   {vac_factor} as v_factor
+                   {vac_factor} as v_factor, concat({", ".join(sorted(present - {"patient_id"}))}) as _all
             from {raw.table}
         ),
-        texts as (select *, {texts} from base),
+        texts as (
+            select *, {texts},
+                   length(_all) > {c.MAX_FIELD_CHARS} or regexp_matches(_all, '{ID_CONTROLS}') as _suspect
+            from base
+        ),
         parsed as (
             select *, {numbers},
                 {_category("crystal_type", "crystal_type")} as t_crystal,
@@ -197,17 +251,16 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
             from typed
         )
         select
-            _row, clinic_id, session_id, patient_id, clinician_id,
+            _row, clinic_id, session_id, patient_key, clinician_id,
             t_date as session_date, t_crystal as crystal_type, t_vacuum as vacuum_kpa,
-            cast(t_passes as integer) as passes, t_area as treatment_area, t_indication as indication,
-            cast(t_fitz as integer) as fitzpatrick,
+            {_typed("passes", "t_passes")} as passes, t_area as treatment_area, t_indication as indication,
+            {_typed("fitzpatrick", "t_fitz")} as fitzpatrick,
             case when t_crystal = 'diamond_tip' then null else n_particle_flow end as particle_flow,
-            cast(t_session_number as integer) as reported_session_number,
+            {_typed("session_number", "t_session_number")} as reported_session_number,
             device_model, t_anaesthesia as anaesthesia, t_pre_care as pre_care_followed, t_mask as soothing_mask,
-            cast(case when t_birth_year is not null then greatest(t_birth_year, year(t_date) - 90) end as integer)
-                as birth_year,
-            cast(least(year(t_date) - t_birth_year, 90) as integer) as age_years,
-            cast(t_satisfaction as integer) as satisfaction,
+            {_typed("birth_year", "greatest(t_birth_year, year(t_date) - 90)")} as birth_year,
+            {_typed("birth_year", "least(year(t_date) - t_birth_year, 90)")} as age_years,
+            {_typed("satisfaction", "t_satisfaction")} as satisfaction,
             case when not {has_effects} then null
                  when t_has_effect then {effects_list}
                  when t_follow_up = false then null
@@ -215,13 +268,12 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
             t_follow_up as follow_up_done,
             case when not {has_effects} then null when t_has_effect then true
                  when t_follow_up = false then null else false end as any_side_effect,
-            case when _bad_record is not null or coalesce({", ".join(f"r_{col}" for col in reasons)}) is not null
-                 then list_filter([
-                      case when _bad_record is not null
-                           then {{'column': '(record)', 'reason': 'bad_type', 'value': _bad_record}} end,
-                      {structs}], lambda x: x is not null)
+            case when _bad_record is not null
+                 then [{{'column': '(record)', 'reason': 'bad_shape', 'value': _bad_record}}]
+                 when coalesce({", ".join(f"r_{col}" for col in reasons)}) is not null
+                 then list_filter([{structs}], lambda x: x is not null)
                  else [] end as problems,
-            hash({", ".join(c.KNOWN)}) as _content
+            hash({", ".join(TEXTS)}, patient_key) as _content
         from judged""",
         {"today": today, "decimal_comma": raw.decimal_comma},
     )

@@ -14,7 +14,23 @@ REASONS = (
     "unknown_category",
     "inconsistent",
     "duplicate_in_file",
+    "bad_characters",
+    "too_long",
+    "bad_shape",
 )
+
+#: Longest value of any field, in characters; a longer one is quarantined (``too_long``).
+MAX_FIELD_CHARS = 1_000
+#: Longest record (one CSV row, one JSON line) read at all; a file with a longer one is rejected.
+MAX_RECORD_BYTES = 64 * 2**20
+#: Longest header row; a file with a longer one is rejected.
+MAX_HEADER_BYTES = 1 * 2**20
+#: Most columns a file's header may have.
+MAX_COLUMNS = 4_096
+#: Most bytes an .xlsx file may unpack to (its parts together); a larger workbook is rejected.
+MAX_XLSX_UNPACKED_BYTES = 256 * 2**20
+#: Columns that identify something: tab, newline and carriage return are refused there as well.
+IDENTIFIER_COLUMNS = ("clinic_id", "session_id", "patient_id", "clinician_id")
 
 CRYSTAL_TYPES = ("corundum", "aluminium_hydroxide", "sodium_bicarbonate", "diamond_tip")
 TREATMENT_AREAS = ("face", "neck", "decolletage", "hands", "back", "body")

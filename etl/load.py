@@ -8,7 +8,6 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from etl import warehouse
 from etl.batch import (
@@ -17,13 +16,15 @@ from etl.batch import (
     LoadError,
     collect_files,
     new_batch_id,
-    sha256_file,
+    regular_file_digest,
     software_version,
 )
 from etl.checks import check_rows
+from etl.escaping import shown_name
 from etl.marts import build_marts, marts_are_current
-from etl.pseudonym import load_secret_key, pseudonymise_many
-from etl.readers import RejectedFile, detect_format, read_export
+from etl.pseudonym import key_fingerprint, load_secret_key
+from etl.readers import RejectedFile, describe_read_error, detect_format, read_export
+from etl.schema_upgrade import add_missing_columns
 from etl.settings import Settings
 from etl.upsert import derive_session_numbers, record_batch, record_file, upsert_file
 from etl.warehouse import scalar
@@ -51,9 +52,13 @@ def ingest(
 
     Notes
     -----
-    Rows are checked in an in-memory DuckDB, so raw patient numbers never touch the data
-    directory; only pseudonymised, checked rows are written to a private copy of the current
-    snapshot, which is published by an atomic rename once every count has been verified.
+    Rows are checked in an in-memory DuckDB; the patient number is replaced by its pseudonym in the
+    projection that reads the file, so it is in no table and nothing spilled to the load's private
+    work folder can hold it. Only checked rows are written to a private copy of the current
+    snapshot, which is published by an atomic rename once every count has been verified. A file
+    that cannot be read or checked (damaged, too large, not a regular file, more than the memory
+    limit) is rejected by name and the rest of the batch loads. A load under another pseudonym key
+    than the warehouse's is refused before any file is read.
     """
     files, skipped = collect_files(paths)
     if not files:
@@ -64,7 +69,7 @@ def ingest(
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     batch_id = new_batch_id(started)
     with warehouse.load_lock(data_dir):
-        warehouse.clear_leftovers(data_dir)
+        leftovers = warehouse.clear_leftovers(data_dir)
         building = warehouse.start_building(data_dir, batch_id)
         con = warehouse.connect_memory(
             {
@@ -76,9 +81,10 @@ def ingest(
         try:
             con.execute("attach $p as wh", {"p": str(building)})
             _ensure_schema(con)
+            _check_key(con, key, data_dir)
             results = []
             for seq, path in enumerate(files, start=1):
-                result = _load_file(con, path, seq, batch_id, key, today)
+                result = _load_file(con, path, seq, batch_id, key, today, settings.memory_limit)
                 warehouse.crash_point("after_file")
                 results.append(result)
                 if on_file:
@@ -104,7 +110,7 @@ def ingest(
         con.close()
         warehouse.publish(data_dir, building, batch_id, settings.keep_snapshots)
         warehouse.clear_leftovers(data_dir)
-    return BatchResult(batch_id, batch_id, tuple(results), tuple(skipped))
+    return BatchResult(batch_id, batch_id, tuple(results), tuple(skipped), leftovers)
 
 
 def amend_snapshot(
@@ -168,27 +174,61 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
             f"alter table load_files add column if not exists {column} {kind}"
         )  # snapshots before v0.2
+    add_missing_columns(con)  # tables written by an older version (model results gained columns)
     con.execute("insert or replace into schema_info values ('schema_version', '1')")
     con.execute("use memory")
     con.execute("create or replace temp table _touched (clinic_id varchar, patient_key varchar)")
 
 
-def _load_file(con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.date) -> FileResult:
-    digest = sha256_file(path)
-    name = path.name
+def _check_key(con: duckdb.DuckDBPyConnection, key: bytes, data_dir: Path) -> None:
+    """Refuse a load under another key than the warehouse's; record the key's fingerprint on first use."""
+    mine = key_fingerprint(key)
+    stored = con.execute("select value from wh.schema_info where key = 'key_fingerprint'").fetchall()
+    if stored and stored[0][0] != mine:
+        raise LoadError(
+            f"the pseudonym key is not the one the warehouse in {shown_name(data_dir)} was built with "
+            f"(key fingerprint {mine}, warehouse {stored[0][0]}): every patient would get a second "
+            "pseudonym; set DERMA_SECRET_KEY_FILE or DERMA_SECRET_KEY to the original key"
+        )
+    if not stored:
+        con.execute("insert into wh.schema_info values ('key_fingerprint', $f)", {"f": mine})
+
+
+def _load_file(
+    con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.date, memory_limit: str
+) -> FileResult:
+    name = shown_name(path.name)
     fmt = detect_format(path) or "unknown"
+    try:
+        digest = regular_file_digest(path)
+    except RejectedFile as exc:
+        result = FileResult(name, "rejected", str(exc), 0, format=fmt, sha256="")
+        record_file(con, batch_id, seq, path, result)
+        return result
     reused = _unchanged_since_loaded(con, path, seq, batch_id, digest)
     if reused is not None:
         return reused
     try:
-        raw = read_export(con, path, "_raw")
-    except RejectedFile as exc:
-        result = FileResult(name, "rejected", str(exc), 0, format=fmt, sha256=digest)
+        raw = read_export(con, path, "_raw", key, memory_limit=memory_limit)
+        check_rows(con, raw, today, "_rows")
+    except duckdb.InterruptException:
+        raise  # Ctrl-C: the batch stops, nothing is published
+    except (RejectedFile, duckdb.Error, MemoryError) as exc:
+        # One file that cannot be read or checked is rejected by name; the rest of the batch loads.
+        reason = str(exc) if isinstance(exc, RejectedFile) else f"{name}: {describe_read_error(fmt, exc)}"
+        _drop_work_tables(con)
+        result = FileResult(name, "rejected", reason, 0, format=fmt, sha256=digest)
         record_file(con, batch_id, seq, path, result)
         return result
-    check_rows(con, raw, today, "_rows")
-    _pseudonymise(con, key)
-    counts, span = upsert_file(con, batch_id, name)
+    try:
+        counts, span = upsert_file(con, batch_id, name)
+    except (duckdb.Error, MemoryError) as exc:
+        if isinstance(exc, duckdb.InterruptException):
+            raise
+        # Writing is all or nothing per batch: say which file, publish nothing.
+        memory = isinstance(exc, duckdb.OutOfMemoryException | MemoryError)
+        why = "more memory than DERMA_MEMORY_LIMIT allows" if memory else type(exc).__name__
+        raise LoadError(f"{name}: could not be stored ({why}); nothing was published") from None
     result = FileResult(
         name,
         "loaded",
@@ -203,8 +243,13 @@ def _load_file(con, path: Path, seq: int, batch_id: str, key: bytes, today: dt.d
     if sum(counts) != raw.rows:
         raise LoadError(f"{name}: row counts do not add up ({sum(counts)} accounted for, {raw.rows} read)")
     record_file(con, batch_id, seq, path, result, span)
-    con.execute("drop table _raw; drop table _rows; drop table _rows_dups; drop table _keys")
+    _drop_work_tables(con)
     return result
+
+
+def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in ("_raw", "_rows", "_rows_dups", "_lines"):
+        con.execute(f"drop table if exists {table}")
 
 
 # The last load of a file with these bytes, if re-applying it now could change nothing: same software
@@ -240,10 +285,10 @@ def _unchanged_since_loaded(con, path: Path, seq: int, batch_id: str, digest: st
         """insert into wh.quarantine
         select $batch, $file, "row", "column", value, reason, clinic_id, session_id, patient_key
         from wh.quarantine where batch_id = $before and file = $old""",
-        {"batch": batch_id, "file": path.name, "before": before, "old": old_name},
+        {"batch": batch_id, "file": shown_name(path.name), "before": before, "old": old_name},
     )
     result = FileResult(
-        path.name,
+        shown_name(path.name),
         "loaded",
         None,
         total,
@@ -259,22 +304,3 @@ def _unchanged_since_loaded(con, path: Path, seq: int, batch_id: str, digest: st
     )
     record_file(con, batch_id, seq, path, result, (clinics, first, last))
     return result
-
-
-def _pseudonymise(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
-    """``_keys``: one pseudonym per distinct (clinic, patient number) of the file, computed in Python."""
-    pairs = con.sql(
-        "select distinct clinic_id, patient_id from _rows where clinic_id is not null and patient_id is not null"
-    ).to_arrow_table()
-    clinics = pairs.column("clinic_id").to_pylist()
-    patients = pairs.column("patient_id").to_pylist()
-    keys = pa.table(
-        {
-            "clinic_id": pa.array(clinics, pa.string()),
-            "patient_id": pa.array(patients, pa.string()),
-            "patient_key": pa.array(pseudonymise_many(key, clinics, patients), pa.string()),
-        }
-    )
-    con.register("_keys_arrow", keys)
-    con.execute("create or replace temp table _keys as select * from _keys_arrow")
-    con.unregister("_keys_arrow")

@@ -70,3 +70,34 @@ def pseudonymise_many(key: bytes, clinic_ids: list[str], patient_ids: list[str])
         h.update(f"{clinic_id}\x1f{patient_id}".encode())
         out.append(PREFIX + h.hexdigest()[:KEY_HEX_CHARS])
     return out
+
+
+#: The fixed message whose HMAC under the key identifies the key (never the key itself).
+FINGERPRINT_LABEL = b"derma-outcomes pseudonym key fingerprint v1"
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A short public name of the key: HMAC-SHA256 of a fixed label, 16 hex characters.
+
+    Recorded in the warehouse (``schema_info``) so that a load under another key is refused instead
+    of giving every patient a second pseudonym; it reveals nothing about the key or any pseudonym.
+    """
+    return hmac.new(key, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+
+
+def hmac_params(key: bytes) -> dict[str, bytes]:
+    """The inner and outer padded keys of HMAC-SHA256 (RFC 2104), bound as ``$ipad``/``$opad`` for :func:`pseudonym_sql`."""
+    block = hashlib.sha256(key).digest() if len(key) > 64 else key
+    block = block.ljust(64, b"\0")
+    return {"ipad": bytes(b ^ 0x36 for b in block), "opad": bytes(b ^ 0x5C for b in block)}
+
+
+def pseudonym_sql(clinic: str, patient: str) -> str:
+    """SQL computing :func:`pseudonymise` of two text expressions, with ``$ipad``/``$opad`` bound.
+
+    The load computes pseudonyms in the very projection that reads a file, so a raw patient number
+    never lands in any table (in memory or spilled to disk); a test holds it equal to the Python one.
+    """
+    message = f"encode({clinic} || chr(31) || {patient})"
+    inner = f"unhex(sha256($ipad || {message}))"
+    return f"('{PREFIX}' || left(sha256($opad || {inner}), {KEY_HEX_CHARS}))"

@@ -2,26 +2,34 @@
 
 Every reader produces the same shape, so the checks in ``etl/checks.py`` are written once:
 
-    _row        1-based data-row number in the file (header excluded; JSON lines: the line number)
-    _bad_record why the record itself is unreadable (too many fields, not a JSON object) or NULL
-    <canonical> one VARCHAR column per contract column the header maps to (trimmed; '' is NULL)
+    _row            1-based data-row number in the file (header excluded; JSON lines: the line number)
+    _bad_record     why the record's shape is wrong (more or fewer fields than the header, not a JSON
+                    object) or NULL; every other column of such a row is NULL, whatever it held
+    <canonical>     one VARCHAR column per contract column the header maps to (trimmed; '' is NULL),
+                    except ``patient_id``, which never reaches a table:
+    patient_key     its pseudonym, computed in the projection that reads the file (NULL when unusable)
+    _patient_issue  why the patient number is unusable (missing_required, too_long, bad_characters)
 
-Raw rows (patient numbers included) only ever live in the in-memory database of the load.
+The raw patient number lives only in the scan that reads the file; the tables hold the pseudonym, so
+nothing DuckDB spills to disk can hold one. A row whose shape is wrong keeps none of its values:
+a patient number shifted into another column is not stored either.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import gzip
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
-from etl.contract import HeaderPlan, plan_header
+from etl import contract as c
+from etl.confine import memory_bytes
+from etl.escaping import CONTROL_CLASS, shown_name
+from etl.pseudonym import hmac_params, pseudonym_sql
 from etl.warehouse import scalar
 
 FORMATS = {
@@ -32,6 +40,11 @@ FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
+#: A value holding one of these is quarantined as ``bad_characters`` (identifiers: a tab too). A line
+#: break is refused in every column read: no field of a session needs one, and a stray quote in a
+#: file makes a field run over the following rows (their patient numbers included) up to the next quote.
+TEXT_CONTROLS = f"[{CONTROL_CLASS}\\n\\r]"
+ID_CONTROLS = f"[{CONTROL_CLASS}\\t\\n\\r]"
 
 
 class RejectedFile(Exception):
@@ -44,7 +57,7 @@ class RawFile:
 
     table: str
     format: str
-    plan: HeaderPlan
+    plan: c.HeaderPlan
     rows: int
     decimal_comma: bool
     row_expr: str = "_row"  # SQL giving the 1-based data-row number in ``table``
@@ -58,45 +71,101 @@ def detect_format(path: Path) -> str | None:
     return None
 
 
-def read_export(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile:
+def read_export(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, *, memory_limit: str = "2GB"
+) -> RawFile:
     """Read one export into ``table`` (in the in-memory catalog); raise RejectedFile if unusable."""
+    from etl.xlsx import read_xlsx  # a child process of its own; only Excel loads pay for it
+
     fmt = detect_format(path)
-    reader = {"csv": _read_csv, "xlsx": _read_xlsx, "parquet": _read_parquet, "jsonl": _read_jsonl}.get(
-        fmt or ""
-    )
-    if reader is None:
+    readers = {"csv": _read_csv, "parquet": _read_parquet, "jsonl": _read_jsonl}
+    name = shown_name(path.name)
+    if fmt is None:
         raise RejectedFile(
-            f"{path.name}: not a supported export (.csv, .csv.gz, .xlsx, .parquet, .jsonl, .ndjson)"
+            f"{name}: not a supported export (.csv, .csv.gz, .xlsx, .parquet, .jsonl, .ndjson)"
         )
     try:
-        return reader(con, path, table)
+        if fmt == "xlsx":
+            return read_xlsx(con, path, table, key, memory_limit)
+        return readers[fmt](con, path, table, key, record_limit(memory_limit))
     except RejectedFile:
         raise
-    except (duckdb.Error, OSError, ValueError, UnicodeError, EOFError, gzip.BadGzipFile) as exc:
-        raise RejectedFile(f"{path.name}: unreadable {fmt} file ({_first_line(exc)})") from None
+    except (duckdb.Error, OSError, ValueError, UnicodeError, EOFError, gzip.BadGzipFile, csv.Error) as exc:
+        raise RejectedFile(f"{name}: {describe_read_error(fmt, exc)}") from None
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+def record_limit(memory_limit: str) -> int:
+    """The longest record read: MAX_RECORD_BYTES, or an eighth of a smaller memory limit.
+
+    DuckDB reads a compressed file in buffers of twice this size, which must fit the memory limit.
+    """
+    return min(c.MAX_RECORD_BYTES, max(2 * 2**20, memory_bytes(memory_limit) // 8))
 
 
-def _check_plan(path: Path, plan: HeaderPlan) -> None:
+def _mb(size: int) -> str:
+    return f"{size / 2**20:g} MB"
+
+
+def describe_read_error(fmt: str, exc: BaseException) -> str:
+    """Why a file could not be read, in words that quote none of its values."""
+    text = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    where = f"line {line.group(1)}: " if line else ""
+    if isinstance(exc, duckdb.OutOfMemoryException | MemoryError):
+        return "needs more memory than the load may use (DERMA_MEMORY_LIMIT); nothing of it was loaded"
+    if "Maximum line size" in text:
+        limit = re.search(r"Maximum line size of (\d+) bytes", text)
+        size = _mb(int(limit.group(1))) if limit else _mb(c.MAX_RECORD_BYTES)
+        return f"{where}a record longer than {size}; nothing of the file was loaded"
+    if "Invalid unicode" in text or isinstance(exc, UnicodeError):
+        return f"{where}not UTF-8 text; save the export as UTF-8"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", first)  # never echo a value from the file
+    return f"unreadable {fmt} file ({first[:200]})"
+
+
+def check_plan(path: Path, plan: c.HeaderPlan) -> None:
     if plan.duplicated:
         raise RejectedFile(
-            f"{path.name}: column(s) given more than once: {', '.join(sorted(set(plan.duplicated)))}"
+            f"{shown_name(path.name)}: column(s) given more than once: "
+            f"{', '.join(shown_name(d) for d in sorted(set(plan.duplicated)))}"
         )
     if plan.missing:
-        raise RejectedFile(f"{path.name}: missing required column(s): {', '.join(plan.missing)}")
+        raise RejectedFile(f"{shown_name(path.name)}: missing required column(s): {', '.join(plan.missing)}")
 
 
-def _select_canonical(plan: HeaderPlan, positions: dict[str, str]) -> str:
-    """Projection from positional columns (c0, c1, …) to trimmed canonical text columns."""
-    parts = []
-    for canonical, header in plan.mapping.items():
-        source = positions[header]
-        parts.append(f"nullif(trim(cast({source} as varchar)), '') as {canonical}")
-    return ", ".join(parts)
+def text_issue(value: str, controls: str = TEXT_CONTROLS) -> str:
+    """SQL: ``too_long`` or ``bad_characters`` for a trimmed text value, else NULL."""
+    return (
+        f"(case when length({value}) > {c.MAX_FIELD_CHARS} then 'too_long' "
+        f"when regexp_matches({value}, '{controls}') then 'bad_characters' end)"
+    )
+
+
+def project(plan: c.HeaderPlan, positions: dict[str, str], source: str, extra: str = "") -> str:
+    """A SELECT over ``source`` giving the reader shape (see the module docstring).
+
+    ``positions`` maps the file's header text to the SQL naming that column in ``source``; ``source``
+    must give a ``_bad_record`` column; ``extra`` adds columns (e.g. ``_row``) passed through as they are.
+    """
+    inner = ", ".join(
+        f"nullif(trim(cast({positions[header]} as varchar)), '') as {canonical}"
+        for canonical, header in plan.mapping.items()
+    )
+    kept = [name for name in plan.mapping if name != "patient_id"]
+    outer = ", ".join(f"case when _bad_record is null then {name} end as {name}" for name in kept)
+    issue = (
+        f"case when patient_id is null then 'missing_required' "
+        f"else {text_issue('patient_id', ID_CONTROLS)} end"
+    )
+    key = pseudonym_sql("clinic_id", "patient_id")
+    lead = f"{extra}, " if extra else ""
+    return f"""select {lead}_bad_record, {outer},
+            case when _bad_record is null and _patient_issue is null and clinic_id is not null
+                 then {key} end as patient_key,
+            case when _bad_record is null then _patient_issue end as _patient_issue
+        from (select *, {issue} as _patient_issue
+              from (select {lead}_bad_record, {inner} from {source}))"""
 
 
 # --- CSV -------------------------------------------------------------------------------------------
@@ -107,108 +176,73 @@ def _open_text(path: Path) -> io.TextIOBase:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
 
-def _sniff_header(path: Path) -> tuple[list[str], str]:
-    """The header record and the delimiter (``,`` or ``;``: whichever splits the header into more fields)."""
+def _first_record(text: str) -> str | None:
+    """The first CSV record of ``text`` (quoted line breaks included), or None if it does not end in it."""
+    quoted = False
+    for i, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif char in "\r\n" and not quoted:
+            return text[:i]
+    return None
+
+
+def sniff_header(path: Path) -> tuple[list[str], str]:
+    """The header record, read whole, and the delimiter (``,`` or ``;``: whichever gives more fields)."""
     with _open_text(path) as handle:
-        sample = handle.read(64 * 1024)
+        sample = handle.read(c.MAX_HEADER_BYTES + 1)
     if not sample.strip():
-        raise RejectedFile(f"{path.name}: empty file, no header row")
+        raise RejectedFile(f"{shown_name(path.name)}: empty file, no header row")
+    record = _first_record(sample)
+    if record is None:
+        if len(sample) > c.MAX_HEADER_BYTES:
+            raise RejectedFile(
+                f"{shown_name(path.name)}: the header row is longer than {c.MAX_HEADER_BYTES // 2**20} MB"
+            )
+        record = sample  # a file of one line: the header alone
     best: tuple[list[str], str] = ([], ",")
     for delimiter in (",", ";"):
-        header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+        header = next(csv.reader(io.StringIO(record), delimiter=delimiter), [])
         if len(header) > len(best[0]):
             best = (header, delimiter)
+    if len(best[0]) > c.MAX_COLUMNS:
+        raise RejectedFile(
+            f"{shown_name(path.name)}: {len(best[0]):,} columns; an export has at most {c.MAX_COLUMNS:,}"
+        )
     return best
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile:
-    header, delimiter = _sniff_header(path)
-    plan = plan_header(header)
-    _check_plan(path, plan)
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, limit: int) -> RawFile:
+    header, delimiter = sniff_header(path)
+    plan = c.plan_header(header)
+    check_plan(path, plan)
     names = [f"c{i}" for i in range(len(header))]
     positions = dict(zip(header, names, strict=True))
-    options = "delim=$delim, header=true, quote='\"', escape='\"', encoding='utf-8', auto_detect=false, columns=$columns"
-    params = {"path": str(path), "delim": delimiter, "columns": dict.fromkeys(names, "VARCHAR")}
-    projection = _select_canonical(plan, positions)
-    # One pass from file to trimmed table; the table's rowid keeps the file's order (row = rowid + 1).
+    # The record limit is given to both readers: without it DuckDB's parallel reader silently drops a
+    # record longer than its default (2 MB) instead of failing.
+    options = (
+        "delim=$delim, header=true, quote='\"', escape='\"', encoding='utf-8', auto_detect=false, "
+        f"columns=$columns, max_line_size={limit}, buffer_size={2 * limit}"
+    )
+    params: dict[str, object] = {"path": str(path), "delim": delimiter, **hmac_params(key)}
+    params["columns"] = dict.fromkeys(names, "VARCHAR")
+    # One pass from file to pseudonymised table; the table's rowid keeps the file's order (row = rowid + 1).
     try:  # fast path: the parallel reader, for well-formed files
-        con.execute(
-            f"""create or replace temp table {table} as
-            select cast(null as varchar) as _bad_record, {projection} from read_csv($path, {options})""",
-            params,
-        )
+        source = f"(select cast(null as varchar) as _bad_record, * from read_csv($path, {options}))"
+        con.execute(f"create or replace temp table {table} as {project(plan, positions, source)}", params)
     except duckdb.Error:
-        # Ragged rows: the single-threaded reader pads short rows; one spare column catches long ones.
+        # Ragged rows or long records: the single-threaded reader pads short rows (padding is NULL,
+        # an empty field is '' under this nullstr) and one spare column catches long ones.
         params["columns"] = dict.fromkeys([*names, "_extra"], "VARCHAR")
-        tolerant = options + ", null_padding=true, parallel=false, strict_mode=false"
-        con.execute(
-            f"""create or replace temp table {table} as
-            select case when _extra is not null then 'more fields than the header' end as _bad_record, {projection}
-            from read_csv($path, {tolerant})""",
-            params,
+        tolerant = f"{options}, null_padding=true, parallel=false, strict_mode=false, nullstr=chr(1)"
+        shape = (
+            "case when _extra is not null then 'more fields than the header' "
+            f"when {names[-1]} is null then 'fewer fields than the header' end"
         )
+        source = f"(select {shape} as _bad_record, * from read_csv($path, {tolerant}))"
+        con.execute(f"create or replace temp table {table} as {project(plan, positions, source)}", params)
     rows = scalar(con, f"select count(*) from {table}")
     return RawFile(table, "csv", plan, rows, decimal_comma=delimiter == ";", row_expr="rowid + 1")
-
-
-# --- Excel -----------------------------------------------------------------------------------------
-
-
-def _cell_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile:
-    import openpyxl  # imported here: only Excel loads pay for it
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged workbook
-        raise RejectedFile(f"{path.name}: unreadable xlsx file ({_first_line(exc)})") from None
-    try:
-        sheet = book["sessions"] if "sessions" in book.sheetnames else book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header_row = next(rows, None)
-        if header_row is None or all(v is None for v in header_row):
-            raise RejectedFile(f"{path.name}: no header row in sheet '{sheet.title}'")
-        header = ["" if v is None else str(v) for v in header_row]
-        plan = plan_header(header)
-        _check_plan(path, plan)
-        wanted = {header.index(h): c for c, h in plan.mapping.items()}
-        columns: dict[str, list] = {c: [] for c in wanted.values()}
-        numbers, bad = [], []
-        width = len(header)
-        for number, row in enumerate(rows, start=1):
-            if all(v is None for v in row):
-                continue  # Excel keeps formatted but empty rows: not data
-            numbers.append(number)
-            bad.append("more fields than the header" if any(v is not None for v in row[width:]) else None)
-            for index, canonical in wanted.items():
-                columns[canonical].append(_cell_text(row[index]) if index < len(row) else None)
-    finally:
-        book.close()
-    arrow = pa.table(
-        {
-            "_row": pa.array(numbers, pa.int64()),
-            "_bad_record": pa.array(bad, pa.string()),
-            **{c: pa.array(v, pa.string()) for c, v in columns.items()},
-        }
-    )
-    con.register("_xlsx", arrow)
-    trimmed = ", ".join(f"nullif(trim({c}), '') as {c}" for c in columns)
-    con.execute(f"create or replace temp table {table} as select _row, _bad_record, {trimmed} from _xlsx")
-    con.unregister("_xlsx")
-    return RawFile(table, "xlsx", plan, len(numbers), decimal_comma=False)
 
 
 # --- Parquet ---------------------------------------------------------------------------------------
@@ -218,21 +252,23 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile:
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, _limit: int) -> RawFile:
     header = [
         r[0]
         for r in con.execute(
             "select column_name from (describe select * from read_parquet($p))", {"p": str(path)}
         ).fetchall()
     ]
-    plan = plan_header(header)
-    _check_plan(path, plan)
+    plan = c.plan_header(header)
+    check_plan(path, plan)
     positions = {h: _quote_ident(h) for h in header}
+    source = (
+        "(select file_row_number + 1 as _row, cast(null as varchar) as _bad_record, * "
+        "from read_parquet($p, file_row_number = true))"
+    )
     con.execute(
-        f"""create or replace temp table {table} as
-        select file_row_number + 1 as _row, cast(null as varchar) as _bad_record, {_select_canonical(plan, positions)}
-        from read_parquet($p, file_row_number = true)""",
-        {"p": str(path)},
+        f"create or replace temp table {table} as {project(plan, positions, source, '_row')}",
+        {"p": str(path), **hmac_params(key)},
     )
     rows = scalar(con, f"select count(*) from {table}")
     return RawFile(table, "parquet", plan, rows, decimal_comma=False)
@@ -241,43 +277,42 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> Raw
 # --- JSON lines ------------------------------------------------------------------------------------
 
 
-def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> RawFile:
-    # Each line is read as one text value (0x1F cannot occur raw inside valid JSON), so a bad line
-    # becomes a quarantined row instead of failing the file.
-    con.execute(
-        """create or replace temp table _lines as
-        select line from read_csv($p, delim=chr(31), quote='', escape='', header=false,
-                                  columns={'line': 'VARCHAR'}, auto_detect=false)""",
+# Each line is read as one text value (0x1F cannot occur raw inside valid JSON), so a bad line
+# becomes a quarantined row instead of failing the file. The file is scanned twice (keys, then values)
+# rather than kept as raw lines in a table.
+def _lines(limit: int) -> str:
+    return f"""read_csv($p, delim=chr(31), quote='', escape='', header=false, columns={{'line': 'VARCHAR'}},
+    auto_detect=false, parallel=false, max_line_size={limit}, buffer_size={2 * limit})"""
+
+
+def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, limit: int) -> RawFile:
+    keys, lines = con.execute(
+        f"""select list_sort(list_distinct(flatten(list(json_keys(case when ok then line end))))),
+                   count(*) filter (line is not null and trim(line) <> '')
+            from (select line, coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' end, false) as ok from {_lines(limit)})""",
         {"p": str(path)},
-    )
-    con.execute("create or replace temp table _lines as select rowid + 1 as _row, line from _lines")
-    con.execute("delete from _lines where line is null or trim(line) = ''")
-    con.execute("alter table _lines add column _ok boolean")
+    ).fetchall()[0]
+    if not lines:
+        raise RejectedFile(f"{shown_name(path.name)}: empty file, no records")
+    plan = c.plan_header(list(keys or []))
+    check_plan(path, plan)
+    params: dict[str, object] = {"p": str(path), **hmac_params(key)}
+    positions = {}
+    for i, name in enumerate(plan.mapping.values()):
+        params[f"k{i}"] = '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        positions[name] = f"json_extract_string(case when ok then line end, $k{i})"
+    source = f"""(select case when not ok then 'not a JSON object' end as _bad_record, *
+        from (select line, coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' end, false) as ok from {_lines(limit)}))"""
+    blank = "line is null or trim(line) = ''"
     con.execute(
-        "update _lines set _ok = case when json_valid(line) then json_type(line) = 'OBJECT' else false end"
+        f"""create or replace temp table _lines as
+        {project(plan, positions, f"(select *, {blank} as _blank from {source})", "_blank")}""",
+        params,
     )
-    keys = [
-        r[0]
-        for r in con.execute(
-            "select distinct unnest(json_keys(case when _ok then line end)) as k from _lines order by k"
-        ).fetchall()
-    ]
-    if not keys and scalar(con, "select count(*) from _lines") == 0:
-        raise RejectedFile(f"{path.name}: empty file, no records")
-    plan = plan_header(keys)
-    _check_plan(path, plan)
-    params: dict[str, object] = {}
-    exprs = []
-    for i, (canonical, key) in enumerate(plan.mapping.items()):
-        params[f"k{i}"] = '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        exprs.append(
-            f"case when _ok then nullif(trim(json_extract_string(line, $k{i})), '') end as {canonical}"
-        )
+    # rowid is the line's place in the file; blank lines are not records, but they keep the count.
     con.execute(
         f"""create or replace temp table {table} as
-        select _row, case when not _ok then 'not a JSON object' end as _bad_record, {", ".join(exprs)}
-        from _lines order by _row""",
-        params,
+        select rowid + 1 as _row, * exclude (_blank) from _lines where not _blank order by _row"""
     )
     con.execute("drop table _lines")
     rows = scalar(con, f"select count(*) from {table}")

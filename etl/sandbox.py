@@ -1,27 +1,32 @@
 """The analyst sandbox: one read-only SELECT against a snapshot, with no file, network, extension or settings access.
 
-``derma sql`` and the dashboard's SQL page run text somebody typed. Three layers keep it harmless:
+``derma sql`` and the dashboard's SQL page run text somebody typed. Four layers keep it harmless:
 
-1. the engine: the snapshot is attached read-only to a private in-memory DuckDB whose external
+1. DuckDB's own parser, before anything runs: exactly one statement, of type SELECT, whose serialized
+   tree holds only select nodes (DuckDB 2.0 accepts INSERT/UPDATE/DELETE/COPY inside a CTE of a
+   "SELECT"), only allow-listed table functions and none of the functions or views that reveal host
+   paths;
+2. DuckDB's tokenizer as defence in depth: the statement starts like a query and no write keyword
+   appears outside strings, quoted identifiers and comments;
+3. the engine: the snapshot is attached read-only to a private in-memory DuckDB whose external
    access is off (no files, network, extensions or Python objects), whose configuration is locked
    before the statement arrives, with a memory limit, no spilling and an execution-time limit;
-2. DuckDB's own parser: exactly one statement, of type SELECT, whose serialized tree holds only
-   select nodes (DuckDB 2.0 accepts INSERT/UPDATE/DELETE/COPY inside a CTE of a "SELECT"), only
-   allow-listed table functions and none of the functions or views that reveal host paths;
-3. DuckDB's tokenizer as defence in depth: the statement starts like a query and no write keyword
-   appears outside strings, quoted identifiers and comments.
+4. the process: that engine lives in a child process (``etl/sandbox_worker.py`` through
+   ``etl/confine.py``) whose address space and CPU seconds are capped, which is killed at the time
+   limit, and whose result is read back as Arrow up to a byte cap. DuckDB's own limits do not cover
+   everything (a result is materialised outside the memory limit; ``sleep_ms`` ignores the time
+   limit), so a runaway ends the child, never the caller.
 
-A timer thread interrupts the connection when the time limit passes, because the engine's own limit
-does not stop everything (``sleep_ms`` runs on). Error text that DuckDB raises while reading rows can
-quote warehouse values, so only its kind is reported; parser, binder and catalog errors (which
-only quote the statement and the schema) are passed on as their first line.
+Error text that DuckDB raises while reading rows can quote warehouse values, so only its kind is
+reported; parser, binder and catalog errors (which only quote the statement and the schema) are
+passed on as their first line.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,23 +34,26 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from etl.confine import memory_bytes, run_confined
 from etl.sandbox_rules import (
     MAX_SQL_CHARS,
     SandboxError,
     check_tokens,
     check_tree,
-    first_line,
     one_select,
     serialize,
 )
-from etl.warehouse import connect_attached
+from etl.warehouse import WarehouseError
 
 #: The catalog name the snapshot is attached under (and made the default, so ``sessions`` resolves).
 CATALOG = "warehouse"
+#: The most a result may weigh (Arrow bytes) whatever its row count: a few wide rows can be gigabytes.
+MAX_RESULT_BYTES = 64 * 2**20
+#: Address space the child may use beyond the engine's memory limit (interpreter, libraries, threads).
+PROCESS_HEADROOM = 1024 * 2**20
+#: Seconds the child may take to start and attach the snapshot before the time limit begins to count.
+STARTUP_S = 15.0
 
-
-# Errors raised before any row is read quote only the statement and the schema.
-_BIND_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
@@ -102,13 +110,16 @@ def run_sandboxed(
 
     Notes
     -----
-    Each call opens a fresh in-memory DuckDB, attaches the snapshot and closes everything before
-    returning, so calls share no state and may run concurrently from several threads. The
-    settings in force are ``enable_external_access=false`` and ``lock_configuration=true`` (set
-    after the attach), ``autoinstall_known_extensions``/``autoload_known_extensions=false``,
-    ``allow_community_extensions=false``, ``python_enable_replacements=false``,
-    ``memory_limit``, ``temp_directory=''`` with ``max_temp_directory_size='0KB'`` (no spill
-    files) and ``max_execution_time``; a timer thread calls ``interrupt()`` at the same limit.
+    The statement is checked here, on DuckDB's parse alone, then run in a fresh child process that
+    attaches the snapshot to a private in-memory DuckDB, so calls share no state and may run
+    concurrently from several threads. The engine's settings are ``enable_external_access=false``
+    and ``lock_configuration=true`` (set after the attach),
+    ``autoinstall_known_extensions``/``autoload_known_extensions=false``,
+    ``allow_community_extensions=false``, ``python_enable_replacements=false``, ``memory_limit``,
+    ``temp_directory=''`` with ``max_temp_directory_size='0KB'`` (no spill files) and
+    ``max_execution_time``. The process may use ``memory_limit`` plus :data:`PROCESS_HEADROOM` of
+    address space, is killed ``timeout_s`` after the snapshot is attached, and its result is cut off
+    (an error, not a partial result) past :data:`MAX_RESULT_BYTES`.
     """
     if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0:
         raise ValueError(f"max_rows must be a non-negative integer, not {max_rows!r}")
@@ -121,17 +132,20 @@ def run_sandboxed(
     if len(sql) > MAX_SQL_CHARS:
         raise SandboxError(f"refused: the statement is longer than {MAX_SQL_CHARS:,} characters")
 
-    con = _open(snapshot_path, memory_limit, timeout_s)
-    try:
+    snapshot_path = Path(snapshot_path)
+    if not snapshot_path.is_file():
+        raise WarehouseError(f"cannot open the warehouse {snapshot_path}: no such snapshot file")
+    checker = duckdb.connect(":memory:", config={"enable_external_access": False})
+    try:  # parse-level checks only: nothing runs here, and no warehouse is attached
         setting_names = {
-            row[0] for row in con.execute("select lower(name) from duckdb_settings()").fetchall()
+            row[0] for row in checker.execute("select lower(name) from duckdb_settings()").fetchall()
         }
-        statement = one_select(con, sql)
-        check_tree(serialize(con, statement.query), setting_names)
+        statement = one_select(checker, sql)
+        check_tree(serialize(checker, statement.query), setting_names)
         check_tokens(statement.query)
-        frame, truncated, elapsed = _run(con, statement, max_rows, timeout_s, memory_limit)
     finally:
-        con.close()
+        checker.close()
+    frame, truncated, elapsed = _run(statement.query, snapshot_path, max_rows, timeout_s, memory_limit)
     return SandboxResult(
         columns=tuple(str(c) for c in frame.columns),
         frame=frame,
@@ -141,98 +155,48 @@ def run_sandboxed(
     )
 
 
-def _open(snapshot_path: Path, memory_limit: str, timeout_s: float) -> duckdb.DuckDBPyConnection:
-    """The engine layer alone: the snapshot attached read-only to a locked-down private DuckDB."""
-    con = connect_attached(snapshot_path, CATALOG, _engine_config(memory_limit, timeout_s))
-    try:
-        # The attach needed file access, so external access goes off only now (it may move from
-        # true to false at any time); then the lock stops SET, RESET and PRAGMA reopening anything.
-        con.execute("set enable_external_access = false")
-        con.execute("set lock_configuration = true")
-    except duckdb.Error:
-        con.close()
-        raise
-    return con
-
-
-def _engine_config(memory_limit: str, timeout_s: float) -> dict:
-    return {
-        "memory_limit": memory_limit,
-        "temp_directory": "",
-        "max_temp_directory_size": "0KB",
-        "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False,
-        "allow_community_extensions": False,
-        "allow_persistent_secrets": False,
-        "python_enable_replacements": False,
-        "max_execution_time": max(1, math.ceil(timeout_s * 1000)),
-    }
-
-
 def _run(
-    con: duckdb.DuckDBPyConnection,
-    statement: duckdb.Statement,
-    max_rows: int,
-    timeout_s: float,
-    memory_limit: str,
+    sql: str, snapshot_path: Path, max_rows: int, timeout_s: float, memory_limit: str
 ) -> tuple[pd.DataFrame, bool, float]:
-    guard = threading.Lock()
-    finished = False
+    import pyarrow as pa
 
-    def stop() -> None:
-        # Under the lock so the interrupt never lands on a connection that is closing.
-        with guard:
-            if not finished:
-                con.interrupt()
-
-    timer = threading.Timer(timeout_s, stop)
-    timer.daemon = True
     started = time.monotonic()
-    timer.start()
-    try:
-        con.execute(statement)
-        frame = _fetch(con, max_rows + 1)
-    except duckdb.Error as exc:
-        raise _failure(exc, timeout_s, memory_limit) from None
-    finally:
-        with guard:
-            finished = True
-        timer.cancel()
+    outcome = run_confined(
+        "etl.sandbox_worker",
+        {
+            "sql": sql,
+            "snapshot": str(snapshot_path),
+            "catalog": CATALOG,
+            "max_rows": max_rows,
+            "timeout_s": timeout_s,
+            "memory_limit": memory_limit,
+        },
+        memory_bytes=memory_bytes(memory_limit) + PROCESS_HEADROOM,
+        cpu_seconds=math.ceil(2 * timeout_s + STARTUP_S),  # two engine threads count CPU twice as fast
+        wall_seconds=timeout_s,
+        max_output=MAX_RESULT_BYTES,
+        startup_seconds=STARTUP_S,
+    )
     elapsed = time.monotonic() - started
+    if outcome.too_big:
+        raise SandboxError(
+            f"stopped: the result is larger than {MAX_RESULT_BYTES // 2**20} MB; select fewer rows or columns"
+        )
+    if outcome.timed_out or outcome.killed_by == signal.SIGXCPU:
+        raise SandboxError(f"stopped: the statement ran past the time limit of {timeout_s:g} s")
+    if outcome.error is not None:
+        if outcome.error_kind == "warehouse":
+            raise WarehouseError(outcome.error)
+        raise SandboxError(outcome.error)
+    if not outcome.ok:
+        # Ended without a word: the address-space cap made a library abort, or the kernel stopped it.
+        raise SandboxError(f"stopped: the statement needed more than the memory limit of {memory_limit}")
+    try:
+        table = pa.ipc.open_stream(outcome.output).read_all()
+    except pa.ArrowInvalid:
+        raise SandboxError("failed: the statement's result could not be read back") from None
+    frame = table.to_pandas(date_as_object=False)
     truncated = len(frame) > max_rows
     if truncated:
         frame = frame.iloc[:max_rows].reset_index(drop=True)
     return frame, truncated, elapsed
-
-
-def _fetch(con: duckdb.DuckDBPyConnection, wanted: int) -> pd.DataFrame:
-    # The result streams, so fetching only max_rows + 1 rows also stops DuckDB computing the rest.
-    vectors = max(1, min(64, math.ceil(wanted / duckdb.__standard_vector_size__)))
-    frames: list[pd.DataFrame] = []
-    got = 0
-    while got < wanted:
-        chunk = con.fetch_df_chunk(vectors)
-        if len(chunk) == 0:
-            if not frames:
-                frames.append(chunk)  # keeps the column names and types of an empty result
-            break
-        frames.append(chunk)
-        got += len(chunk)
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-
-
-def _failure(exc: duckdb.Error, timeout_s: float, memory_limit: str) -> SandboxError:
-    if isinstance(exc, duckdb.InterruptException):
-        return SandboxError(f"stopped: the statement ran past the time limit of {timeout_s:g} s")
-    if isinstance(exc, duckdb.OutOfMemoryException):
-        return SandboxError(f"stopped: the statement needed more than the memory limit of {memory_limit}")
-    if isinstance(exc, duckdb.PermissionException):
-        return SandboxError("refused: the sandbox has no file, network or extension access")
-    if isinstance(exc, _BIND_ERRORS):
-        return SandboxError(first_line(exc))
-    # Raised while rows were read: the text may quote a value (a failed cast, error(), a bad
-    # regex taken from a column), so only the kind of error leaves the sandbox.
-    kind = first_line(exc).split(":", 1)[0] if ":" in first_line(exc) else type(exc).__name__
-    return SandboxError(
-        f"failed: {kind} while running the statement (details withheld: they may quote warehouse values)"
-    )

@@ -154,10 +154,6 @@ create table if not exists model_summaries (
     n_sessions bigint, n_patients bigint, n_events bigint, warnings varchar[],
     adjusted_for varchar[], estimand varchar, checks varchar[]
 );
--- Snapshots from before v0.2 gain the columns that say what an effect estimates.
-alter table model_summaries add column if not exists adjusted_for varchar[];
-alter table model_summaries add column if not exists estimand varchar;
-alter table model_summaries add column if not exists checks varchar[];
 create table if not exists model_effects (
     run_id varchar, model varchar, term varchar, label varchar, unit varchar, scale varchar,
     estimate double, ci_low double, ci_high double, p_value double, n bigint
@@ -181,25 +177,32 @@ create table if not exists funnel_units (
     run_id varchar, unit_type varchar, clinic_id varchar, unit varchar, n_sessions bigint,
     observed double, expected double, oe_ratio double, oe_low double, oe_high double, z double,
     lower_95 double, upper_95 double, lower_998 double, upper_998 double, flag varchar, reading varchar,
-    small_sample varchar
+    small_sample varchar, outside_95 boolean, trimmed boolean, plain_lower_998 double, plain_upper_998 double
 );
 create table if not exists funnel_limits (
     run_id varchar, unit_type varchar, expected double, lower_95 double, upper_95 double,
-    lower_998 double, upper_998 double
+    lower_998 double, upper_998 double, plain_lower_95 double, plain_upper_95 double,
+    plain_lower_998 double, plain_upper_998 double
 );
 create table if not exists funnel_summaries (
     run_id varchar, unit_type varchar, status varchar, method varchar, adjustment varchar,
-    phi double, tau2 double, overdispersion_p double, n_units bigint, notes varchar[]
+    phi double, tau2 double, n_units bigint, notes varchar[], n_used bigint, n_groups bigint,
+    compared_within varchar, comparison varchar, adjusted_for varchar[]
 );
 create table if not exists spc_points (
     run_id varchar, unit varchar, chart varchar, measure varchar, month date, value double,
-    events double, n double, centre double, lower double, upper double, lower_2s double, upper_2s double,
-    in_baseline boolean, rule_beyond_limits boolean, rule_run boolean, rule_trend boolean,
-    rule_two_of_three boolean, special_cause boolean
+    events double, n double, z double, segment integer, in_baseline boolean, moving_range double,
+    mr_screened boolean, centre double, lower double, upper double, lower_2s double, upper_2s double,
+    special_cause boolean, special_cause_type varchar, point_type varchar, rules varchar[], target double,
+    alert_sessions bigint, alert_observed double, alert_expected double, cusum double, cusum_limit double,
+    alert boolean
 );
 create table if not exists spc_verdicts (
     run_id varchar, unit varchar, chart varchar, measure varchar, status varchar, verdict varchar,
-    notes varchar[]
+    notes varchar[], alert boolean, alert_status varchar, alert_reading varchar, alert_since date,
+    last_alert date, alert_events varchar, alert_odds_ratio double, in_control_arl double,
+    cusum_limit double, direction varchar, target double, variation varchar, assurance varchar,
+    segment_start date
 );
 create table if not exists course_curves (
     run_id varchar, indication varchar, session integer, at_risk bigint, satisfied bigint, censored bigint,
@@ -207,14 +210,6 @@ create table if not exists course_curves (
     cif_satisfied double, cif_satisfied_low double, cif_satisfied_high double,
     cif_stopped double, cif_stopped_low double, cif_stopped_high double
 );
--- Snapshots from before v0.2 gain the competing-outcome columns.
-alter table course_curves add column if not exists stopped bigint;
-alter table course_curves add column if not exists cif_satisfied double;
-alter table course_curves add column if not exists cif_satisfied_low double;
-alter table course_curves add column if not exists cif_satisfied_high double;
-alter table course_curves add column if not exists cif_stopped double;
-alter table course_curves add column if not exists cif_stopped_low double;
-alter table course_curves add column if not exists cif_stopped_high double;
 create table if not exists course_summaries (
     run_id varchar, indication varchar, n_courses bigint, n_satisfied bigint, median double,
     median_low double, median_high double, median_text varchar, notes varchar[]

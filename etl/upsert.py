@@ -9,6 +9,7 @@ import duckdb
 
 from etl.batch import FileResult, LoadError, software_version
 from etl.checks import TYPED_COLUMNS
+from etl.readers import ID_CONTROLS
 from etl.warehouse import scalar
 
 #: Columns written to ``sessions`` (the table's order), the load's own ones included.
@@ -51,7 +52,26 @@ CONTENT_COLUMNS = tuple(
 )
 
 
-MASK = "•••"
+#: The most of an offending value a quarantine record keeps (a 50 MB field is cut here).
+SHOWN_CHARS = 200
+
+
+def _shown_value(value: str) -> str:
+    """SQL: a value as a quarantine record keeps it: its first line, cut to SHOWN_CHARS, controls escaped.
+
+    A value that spans lines may have run over the rows after it (a stray quote), so only its first
+    line, which is this row's own, is kept. Refused characters are written as ``\\x00``/``\\u202e``, so
+    the record shows what was wrong without carrying it into a terminal, a CSV or a workbook (a NUL
+    there broke the next monthly report).
+    """
+    first = f"(case when regexp_matches({value}, '[\\r\\n]') then regexp_extract({value}, '^[^\\r\\n]*') || '…' else {value} end)"
+    cut = f"(case when length({first}) > {SHOWN_CHARS} then left({first}, {SHOWN_CHARS - 1}) || '…' else {first} end)"
+    escape = "case when unicode(ch) < 256 then printf('\\x%02x', unicode(ch)) else printf('\\u%04x', unicode(ch)) end"
+    return (
+        f"(case when regexp_matches({cut}, '{ID_CONTROLS}') then array_to_string(list_transform("
+        f"string_split({cut}, ''), lambda ch: case when regexp_matches(ch, '{ID_CONTROLS}') then {escape} "
+        f"else ch end), '') else {cut} end)"
+    )
 
 
 def upsert_file(
@@ -62,13 +82,12 @@ def upsert_file(
     Returns (inserted, updated, unchanged, quarantined) counted over the file's rows, and the span of
     its good rows (clinics, first and last session date) for the unchanged-file short cut.
     """
-    typed = ", ".join(f"r.{c}" for c in TYPED_COLUMNS if c != "patient_id")
+    typed = ", ".join(f"r.{c}" for c in TYPED_COLUMNS)
     same = " and ".join(f"i.{c} is not distinct from s.{c}" for c in CONTENT_COLUMNS)
     con.execute(f"""create or replace temp table _incoming as
         with good as (
-            select {typed}, k.patient_key, r._row
+            select {typed}, r._row
             from _rows as r
-            inner join _keys as k using (clinic_id, patient_id)
             anti join _rows_dups as d on d._row = r._row
             where len(r.problems) = 0
         )
@@ -82,17 +101,13 @@ def upsert_file(
         "max(session_date) from _incoming"
     ).fetchall()[0]
     # Rows with problems, and every row of a key with differing contents, go to quarantine.
-    con.execute(f"""create or replace temp table _bad as
-        select r._row, r.clinic_id, r.session_id, k.patient_key,
-               list_transform(
-                   r.problems || case when d.kind = 'duplicate_in_file' then
-                       [{{'column': 'session_id', 'reason': 'duplicate_in_file', 'value': r.session_id}}] else [] end,
-                   lambda p: case when p.column = 'patient_id' and p.value is not null
-                                  then {{'column': p.column, 'reason': p.reason, 'value': '{MASK}'}} else p end)
+    con.execute("""create or replace temp table _bad as
+        select r._row, r.clinic_id, r.session_id, r.patient_key,
+               r.problems || case when d.kind = 'duplicate_in_file' then
+                   [{'column': 'session_id', 'reason': 'duplicate_in_file', 'value': r.session_id}] else [] end
                    as problems
         from _rows as r
         left join _rows_dups as d on d._row = r._row
-        left join _keys as k using (clinic_id, patient_id)
         where len(r.problems) > 0 or d.kind = 'duplicate_in_file'""")
     quarantined, records = con.execute(
         "select count(*), coalesce(sum(len(problems)), 0) from _bad"
@@ -124,8 +139,9 @@ def upsert_file(
             {"batch": batch_id, "file": name},
         )
         con.execute(
-            """insert into wh.quarantine
-            select $batch, $file, _row, p.column, left(p.value, 200), p.reason, clinic_id, session_id, patient_key
+            f"""insert into wh.quarantine
+            select $batch, $file, _row, p.column, {_shown_value("p.value")}, p.reason,
+                   {_shown_value("clinic_id")}, {_shown_value("session_id")}, patient_key
             from (select _row, unnest(problems) as p, clinic_id, session_id, patient_key from _bad)""",
             {"batch": batch_id, "file": name},
         )
@@ -172,7 +188,7 @@ def record_file(
             "file": r.file,
             "format": r.format,
             "sha": r.sha256,
-            "bytes": path.stat().st_size,
+            "bytes": _size(path),
             "status": r.status,
             "reason": r.reason,
             "rows": r.rows,
@@ -187,6 +203,13 @@ def record_file(
             "last": last,
         },
     )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # a dangling link, a file removed meanwhile: rejected, and its size unknown
+        return 0
 
 
 def record_batch(con, batch_id: str, started: dt.datetime, results: list[FileResult]) -> None:

@@ -6,7 +6,9 @@ Layout of a data directory::
     snapshots/<id>.duckdb   published snapshots, never written after publication
     snapshots/.building-*   a load in progress (removed by the next load if the last one died)
     .load.lock              held by the one load that may run at a time
-    .work/                  private spill folder of a running load (raw rows may spill here; wiped)
+    .work/                  private spill folder (mode 0700) of a running load: pseudonymised rows only
+                            (the patient number is replaced as the file is read); wiped at the end
+                            of every load and, after a killed one, at the start of the next
 
 A load never writes a published file: it copies the current snapshot, applies the batch to the
 copy, checkpoints it and swaps the link with an atomic rename. Readers therefore never meet a lock
@@ -145,13 +147,23 @@ def load_lock(data_dir: Path) -> Iterator[None]:
         handle.close()
 
 
-def clear_leftovers(data_dir: Path) -> None:
-    """Remove what a killed load left behind: unpublished copies and spill files."""
+def clear_leftovers(data_dir: Path) -> int:
+    """Remove what a killed load left behind (unpublished copies, spill files); return how many files.
+
+    Called under the load lock at the start and end of every load, so no other load's files are
+    touched. The count lets the next load say that it found (and removed) an interrupted one's files.
+    """
+    removed = 0
     folder = Path(data_dir) / SNAPSHOT_DIR
     if folder.is_dir():
         for stale in folder.glob(BUILDING_PREFIX + "*"):
             stale.unlink(missing_ok=True)
-    shutil.rmtree(Path(data_dir) / WORK_DIR, ignore_errors=True)
+            removed += 1
+    work = Path(data_dir) / WORK_DIR
+    if work.is_dir():
+        removed += sum(1 for p in work.rglob("*") if not p.is_dir())
+        shutil.rmtree(work, ignore_errors=True)
+    return removed
 
 
 def start_building(data_dir: Path, snapshot_id: str) -> Path:

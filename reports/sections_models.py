@@ -7,7 +7,7 @@ from dataclasses import replace
 import pandas as pd
 
 from charts import figures as plots
-from charts import model_figures, style
+from charts import labels, model_figures, style
 from etl.access import NETWORK
 from reports.content import (
     ANOTHER_CLINIC,
@@ -22,12 +22,22 @@ from reports.content import (
 )
 from reports.suppression import Rate
 
+ALERT_MEANING = (
+    "How to read this: a special cause on a chart (blue for the better, orange for the worse) follows the NHS "
+    "Making Data Count rules and turns up by chance in a few per cent of months. An alert is rarer: after "
+    "allowing for the patients treated, side effects or answers of 1–3 have run above the unit's own usual level "
+    "for long enough that chance alone would do this about once in 30 years per chart. An alert asks the manager "
+    "to investigate what changed."
+)
+
 
 def spc_section(r: Reader) -> Section:
     verdicts = r.q("spc_verdicts", unit=r.scope)
-    paragraphs = [f"{row.measure.capitalize()}: {row.verdict}." for row in verdicts.itertuples()] or [
-        "No control charts have been computed for this snapshot (run `derma models`)."
-    ]
+    paragraphs = [
+        f"{row.measure.capitalize()}: {row.verdict.rstrip('.')}." for row in verdicts.itertuples()
+    ] or ["No control charts have been computed for this snapshot (run `derma models`)."]
+    if not verdicts.empty:
+        paragraphs.append(ALERT_MEANING)
     figures = []
     for chart, percent, what in (
         ("side_effects_p_prime", True, "Side-effect rate (Laney p′ chart)"),
@@ -42,8 +52,8 @@ def spc_section(r: Reader) -> Section:
                 Figure(
                     what,
                     model_figures.spc(points, percent),
-                    "Each month's value against the centre line "
-                    "and 3-sigma limits of a frozen baseline; orange diamonds mark special causes.",
+                    "Each month against the centre line and 3-sigma limits of its segment's first 12 months; "
+                    "blue and orange mark special causes for the better and the worse, a red triangle an alert.",
                 )
             )
     latest = r.q("spc_points", unit=r.scope)["month"].max()
@@ -232,8 +242,11 @@ FUNNEL_FORMATS = {
 
 
 def funnel_section(r: Reader) -> Section:
-    figures, tables, paragraphs = [], [], []
+    figures, tables, paragraphs, method = [], [], [], []
+    summaries = r.q("funnel_summaries")
     for unit_type in ("clinic", "clinician"):
+        for row in summaries[summaries["unit_type"] == unit_type].to_dict("records"):
+            method.append(f"{unit_type.capitalize()} funnel: " + " ".join(labels.funnel_words(row)))
         units = r.q("funnel_units", unit_type=unit_type)
         limits = r.q("funnel_limits", unit_type=unit_type)
         if units.empty:
@@ -298,6 +311,7 @@ def funnel_section(r: Reader) -> Section:
         (
             intro,
             "Fitted on all months of the network (risk adjustment needs the whole picture).",
+            *method,
             *(paragraphs or ["All units are within the expected range."]),
         ),
         tuple(figures),

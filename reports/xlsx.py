@@ -3,6 +3,11 @@
 Numbers are numbers (percentages with a percent format), months and dates are dates, a suppressed cell
 is the text ``<N``. The workbook's created/modified properties come from the snapshot and every zip
 entry gets a fixed time, so the same snapshot and month give the same bytes.
+
+Text is only ever text: a value from a clinic's file that starts like a formula (``=HYPERLINK(…)``,
+``+``, ``-``, ``@``, tab, CR) is stored as a string cell with Excel's quote prefix, never as a formula,
+and control characters a workbook cannot hold (a NUL) are written as visible escapes instead of
+stopping the report.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from etl.escaping import escape_controls, is_formula_like
 from reports.content import Content
 from reports.html import cell, hidden_text
 
@@ -48,6 +54,21 @@ def _typed(value, fmt: str):
     return str(value)
 
 
+def _text_safe(value):
+    """A value openpyxl may store: text with its control characters escaped; anything else unchanged."""
+    return escape_controls(value) if isinstance(value, str) else value
+
+
+def append_row(sheet, values: list) -> None:
+    """Append ``values`` as one row; text stays text (a formula-like string is a quoted string cell)."""
+    sheet.append([_text_safe(v) for v in values])
+    for written in sheet[sheet.max_row]:
+        if isinstance(written.value, str):
+            written.data_type = "s"  # openpyxl made any text starting with '=' a formula
+            if is_formula_like(written.value):
+                written.quotePrefix = True  # and Excel keeps it text when the cell is edited
+
+
 def snapshot_time(snapshot_id: str) -> dt.datetime:
     """The publication time in a snapshot id (``20261124T044048521196Z-…``); a fixed epoch otherwise."""
     try:
@@ -60,20 +81,20 @@ def write_xlsx(content: Content, path: Path, snapshot_id: str) -> Path:
     book = Workbook()
     about = book.active
     about.title = "About"
-    about.append(["Report", content.title])
+    append_row(about, ["Report", content.title])
     for key, value in content.stamp:
         if not key.startswith("Generated"):  # the one varying stamp stays out, so the bytes repeat
-            about.append([key, value])
+            append_row(about, [key, value])
     for section in content.sections:
         for text in section.paragraphs:
-            about.append([section.title, text])
+            append_row(about, [section.title, text])
     seen: set[str] = {"About"}
     for section in content.sections:
         for table in section.tables:
             name = table.key if table.key not in seen else f"{table.key} {len(seen)}"
             seen.add(name)
             sheet = book.create_sheet(name[:31])
-            sheet.append([c.replace("_", " ") for c in table.formats])
+            append_row(sheet, [c.replace("_", " ") for c in table.formats])
             for c in sheet[1]:
                 c.font = Font(bold=True)
             mask = table.hidden_mask()
@@ -85,7 +106,7 @@ def write_xlsx(content: Content, path: Path, snapshot_id: str) -> Path:
                     hidden = bool(mask.at[i, column])
                     values.append(hidden_text(fmt, content.min_cell) if hidden else _typed(row[column], fmt))
                     formats.append(None if hidden else NUMBER_FORMATS.get(fmt))
-                sheet.append(values)
+                append_row(sheet, values)
                 for c, number_format in zip(sheet[sheet.max_row], formats, strict=True):
                     if number_format:
                         c.number_format = number_format

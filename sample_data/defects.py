@@ -11,10 +11,14 @@ from etl.contract import REASONS
 from sample_data.styles import ExportStyle
 
 IDENTICAL_REPEAT = "identical_repeat"
+#: Reasons of hostile input, tested with hand-made files in tests/etl (a row of the wrong shape cannot be
+#: written to Parquet or JSON lines at all); the sample plants the others.
+HOSTILE = ("bad_characters", "too_long", "bad_shape")
 #: Defect kinds, planted in turn: the spec's quarantine reasons, then an identical repeat (``unchanged``).
-KINDS = (*REASONS, IDENTICAL_REPEAT)
-#: A legitimate value with the delimiters, a quote and a newline in it: must load, not quarantine.
-QUIRKY_DEVICE = 'Derma, Pro; 2\nrev. "B"'
+KINDS = (*(r for r in REASONS if r not in HOSTILE), IDENTICAL_REPEAT)
+#: A legitimate value with both delimiters and a quote in it: must load, not quarantine. (A line break
+#: in a field is quarantined since a stray quote can make a field run over the rows after it.)
+QUIRKY_DEVICE = 'Derma, Pro; 2 rev. "B"'
 FUTURE_YEAR = 2099
 INCONSISTENT_FLOW = 40
 MISSING = ("clinician_id", "patient_id", "treatment_area", "passes", "fitzpatrick", "indication")

@@ -6,6 +6,7 @@ from charts import figures
 from dashboard import auditing, data
 from dashboard.app_pages import _common as ui
 from etl.audit import AuditError
+from etl.escaping import csv_text
 
 SHOWN_RECORDS = 1_000
 
@@ -73,7 +74,7 @@ else:
                 "quarantine.csv",
                 {"clinic_id": f.clinic_id},
                 len(records),
-                lambda: records.to_csv(index=False),
+                lambda: csv_text(records),
             ),
             "quarantine.csv",
             "text/csv",

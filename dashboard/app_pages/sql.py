@@ -6,6 +6,7 @@ from dashboard import auditing, data
 from dashboard.app_pages import _common as ui
 from etl.access import AccessDenied
 from etl.audit import redact_sql
+from etl.escaping import csv_text
 from etl.sandbox import SandboxError
 from queries import QueryError, get_query, list_queries
 
@@ -51,7 +52,7 @@ with named:
         st.info(str(exc), icon=":material/edit_note:")
     else:
         st.dataframe(result, hide_index=True, key="sql_named_result")
-        csv = auditing.download(who, f"{name}.csv", values, len(result), lambda: result.to_csv(index=False))
+        csv = auditing.download(who, f"{name}.csv", values, len(result), lambda: csv_text(result))
         st.download_button(
             "Download CSV", csv, f"{name}.csv", "text/csv", key="sql_download_named", on_click="ignore"
         )
@@ -89,7 +90,7 @@ with free:
                 "query.csv",
                 {"sql": redact_sql(sql)},
                 len(outcome.frame),
-                lambda: outcome.frame.to_csv(index=False),
+                lambda: csv_text(outcome.frame),
             )
             st.download_button(
                 "Download CSV", csv, "query.csv", "text/csv", key="sql_download_free", on_click="ignore"

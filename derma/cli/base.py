@@ -25,8 +25,11 @@ class Failure(click.ClickException):
 
 
 def one_line(exc: BaseException) -> str:
+    """The first line of an error, with any control character it quotes (a file name's) escaped."""
+    from etl.escaping import escape_line
+
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    return escape_line(text[0]) if text else type(exc).__name__
 
 
 def handled(func):
@@ -113,9 +116,15 @@ def format_option(*choices: str, default: str):
 
 
 def print_frame(frame, fmt: str) -> None:
-    """Print a DataFrame as a table, CSV or JSON records (dates as ISO strings)."""
+    """Print a DataFrame as a table, CSV or JSON records (dates as ISO strings).
+
+    CSV is neutralised for spreadsheets (text that starts like a formula gets a leading ``'``); the
+    table shows every control character escaped, so a value cannot fake lines or move the cursor.
+    """
+    from etl.escaping import csv_text, escape_line
+
     if fmt == "csv":
-        click.echo(frame.to_csv(index=False), nl=False)
+        click.echo(csv_text(frame), nl=False)
     elif fmt == "json":
         click.echo(frame.to_json(orient="records", date_format="iso", force_ascii=False))
     else:
@@ -127,9 +136,9 @@ def print_frame(frame, fmt: str) -> None:
 
         table = Table(show_lines=False)
         for column in frame.columns:
-            table.add_column(Text(str(column)))
+            table.add_column(Text(escape_line(column)))
         for row in frame.itertuples(index=False):  # Text: a value like '[red]' is data, not rich markup
-            table.add_row(*[Text("" if plain(v) is None else str(v)) for v in row])
+            table.add_row(*[Text("" if plain(v) is None else escape_line(v)) for v in row])
         Console(width=max(120, Console().width)).print(table)
         click.echo(f"{len(frame)} row(s)")
 

@@ -112,7 +112,9 @@ class _Progress:
         self._task = self._progress.add_task("loading", total=None)
 
     def advance(self, result) -> None:
-        self._progress.update(self._task, advance=1, description=f"loaded {result.file}")
+        from rich.markup import escape
+
+        self._progress.update(self._task, advance=1, description=f"loaded {escape(result.file)}")
 
     def close(self) -> None:
         self._progress.stop()
@@ -125,13 +127,16 @@ def _progress(fmt: str) -> _Progress | None:
 def print_ingest(result) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    from etl.escaping import escape_line  # names are escaped by the load too: belt and braces
 
     table = Table(title=f"batch {result.batch_id}")
     for column in ("file", "status", "rows", "inserted", "updated", "unchanged", "quarantined"):
         table.add_column(column, justify="right" if column not in ("file", "status") else "left")
     for f in result.files:
         table.add_row(
-            f.file,
+            Text(escape_line(f.file)),  # Text: a name like '[red]x.csv' is data, not rich markup
             f.status,
             *(str(getattr(f, k)) for k in ("rows", "inserted", "updated", "unchanged", "quarantined")),
         )
@@ -141,13 +146,21 @@ def print_ingest(result) -> None:
     )
     console = Console(width=max(110, Console().width))
     console.print(table)
+    if result.cleared_leftovers:
+        click.echo(
+            f"removed {result.cleared_leftovers} file(s) left in the work folder by an interrupted load"
+        )
     for f in result.files:
+        name = escape_line(f.file)
         if f.reason:
-            click.echo(f"rejected: {f.reason}")
+            click.echo(f"rejected: {escape_line(f.reason)}")
         if f.dropped_columns:
-            click.echo(f"{f.file}: dropped protected/free-text column(s) {', '.join(f.dropped_columns)}")
+            dropped = ", ".join(escape_line(c) for c in f.dropped_columns)
+            click.echo(f"{name}: dropped protected/free-text column(s) {dropped}")
         if f.ignored_columns:
-            click.echo(f"{f.file}: ignored unknown column(s) {', '.join(f.ignored_columns)}")
+            click.echo(
+                f"{name}: ignored unknown column(s) {', '.join(escape_line(c) for c in f.ignored_columns)}"
+            )
     same = [f for f in result.files if f.same_as_batch]
     if same:
         click.echo(

@@ -110,6 +110,8 @@ def _print_audit(records: list[dict]) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from etl.escaping import escape_line  # an identity or a name is shown, never obeyed, by the terminal
+
     columns = ("at", "who", "role", "via", "action", "what", "params", "rows", "outcome")
     table = Table(show_lines=False)
     for column in columns:
@@ -117,6 +119,6 @@ def _print_audit(records: list[dict]) -> None:
     for r in records:
         params = json.dumps(r["params"], ensure_ascii=False, separators=(",", ":")) if r["params"] else ""
         values = {**r, "params": params}
-        table.add_row(*[Text("" if values[c] is None else str(values[c])) for c in columns])
+        table.add_row(*[Text("" if values[c] is None else escape_line(values[c])) for c in columns])
     Console(width=max(160, Console().width)).print(table)
     click.echo(f"{len(records)} record(s)")

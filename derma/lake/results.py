@@ -14,17 +14,23 @@ from derma.fitting import PO_CHECK_MAX_SESSIONS, model_tables, sample_note, samp
 from derma.lake.models import fit_outcome_models_on, scope_filter
 from derma.refresh import INPUT_COLUMNS
 
-#: The columns the funnels' case-mix model and comparison read (``analysis.case_mix``, ``analysis.funnel``).
-FUNNEL_COLUMNS = (
+#: What the funnels' case-mix model and comparison (``analysis.case_mix``, ``analysis.funnel``) and the
+#: control charts' alerts (``analysis.alerts``: month, outcome and the case-mix risk) read of each session.
+UNIT_COLUMNS = (
     "clinic_id",
     "clinician_id",
     "fitzpatrick",
     "indication",
     "treatment_area",
+    "crystal_type",
+    "device_model",
     "pre_care_followed",
     "session_number",
     "any_side_effect",
+    "satisfaction",
 )
+#: A session's month is all the alerts read of its date (``analysis.alerts`` counts by month).
+SESSION_MONTH = "cast(date_trunc('month', session_date) as timestamp) as session_date"
 
 
 def fit_everything_on(engine, scope: str, series: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], int]:
@@ -48,13 +54,25 @@ def fit_everything_on(engine, scope: str, series: pd.DataFrame) -> tuple[dict[st
         po_sample=engine_sample(engine, where, total),
         seen=seen,
         has_diamond=has_diamond,
-        funnel_sessions=categorical_frame(
-            engine, f"select {', '.join(FUNNEL_COLUMNS)} from sessions where {where}"
-        ),
+        unit_sessions=unit_frame(engine, where),
         courses=courses,
         courses_by_indication=by_indication,
     )
     return tables, total
+
+
+def unit_frame(engine, where: str) -> pd.DataFrame:
+    """The few columns the funnels and alerts read of every session of the scope, in the table's order.
+
+    Text as pandas categoricals and the date as its month (a few bytes a session, not a row of
+    Python strings): the case mix is then fitted on covariate patterns and each session's expected
+    risk is its pattern's, exactly as from the full rows.
+    """
+    columns = ", ".join([*UNIT_COLUMNS, SESSION_MONTH])
+    frame = categorical_frame(engine, f"select {columns} from sessions where {where}")
+    return frame.astype(
+        {"satisfaction": "Int32", "any_side_effect": "boolean", "pre_care_followed": "boolean"}
+    )
 
 
 def categorical_frame(engine, sql: str) -> pd.DataFrame:

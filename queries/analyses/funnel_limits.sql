@@ -1,4 +1,4 @@
--- Funnel-plot control limits (95% and 99.8%, overdispersion-adjusted) over expected event counts.
+-- Funnel-plot limits (95% and 99.8%) in force and for chance alone, over expected event counts.
 -- Grain: one row per unit type and expected count. The scope is 'network' (default) or a clinic id with its own fit.
 -- Params: $scope (text, optional), $unit_type (text, one of clinician|clinic)
 with runs as (

@@ -1,4 +1,4 @@
--- How the funnel limits were set: overdispersion (phi, tau squared) and the adjustment applied.
+-- What each funnel compares and how its limits were set: case mix, over-dispersion (phi, tau squared), adjustment.
 -- Grain: one row per unit type. The scope is 'network' (default) or a clinic id with its own fit.
 -- Params: $scope (text, optional)
 with runs as (

@@ -119,3 +119,19 @@ def test_the_month_range_becomes_first_and_last_day_and_the_full_range_no_filter
     built = filters.build({"months": ("2026-01", "2026-02"), "clinic_id": "ETB-01", "fitzpatrick": 5}, labels)
     assert built.params()["date_to"] == dt.date(2026, 2, 28) and built.fitzpatrick == 5
     assert "skin type V" in built.describe() and "ETB-01" in built.describe()
+
+
+def test_the_funnel_draws_the_chance_alone_limits_only_when_it_allows_for_over_dispersion(sample_warehouse):
+    _, con = connect_current(sample_warehouse.data_dir)
+    try:
+        summaries = run_query(con, "funnel_summaries", {}).set_index("unit_type")
+        for kind in ("clinician", "clinic"):
+            units = run_query(con, "funnel_units", {"unit_type": kind})
+            limits = run_query(con, "funnel_limits", {"unit_type": kind})
+            names = {trace.name for trace in model_figures.funnel(units, limits).data}
+            widened = summaries.loc[kind, "adjustment"] == "additive"
+            assert ("99.8% limits, chance alone" in names) is widened
+            assert ("99.8% limits, allowing for over-dispersion" in names) is widened
+    finally:
+        con.close()
+    assert set(summaries["adjustment"]) == {"additive", "none"}  # the sample shows both cases

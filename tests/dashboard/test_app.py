@@ -216,3 +216,17 @@ def test_a_new_snapshot_is_picked_up_without_a_restart_and_stale_models_are_flag
     assert int(metric(before, "Sessions").replace(",", "")) == int(sessions.replace(",", "")) + 5
     at.run()
     assert any("stale" in w.value for w in at.warning)
+
+
+def test_the_funnels_say_what_they_compare_and_what_their_limits_assume(sample_app):
+    at = open_page("clinicians")
+    assert_clean(at)
+    captions = [c.value for c in at.caption]
+    assert any(
+        c.startswith("It compares each clinician against colleagues in the same clinic") for c in captions
+    )
+    assert any(c.startswith("It compares each clinic against the network's average") for c in captions)
+    assert any("crystal type, device, clinic (fixed effects)" in c for c in captions)
+    assert any(
+        c.startswith("Clinic funnel: only 4 clinics: too few to estimate over-dispersion") for c in captions
+    )

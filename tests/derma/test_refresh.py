@@ -66,6 +66,44 @@ def test_models_json_has_the_documented_shape(sample_warehouse):
         assert all(p["ci_low"] <= p["estimate"] <= p["ci_high"] for p in curve["points"])
     assert out["control_charts"] and all(v["verdict"] for v in out["control_charts"])
     assert {f["flag"] for f in out["funnel"]["clinician"]} <= {"above", "below", "within"}
+    assert all(f["lower_998"] <= f["upper_998"] for f in out["funnel"]["clinic"])
+
+
+def test_models_json_says_what_each_funnel_compares_and_how_its_limits_were_set(sample_warehouse):
+    funnels = derma_json("models", settings=sample_warehouse)["funnel_summaries"]
+    clinician, clinic = funnels["clinician"], funnels["clinic"]
+    assert clinician["compared_within"] == "clinic" and clinic["compared_within"] == "network"
+    assert "colleagues in the same clinic" in clinician["comparison"]
+    assert clinician["adjusted_for"][-3:] == ["crystal type", "device", "clinic (fixed effects)"]
+    assert "clinic (fixed effects)" not in clinic["adjusted_for"] and "device" in clinic["adjusted_for"]
+    # The sample has 4 clinics: too few to estimate over-dispersion, and the notes say so.
+    assert clinic["n_units"] == 4 and clinic["adjustment"] == "none"
+    assert any("too few to estimate over-dispersion" in n for n in clinic["notes"])
+    assert clinician["n_groups"] == 4 and clinician["method"] == "spiegelhalter"
+    assert clinician["adjustment"] == ("additive" if clinician["phi"] > 1 else "none")
+
+
+def test_a_refresh_gives_an_older_warehouse_the_new_funnel_columns(tmp_path, settings):
+    from etl.load import amend_snapshot
+
+    write_csv(tmp_path / "a.csv", [row(session_id=f"S{i}", patient_id=f"PN{i // 4}") for i in range(40)])
+    ingest([tmp_path / "a.csv"], settings, today=TODAY)
+
+    def downgrade(con):  # the funnel tables as version 0.1 created them
+        for column in ("n_used", "n_groups", "compared_within", "comparison", "adjusted_for"):
+            con.execute(f"alter table funnel_summaries drop column {column}")
+        con.execute("alter table funnel_limits drop column plain_upper_998")
+
+    amend_snapshot(settings, downgrade)
+    refresh_models(settings)
+    _, con = connect_current(settings.data_dir)
+    try:
+        columns = {r[0] for r in con.execute("select column_name from information_schema.columns").fetchall()}
+        assert {"n_used", "compared_within", "comparison", "adjusted_for", "plain_upper_998"} <= columns
+        written = con.execute("select compared_within, comparison from funnel_summaries").fetchall()
+        assert written and all(within and comparison for within, comparison in written)
+    finally:
+        con.close()
 
 
 def test_results_are_fresh_after_a_refresh_and_stale_after_a_new_load(tmp_path, settings):

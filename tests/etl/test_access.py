@@ -255,3 +255,73 @@ def test_a_clinic_the_warehouse_does_not_have_sees_nothing(access_warehouse):
         assert con.execute("select count(*) from sessions").fetchall() == [(0,)]
     finally:
         con.close()
+
+
+# --- Identities that look like, or fold to, someone else's --------------------------------------------------
+
+KIM_ROLES = '[users."kim@network.example"]\nrole = "analyst"\n'
+
+
+@pytest.mark.parametrize(
+    "presented",
+    [
+        "\u212aim@network.example",  # KELVIN SIGN: lower-cases and NFKC-folds to k
+        "\uff4bim@network.example",  # FULLWIDTH LATIN SMALL LETTER K
+        "KİM@network.example",  # dotted capital I: lower-cases to i + a combining dot
+        "kim@network.example\x00",  # a trailing control character
+        "kim@network.example\u200b",  # zero-width space: NFKC keeps it, but it is not kim's address
+    ],
+    ids=["kelvin_sign", "fullwidth_k", "dotted_capital_i", "nul", "zero_width_space"],
+)
+def test_an_identity_that_only_looks_like_or_folds_to_kims_gets_nothing_and_is_named_as_presented(
+    tmp_path, presented
+):
+    path = tmp_path / "roles.toml"
+    path.write_text(KIM_ROLES)
+    config = load_roles(path)
+    assert config.principal("kim@network.example").role == "analyst"
+    assert config.principal("KIM@Network.Example").role == "analyst"  # ASCII case never matters
+    impostor = config.principal(presented)
+    assert not impostor.known and not impostor.can_free_sql and not impostor.sees(None)
+    assert impostor.identity == presented  # what the audit log records
+
+
+def test_the_principal_carries_the_identity_exactly_as_presented(tmp_path):
+    path = tmp_path / "roles.toml"
+    path.write_text(KIM_ROLES)
+    assert load_roles(path).principal("Kim@Network.example").identity == "Kim@Network.example"
+
+
+def test_non_ascii_identities_are_compared_exactly_and_never_merged(tmp_path):
+    path = tmp_path / "roles.toml"
+    path.write_text(
+        '[users."jörg@klinik.example"]\nrole = "analyst"\n'
+        '[users."jorg@klinik.example"]\nrole = "manager"\nclinics = ["ETB-01"]\n'
+        '[users."groß@klinik.example"]\nrole = "viewer"\nclinics = ["ETB-01"]\n'
+        '[users."gross@klinik.example"]\nrole = "viewer"\nclinics = ["HAM-03"]\n'
+    )
+    config = load_roles(path)
+    assert config.principal("jörg@klinik.example").role == "analyst"
+    assert config.principal("jorg@klinik.example").role == "manager"
+    assert config.principal("groß@klinik.example").clinics == ("ETB-01",)  # casefold would make it gross
+    assert config.principal("gross@klinik.example").clinics == ("HAM-03",)
+    assert not config.principal("JÖRG@klinik.example").known  # upper-case non-ASCII is refused
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[users."\u212aim@x"]\nrole = "admin"', "cannot be compared safely"),
+        ('[users."JÖRG@x"]\nrole = "admin"', "cannot be compared safely"),
+        (
+            '[users."kim@x"]\nrole = "admin"\n[users."KIM@x"]\nrole = "viewer"\nclinics = ["E"]',
+            "listed twice",
+        ),
+    ],
+    ids=["kelvin_sign", "upper_case_non_ascii", "ascii_case_collision"],
+)
+def test_a_roles_file_entry_that_could_be_confused_is_refused_naming_it(tmp_path, text, message):
+    path = tmp_path / "roles.toml"
+    path.write_text(text)
+    with pytest.raises(AccessError, match=message):
+        load_roles(path)

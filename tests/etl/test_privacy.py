@@ -119,3 +119,50 @@ def test_the_key_file_may_not_live_in_the_data_dir(tmp_path):
 def test_the_key_from_the_environment_wins(tmp_path, monkeypatch):
     monkeypatch.setenv("DERMA_SECRET_KEY", "from-env")
     assert load_secret_key(Settings.from_env(data_dir=tmp_path)) == b"from-env"
+
+
+@pytest.mark.parametrize("key", [b"k" * 32, b"x" * 100, "schlüssel".encode()], ids=["short", "long", "utf8"])
+def test_the_pseudonym_computed_in_sql_as_the_file_is_read_equals_the_python_one(key):
+    from etl.pseudonym import hmac_params, pseudonym_sql
+
+    con = duckdb.connect()
+    pairs = [("ETB-01", "PN1"), ("A1", "23"), ("MUC-02", "Pät 7\u00e9")]
+    got = con.execute(
+        f"select {pseudonym_sql('c', 'p')} from (select unnest($c) as c, unnest($p) as p)",
+        {**hmac_params(key), "c": [c for c, _ in pairs], "p": [p for _, p in pairs]},
+    ).fetchall()
+    assert [g[0] for g in got] == [pseudonymise(key, c, p) for c, p in pairs]
+
+
+def test_a_load_under_another_key_is_refused_with_one_line_and_changes_nothing(tmp_path, settings):
+    path = write_csv(tmp_path / "a.csv", [row(session_id="S1")])
+    derma("ingest", str(path), "--skip-models", data_dir=settings.data_dir, env={"DERMA_SECRET_KEY": "one"})
+    before = (settings.data_dir / "warehouse.duckdb").resolve()
+    other = write_csv(tmp_path / "b.csv", [row(session_id="S2")])
+    refused = derma(
+        "ingest", str(other), "--skip-models", data_dir=settings.data_dir, env={"DERMA_SECRET_KEY": "two"}
+    )
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "pseudonym key is not the one the warehouse" in refused.stderr
+    assert (settings.data_dir / "warehouse.duckdb").resolve() == before  # nothing published
+    again = derma(
+        "ingest", str(other), "--skip-models", data_dir=settings.data_dir, env={"DERMA_SECRET_KEY": "one"}
+    )
+    assert again.returncode == 0
+
+
+def test_the_warehouse_records_a_fingerprint_of_the_key_and_never_the_key(tmp_path, settings):
+    from dataclasses import replace
+
+    from etl.pseudonym import key_fingerprint
+
+    key = "a-secret-key-that-must-not-be-stored-0123456789abcdef"
+    settings = replace(settings, secret_key=key)
+    ingest([write_csv(tmp_path / "a.csv", [row()])], settings, today=TODAY)
+    con = duckdb.connect(str(settings.data_dir / "warehouse.duckdb"), read_only=True)
+    info = dict(con.execute("select key, value from schema_info").fetchall())
+    con.close()
+    assert info["key_fingerprint"] == key_fingerprint(key.encode()) and len(info["key_fingerprint"]) == 16
+    assert key_fingerprint(b"another key") != info["key_fingerprint"]
+    for path, data in all_bytes(settings.data_dir):
+        assert key.encode() not in data, path

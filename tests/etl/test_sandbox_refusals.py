@@ -6,7 +6,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from etl import sandbox, sandbox_rules
+from etl import sandbox_rules, sandbox_worker
 from etl.sandbox import SandboxError, run_sandboxed
 from etl.warehouse import connect_memory
 from tests.etl.sandbox_support import fingerprint
@@ -123,7 +123,7 @@ def test_a_dataframe_in_the_callers_frame_is_not_reachable(snapshot):
         assert plain.execute("select ssn from secret_df").fetchall() == [("123-45-6789",)]
     finally:
         plain.close()
-    locked = sandbox._open(snapshot, "256MB", 5.0)
+    locked = sandbox_worker.open_engine(snapshot, "256MB", 5.0)
     try:
         with pytest.raises(duckdb.CatalogException):
             locked.execute("select ssn from secret_df")
@@ -163,7 +163,7 @@ def test_the_token_layer_alone_refuses_write_keywords_but_not_quoted_names():
 
 def test_the_engine_layer_alone_blocks_files_settings_writes_and_python_objects(snapshot, outside):
     secret_df = pd.DataFrame({"secret": [1]})  # noqa: F841 - a replacement scan would read it
-    con = sandbox._open(snapshot, "256MB", 5.0)
+    con = sandbox_worker.open_engine(snapshot, "256MB", 5.0)
     try:
         blocked = {
             "select * from read_csv('/etc/passwd')": duckdb.PermissionException,

@@ -1,0 +1,85 @@
+"""Excel exports: a workbook's size checked before it is opened, its sheet parsed in a capped child process.
+
+The parse runs in ``etl/xlsx_worker.py`` (see :mod:`etl.confine`), so a workbook built to exhaust
+memory or time is rejected by name while the rest of the batch loads. Its rows come back as Arrow,
+held in this process's memory (never in a table DuckDB could spill), and are pseudonymised by the same
+projection as every other format.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from etl import contract as c
+from etl.confine import memory_bytes, run_confined
+from etl.escaping import shown_name
+from etl.pseudonym import hmac_params
+from etl.readers import RawFile, RejectedFile, check_plan, project
+from etl.warehouse import scalar
+
+#: CPU seconds and wall-clock seconds one workbook may take to parse.
+XLSX_CPU_SECONDS = 300
+XLSX_WALL_SECONDS = 600
+#: Address space the parsing process may use beyond the load's memory limit.
+XLSX_HEADROOM = 1024 * 2**20
+
+
+def unpacked_size(path: Path) -> int:
+    """What the workbook's parts declare they unpack to (reading stops there: zipfile enforces it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise RejectedFile(
+            f"{shown_name(path.name)}: unreadable xlsx file (not a workbook: a damaged zip)"
+        ) from None
+
+
+def read_xlsx(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, memory_limit: str
+) -> RawFile:
+    name = shown_name(path.name)
+    size = unpacked_size(path)
+    if size > c.MAX_XLSX_UNPACKED_BYTES:
+        raise RejectedFile(
+            f"{name}: the workbook unpacks to {size / 2**20:,.0f} MB, more than the "
+            f"{c.MAX_XLSX_UNPACKED_BYTES // 2**20} MB an .xlsx export may hold; send it as CSV"
+        )
+    outcome = run_confined(
+        "etl.xlsx_worker",
+        {"path": str(path)},
+        memory_bytes=memory_bytes(memory_limit) + XLSX_HEADROOM,
+        cpu_seconds=XLSX_CPU_SECONDS,
+        wall_seconds=XLSX_WALL_SECONDS,
+        max_output=c.MAX_XLSX_UNPACKED_BYTES,
+    )
+    if outcome.error is not None:
+        raise RejectedFile(f"{name}: {outcome.error}")
+    if outcome.timed_out or outcome.killed_by == signal.SIGXCPU:
+        raise RejectedFile(f"{name}: reading the workbook took longer than {XLSX_CPU_SECONDS} s")
+    if not outcome.ok:
+        raise RejectedFile(f"{name}: needs more memory than the load may use (DERMA_MEMORY_LIMIT)")
+    try:
+        arrow = pa.ipc.open_stream(outcome.output).read_all()
+    except pa.ArrowInvalid:
+        raise RejectedFile(f"{name}: unreadable xlsx file (its rows could not be read back)") from None
+    header = json.loads(arrow.schema.metadata[b"header"])
+    plan = c.plan_header(header)
+    check_plan(path, plan)
+    positions = {h: canonical for canonical, h in plan.mapping.items()}
+    con.register("_xlsx", arrow)
+    try:
+        con.execute(
+            f"create or replace temp table {table} as {project(plan, positions, '_xlsx', '_row')}",
+            hmac_params(key),
+        )
+    finally:
+        con.unregister("_xlsx")
+    del arrow
+    return RawFile(table, "xlsx", plan, scalar(con, f"select count(*) from {table}"), decimal_comma=False)
