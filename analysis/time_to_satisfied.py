@@ -163,7 +163,9 @@ def sessions_to_satisfied(
     return satisfied_curve(summarise_courses(sessions), max_session, level)
 
 
-def satisfied_curve(courses: pd.DataFrame, max_session: int = MAX_SESSION, level: float = 0.95) -> TimeToSatisfied:
+def satisfied_curve(
+    courses: pd.DataFrame, max_session: int = MAX_SESSION, level: float = 0.95
+) -> TimeToSatisfied:
     """:func:`sessions_to_satisfied` from courses already summarised (``analysis.courses.summarise_courses``).
 
     Needs the columns ``first_date, window_start, numbers_reported, first_session, last_session,

@@ -138,12 +138,25 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
     run_id = new_batch_id(dt.datetime.now(dt.UTC).replace(tzinfo=None))
     tables, n_sessions = fit_on_snapshot(snapshot.path, scope, series, settings.memory_limit)
     seconds = time.perf_counter() - started
-    tables["model_runs"] = pd.DataFrame(
+    tables["model_runs"] = run_record(run_id, scope, batch or "", seconds, n_sessions)
+
+    def write(target: duckdb.DuckDBPyConnection) -> None:
+        add_missing_columns(target)  # a snapshot from an older version lacks the newer result columns
+        _prune_runs(target, scope)
+        insert_results(target, tables, run_id)
+
+    published = amend_snapshot(settings, write)
+    return ModelRun(run_id, scope, batch or "", seconds, published.snapshot_id)
+
+
+def run_record(run_id: str, scope: str, batch: str, seconds: float, n_sessions: int) -> pd.DataFrame:
+    """The ``model_runs`` row of a fit: what was fitted, on which data batch, how long it took."""
+    return pd.DataFrame(
         [
             {
                 "run_id": run_id,
                 "scope": scope,
-                "data_batch_id": batch or "",
+                "data_batch_id": batch,
                 "fitted_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
                 "software_version": software_version(),
                 "seconds": seconds,
@@ -152,28 +165,25 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
         ]
     )
 
-    def write(target: duckdb.DuckDBPyConnection) -> None:
-        add_missing_columns(target)  # a snapshot from an older version lacks the newer result columns
-        _prune_runs(target, scope)
-        for table, frame in tables.items():
-            if frame is None or frame.empty:
-                continue
-            frame = frame.copy()
-            frame["run_id"] = run_id
-            columns = [
-                r[0]
-                for r in target.execute(
-                    "select column_name from information_schema.columns where table_name = $t "
-                    "order by ordinal_position",
-                    {"t": table},
-                ).fetchall()
-            ]
-            target.register("_frame", frame.reindex(columns=columns))
-            target.execute(f"insert into {table} select * from _frame")
-            target.unregister("_frame")
 
-    published = amend_snapshot(settings, write)
-    return ModelRun(run_id, scope, batch or "", seconds, published.snapshot_id)
+def insert_results(target: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame], run_id: str) -> None:
+    """Append each result frame to its model table, column by column as the table has them."""
+    for table, frame in tables.items():
+        if frame is None or frame.empty:
+            continue
+        frame = frame.copy()
+        frame["run_id"] = run_id
+        columns = [
+            r[0]
+            for r in target.execute(
+                "select column_name from information_schema.columns where table_name = $t "
+                "order by ordinal_position",
+                {"t": table},
+            ).fetchall()
+        ]
+        target.register("_frame", frame.reindex(columns=columns))
+        target.execute(f"insert into {table} select * from _frame")
+        target.unregister("_frame")
 
 
 def _prune_runs(con: duckdb.DuckDBPyConnection, scope: str) -> None:

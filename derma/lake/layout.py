@@ -132,11 +132,14 @@ def describe_table(folder: Path, root: Path, partition_by: tuple[str, ...]) -> d
     }
 
 
-def replace_tables(lake: Lake, staged: Path, entries: dict[str, dict], built_by: dict) -> Lake:
+def replace_tables(
+    lake: Lake, staged: Path, entries: dict[str, dict], built_by: dict, record: str = "marts_built"
+) -> Lake:
     """Put the staged table folders into the lake, one rename each, then the updated manifest.
 
     ``entries`` are the tables' manifest entries with paths relative to ``staged`` (as the lake will hold
-    them). Returns the lake as it now is.
+    them); ``built_by`` is recorded in the manifest under ``record`` with the time. Returns the lake as it
+    now is.
     """
     for name in entries:
         new, old = staged / name, lake.path / name
@@ -149,7 +152,7 @@ def replace_tables(lake: Lake, staged: Path, entries: dict[str, dict], built_by:
             os.replace(new, old)
     manifest = dict(lake.manifest)
     manifest["tables"] = {**manifest["tables"], **entries}
-    manifest["marts_built"] = {**built_by, "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    manifest[record] = {**built_by, "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     temporary = lake.path / f".{MANIFEST}.{uuid.uuid4().hex[:8]}"
     temporary.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     fsync_path(temporary)
