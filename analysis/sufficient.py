@@ -58,6 +58,7 @@ def fit_logit_sums(rhs: str, rows, env, reference: dict, cov_type: str = "cluste
         check_finite(hessian, score)
         step = np.linalg.solve(-hessian, score)
         beta = beta + step
+        check_finite(beta, step)  # a diverging step fails here, as its sums would at the next iteration
         if np.all(np.abs(step) <= LOGIT_TOL):
             break
     else:
@@ -109,7 +110,8 @@ def fit_cumulative_sums(rhs: str, rows, env, reference: dict, cov_type: str = "c
         step = np.linalg.solve(-hess, grad)
         for _ in range(40):
             trial = params + step
-            if np.any(np.diff(trial[len(names) :]) <= 0):
+            # A non-finite trial is no better (as its sums would say) and is not sent to an engine.
+            if not np.all(np.isfinite(trial)) or np.any(np.diff(trial[len(names) :]) <= 0):
                 new = -np.inf
             else:
                 new, new_grad, new_hess = rows.ordinal_sums(info, env, trial)
