@@ -277,18 +277,24 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
         from judged""",
         {"today": today, "decimal_comma": raw.decimal_comma},
     )
-    # Natural keys seen more than once (a small table: most files have none).
+    # Natural keys seen more than once (a small table: most files have none). The pass over every
+    # row only counts each key; the contents are compared for the few repeated keys alone (counting
+    # distinct contents of every key cost three times as much at 1M rows).
     con.execute(
         f"""create or replace temp table {out}_dups as
         with repeated_keys as (
-            select clinic_id, session_id, count(distinct _content) as versions
+            select clinic_id, session_id
             from {out} where clinic_id is not null and session_id is not null
             group by clinic_id, session_id having count(*) > 1
         ),
+        repeated as (
+            select r._row, r.clinic_id, r.session_id, r._content
+            from {out} as r semi join repeated_keys as k using (clinic_id, session_id)
+        ),
         versions as (
-            select r._row, k.versions,
-                   min(r._row) over (partition by r.clinic_id, r.session_id, r._content) as first_row
-            from {out} as r inner join repeated_keys as k using (clinic_id, session_id)
+            select _row, count(distinct _content) over (partition by clinic_id, session_id) as versions,
+                   min(_row) over (partition by clinic_id, session_id, _content) as first_row
+            from repeated
         )
         select _row, case when versions > 1 then 'duplicate_in_file' else 'repeat' end as kind
         from versions where versions > 1 or _row > first_row"""

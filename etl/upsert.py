@@ -131,6 +131,10 @@ def upsert_file(
     )
     con.execute("begin transaction")
     try:
+        # A corrected row may name another patient: the one it leaves is renumbered too.
+        con.execute("""insert into _touched select s.clinic_id, s.patient_key
+                       from wh.sessions as s inner join _incoming as i using (clinic_id, session_id)
+                       where i.action = 'update' and s.patient_key <> i.patient_key""")
         con.execute("""delete from wh.sessions s using _incoming i
                        where i.action = 'update' and s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
         con.execute(
@@ -162,11 +166,19 @@ def upsert_file(
 
 
 def derive_session_numbers(con: duckdb.DuckDBPyConnection) -> None:
-    """Number each touched patient's sessions in date order where the file gave no number."""
+    """Number each touched patient's sessions in date order where the file gave no number.
+
+    Only patients with at least one unnumbered session are ranked: a patient whose every session
+    came with its number has nothing to derive, and most exports number every session (ranking
+    every touched patient's sessions cost a second sort of the whole batch).
+    """
     con.execute("""update wh.sessions s set session_number = d.n
         from (select clinic_id, session_id,
                      row_number() over (partition by patient_key order by session_date, session_id) as n
-              from wh.sessions where patient_key in (select patient_key from _touched)) d
+              from wh.sessions
+              where patient_key in (select patient_key from wh.sessions
+                                    where reported_session_number is null
+                                      and patient_key in (select patient_key from _touched))) d
         where s.clinic_id = d.clinic_id and s.session_id = d.session_id
           and s.reported_session_number is null and s.session_number is distinct from d.n""")
 
