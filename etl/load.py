@@ -19,11 +19,11 @@ from etl.batch import (
     regular_file_digest,
     software_version,
 )
-from etl.checks import check_rows
 from etl.escaping import shown_name
+from etl.fastpath import read_checked
 from etl.marts import build_marts, marts_are_current
 from etl.pseudonym import key_fingerprint, load_secret_key
-from etl.readers import RejectedFile, describe_read_error, detect_format, read_export
+from etl.readers import RejectedFile, describe_read_error, detect_format
 from etl.schema_upgrade import add_missing_columns
 from etl.settings import Settings
 from etl.upsert import derive_session_numbers, record_batch, record_file, upsert_file
@@ -209,8 +209,7 @@ def _load_file(
     if reused is not None:
         return reused
     try:
-        raw = read_export(con, path, "_raw", key, memory_limit=memory_limit)
-        check_rows(con, raw, today, "_rows")
+        raw = read_checked(con, path, key, today, memory_limit=memory_limit)
     except duckdb.InterruptException:
         raise  # Ctrl-C: the batch stops, nothing is published
     except (RejectedFile, duckdb.Error, MemoryError) as exc:
