@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGES = {
     "read": ("etl.load", "read_export"),
     "row checks": ("etl.load", "check_rows"),
+    "read and row checks in one pass": ("etl.load", "read_checked"),
     "upsert": ("etl.load", "upsert_file"),
     "session numbers": ("etl.load", "derive_session_numbers"),
     "marts": ("etl.load", "build_marts"),

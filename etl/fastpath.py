@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from etl import contract as c
+from etl import readers
 from etl.checks import check_rows
 from etl.pseudonym import hmac_params
 from etl.readers import (
@@ -34,7 +35,6 @@ from etl.readers import (
     detect_format,
     project,
     read_export,
-    record_limit,
     sniff_header,
 )
 from etl.warehouse import scalar
@@ -89,7 +89,7 @@ def stream_csv(path: Path, key: bytes, memory_limit: str) -> RawFile | None:
     names = [f"c{i}" for i in range(len(header))]
     source = (
         "(select cast(null as varchar) as _bad_record, * "
-        f"from read_csv($path, {csv_options(record_limit(memory_limit))}))"
+        f"from read_csv($path, {csv_options(readers.record_limit(memory_limit))}))"
     )
     select = project(plan, dict(zip(header, names, strict=True)), source)
     params: dict[str, object] = {
