@@ -35,6 +35,15 @@ def cell_text(value: object) -> str | None:
     return str(value)
 
 
+def sheet_header(sheet) -> list[str]:
+    """A sheet's first row as header names (the sheet's width pads every row: the header ends at its last name)."""
+    first = next(sheet.iter_rows(values_only=True, max_row=1), None) or ()
+    header = ["" if v is None else str(v) for v in first]
+    while header and header[-1] == "":
+        header.pop()
+    return header
+
+
 def main() -> None:
     confine.limit_self()
     request = confine.read_request()
@@ -51,6 +60,11 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged workbook
         confine.fail(f"unreadable xlsx file ({type(exc).__name__})")
     try:
+        if request.get("headers_only"):  # for suggesting a mapping: every sheet's header, as JSON
+            headers = [[name, sheet_header(book[name])] for name in book.sheetnames]
+            sys.stdout.write(json.dumps({"sheets": headers}))
+            sys.stdout.flush()
+            return
         wanted_sheet = request.get("sheet")
         if wanted_sheet and wanted_sheet not in book.sheetnames:
             names = ", ".join(json.dumps(n, ensure_ascii=False) for n in book.sheetnames)
@@ -70,8 +84,11 @@ def main() -> None:
             header and header[-1] == ""
         ):  # the sheet's width pads every row: the header ends at its last name
             header.pop()
-        plan = plan_header(header, request.get("renames"), tuple(request.get("constants") or ()))
-        wanted = {header.index(h): name for name, h in plan.mapping.items()}
+        if request.get("columns") is not None:  # for suggesting a mapping: chosen columns as they are
+            wanted = {header.index(h): f"c{i}" for i, h in enumerate(request["columns"]) if h in header}
+        else:
+            plan = plan_header(header, request.get("renames"), tuple(request.get("constants") or ()))
+            wanted = {header.index(h): name for name, h in plan.mapping.items()}
         width = len(header)
         schema = pa.schema(
             [("_row", pa.int64()), ("_bad_record", pa.string())]
