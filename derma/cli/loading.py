@@ -49,14 +49,37 @@ from etl.settings import Settings
 )
 @click.option("--end-month", default=None, help="Last month of data, YYYY-MM (default: last complete month).")
 @format_option("csv", "xlsx", "parquet", "jsonl", default="csv")
+@click.option(
+    "--style",
+    type=click.Choice(["format", "vendor"]),
+    default="format",
+    show_default=True,
+    help="The export format itself, or vendor-shaped exports (Acme CSV, Glow XLSX) with their mappings.",
+)
 @handled
-def sample(out, clinics, patients, months, seed, messy_rate, end_month, fmt) -> None:
+def sample(out, clinics, patients, months, seed, messy_rate, end_month, fmt, style) -> None:
     """Write synthetic session-log exports (one file per clinic per month)."""
     from sample_data.generator import generate_sessions
-    from sample_data.writer import write_exports
 
     end = end_month or last_complete_month(dt.date.today())
     frame = generate_sessions(clinics=clinics, patients=patients, months=months, seed=seed, end_month=end)
+    if style == "vendor":
+        from sample_data.vendors import write_vendor_exports
+
+        vendor = write_vendor_exports(frame, out, messy_rate=messy_rate, seed=seed)
+        planted = [d for d in vendor.planted if d.column]
+        click.echo(
+            f"wrote {len(vendor.files)} vendor-shaped file(s), {len(frame)} session(s) to {out} and "
+            f"{len(vendor.mappings)} mapping(s) to {out / 'mappings'}"
+            + (f"; planted {len(planted)} defect(s)" if planted else "")
+        )
+        click.echo(
+            f"load them with: derma ingest {out} --mapping FILE (one vendor at a time), or copy the "
+            "mappings to <data dir>/mappings/ and run derma ingest"
+        )
+        return
+    from sample_data.writer import write_exports
+
     result = write_exports(frame, out, fmt=fmt, messy_rate=messy_rate, seed=seed)
     click.echo(
         f"wrote {len(result.files)} file(s), {len(frame)} session(s) to {out}"
