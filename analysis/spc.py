@@ -1,324 +1,117 @@
-"""Control charts over months: Laney p′ for rates, XmR for means, frozen baselines, special-cause rules, verdicts."""
+"""Control charts over months as Making Data Count draws them: XmR for means, Laney p′ for rates."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
-from analysis.special_causes import RULE_COLUMNS, special_cause_rules
+from analysis.chart_reading import (
+    BASELINE_POINTS,
+    CHART_DIRECTIONS,
+    COMMON,
+    INVESTIGATE,
+    LANEY_COLUMNS,
+    MIN_POINTS,
+    POINT_COLUMNS,
+    XMR_COLUMNS,
+    SpcResult,
+    Target,
+    as_months,
+    blank_short_segments,
+    empty_result,
+    gap_note,
+    read_result,
+    segment_starts,
+    target_value,
+)
+from analysis.special_causes import check_direction
+from analysis.xmr import LIMIT_COLUMNS, check_fix_after, classify, mean_moving_range, xmr_limits
 
-#: Fewer months than this and no limits are drawn (a moving range needs some history to mean anything).
-MIN_POINTS = 8
-BASELINE_POINTS = 12
-D2 = 1.128  # E[moving range of two] / sigma for normal data
-XMR_LIMIT = 2.66  # 3 / d2, the usual rounding (NHS "Making data count", NHSRplotthedots)
+D2 = 1.128  # E[moving range of two] / sigma for normal data (Laney's sigma_z = MR-bar / d2)
 
-BASE_COLUMNS = [
-    "month",
-    "value",
-    "centre",
-    "lower",
-    "upper",
-    "lower_2s",
-    "upper_2s",
-    "in_baseline",
-    "moving_range",
+__all__ = [
+    "BASELINE_POINTS",
+    "CHART_DIRECTIONS",
+    "COMMON",
+    "INVESTIGATE",
+    "LANEY_COLUMNS",
+    "MIN_POINTS",
+    "POINT_COLUMNS",
+    "XMR_COLUMNS",
+    "SpcResult",
+    "Target",
+    "as_months",
+    "laney_p_chart",
+    "segment_starts",
+    "xmr_chart",
 ]
-LANEY_COLUMNS = ["month", "events", "n", "value", "z", *BASE_COLUMNS[2:], *RULE_COLUMNS]
-XMR_COLUMNS = [*BASE_COLUMNS, *RULE_COLUMNS]
-
-NO_CHANGE = "within the usual range; no sign of a real change"
-INVESTIGATE = "a real change is likely, investigate"
-
-
-@dataclass(frozen=True, eq=False)
-class SpcResult:
-    """A control chart: per-month points with limits and rule flags, and a verdict on the latest month.
-
-    ``chart`` is ``"p_prime"`` (Laney) or ``"xmr"``. ``centre`` and the limits come from the first
-    ``baseline_points`` months and are applied unchanged to later months. ``sigma`` is the
-    Laney between-month inflation ``sigma_z`` for a p′ chart and ``MR-bar / 1.128`` for an XmR chart.
-    ``status`` is ``"ok"`` or ``"not_enough_data"`` (no limits drawn; ``verdict`` says why).
-    """
-
-    chart: str
-    measure: str
-    points: pd.DataFrame
-    centre: float = float("nan")
-    sigma: float = float("nan")
-    mr_bar: float = float("nan")
-    baseline_points: int = 0
-    n_points: int = 0
-    status: str = "ok"
-    verdict: str = ""
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def to_dict(self) -> dict:
-        points = self.points.copy()
-        if "month" in points:
-            points["month"] = points["month"].dt.strftime("%Y-%m")
-        return {
-            "chart": self.chart,
-            "measure": self.measure,
-            "centre": self.centre,
-            "sigma": self.sigma,
-            "mr_bar": self.mr_bar,
-            "baseline_points": self.baseline_points,
-            "n_points": self.n_points,
-            "status": self.status,
-            "verdict": self.verdict,
-            "notes": list(self.notes),
-            "points": points.to_dict(orient="records"),
-        }
-
-
-# ---------------------------------------------------------------------------------------------- rules
-
-
-def _as_months(months: pd.Series) -> pd.Series:
-    if isinstance(months.dtype, pd.PeriodDtype):
-        stamps = months.dt.to_timestamp()
-    else:
-        stamps = pd.to_datetime(months.map(lambda v: v.to_timestamp() if isinstance(v, pd.Period) else v))
-    return stamps.dt.to_period("M").dt.to_timestamp()
-
-
-def _gap_note(months: pd.Series) -> list[str]:
-    if len(months) < 2:
-        return []
-    periods = months.dt.to_period("M")
-    span = (periods.iloc[-1] - periods.iloc[0]).n + 1
-    missing = span - len(months)
-    return [f"{missing} month(s) without data are left out of the chart"] if missing > 0 else []
-
-
-def _baseline(n_points: int, baseline_points: int, min_points: int) -> tuple[int, list[str]]:
-    if baseline_points < min_points:
-        raise ValueError(f"baseline_points must be at least min_points ({min_points}); got {baseline_points}")
-    k = min(baseline_points, n_points)
-    notes = []
-    if min_points <= n_points < baseline_points:
-        notes.append(
-            f"limits are provisional: based on all {n_points} months so far ({baseline_points} wanted for a baseline)"
-        )
-    elif n_points > baseline_points:
-        notes.append(f"limits fixed on the first {k} months and applied to the {n_points - k} after them")
-    return k, notes
-
-
-def _format(value: float, percent: bool, value_format: str) -> str:
-    return f"{value * 100:.1f}%" if percent else format(value, value_format)
-
-
-def _head(last: pd.Series, measure: str, percent: bool, value_format: str) -> str:
-    when = last["month"].strftime("%B %Y")
-    shown = _format(last["value"], percent, value_format)
-    return f"{when}: {shown} {measure}" if percent else f"{when}: {measure} {shown}"
-
-
-def _verdict(points: pd.DataFrame, measure: str, percent: bool, value_format: str, higher: str | None) -> str:
-    last = points.iloc[-1]
-    head = _head(last, measure, percent, value_format)
-    if last["rule_beyond_limits"]:
-        where = "above the upper" if last["value"] > last["upper"] else "below the lower"
-        return f"{head} — {where} control limit: {INVESTIGATE}{_direction(last, higher)}"
-    direction = "above" if last["value"] > last["centre"] else "below"
-    if last["rule_run"]:
-        return f"{head} — part of a run of months {direction} the centre line: {INVESTIGATE}{_direction(last, higher)}"
-    if last["rule_trend"]:
-        rising = "rising" if len(points) > 1 and last["value"] > points.iloc[-2]["value"] else "falling"
-        return f"{head} — part of a steady {rising} trend: {INVESTIGATE}{_direction(last, higher)}"
-    if last["rule_two_of_three"]:
-        return (
-            f"{head} — two of the last three months close to the {'upper' if direction == 'above' else 'lower'} "
-            f"limit: {INVESTIGATE}{_direction(last, higher)}"
-        )
-    return f"{head} — {NO_CHANGE}"
-
-
-def _direction(last: pd.Series, higher: str | None) -> str:
-    if higher not in ("better", "worse"):
-        return ""
-    up = last["value"] > last["centre"]
-    good = up if higher == "better" else not up
-    return " (a change for the better)" if good else " (a change for the worse)"
-
-
-def _too_few(
-    chart: str, measure: str, points: pd.DataFrame, columns: list[str], min_points: int, notes, fmt
-) -> SpcResult:
-    n = len(points)
-    for column in ("centre", "lower", "upper", "lower_2s", "upper_2s", "moving_range"):
-        points[column] = np.nan
-    points["in_baseline"] = False
-    for column in RULE_COLUMNS:
-        points[column] = False
-    if n == 0:
-        verdict = "no months to chart"
-    else:
-        verdict = (
-            f"{_head(points.iloc[-1], measure, *fmt)} — not enough months for control limits "
-            f"({n} month{'s' if n != 1 else ''}; at least {min_points} needed)"
-        )
-    return SpcResult(
-        chart=chart,
-        measure=measure,
-        points=points.reindex(columns=columns),
-        n_points=n,
-        status="not_enough_data",
-        verdict=verdict,
-        notes=tuple(notes),
-    )
-
 
 # ---------------------------------------------------------------------------------------------- charts
-
-
-def laney_p_chart(
-    frame: pd.DataFrame,
-    measure: str = "side-effect rate",
-    baseline_points: int = BASELINE_POINTS,
-    min_points: int = MIN_POINTS,
-    higher: str | None = "worse",
-) -> SpcResult:
-    """Laney p′ chart of a monthly proportion (events / n).
-
-    Parameters
-    ----------
-    frame : DataFrame
-        Columns ``month`` (date, timestamp, ``YYYY-MM`` text or Period), ``events`` and ``n``; one row
-        per month (rows of the same month are summed). Months with ``n == 0`` are left out.
-    measure : str
-        What the proportion is, for the verdict ("side-effect rate").
-    baseline_points : int
-        Months that fix the centre line and limits (default 12); later months are judged against them.
-    min_points : int
-        Fewer months than this and no limits are drawn (default 8).
-    higher : {"worse", "better", None}
-        Whether a rise is bad news, for the wording of the verdict.
-
-    Returns
-    -------
-    SpcResult
-        ``points`` columns: ``month, events, n, value`` (the proportion), ``z``, ``centre, lower,
-        upper, lower_2s, upper_2s, in_baseline, moving_range`` (of z), then the rule flags of
-        :func:`special_cause_rules`.
-
-    Notes
-    -----
-    Estimand: the monthly probability of an event, and whether it has changed. Laney (2002, "Improved
-    control charts for attributes", Quality Engineering 14:531): with :math:`\\bar p = \\sum x / \\sum n`
-    over the baseline, :math:`\\sigma_{p_i} = \\sqrt{\\bar p(1-\\bar p)/n_i}`,
-    :math:`z_i = (p_i - \\bar p)/\\sigma_{p_i}`, :math:`\\sigma_z = \\overline{MR}(z)/1.128` over the
-    baseline, limits :math:`\\bar p \\pm 3\\sigma_{p_i}\\sigma_z` (2-sigma lines with 2), clipped to
-    [0, 1]. :math:`\\sigma_z` absorbs month-to-month variation beyond the binomial (case mix, patients
-    with several sessions); with :math:`\\sigma_z = 1` this is the ordinary p chart. Months are
-    assumed consecutive; months with no sessions are skipped (said in ``notes``).
-    """
-    columns = LANEY_COLUMNS
-    notes: list[str] = []
-    fmt = (True, ".1f")
-    if frame is None or frame.empty:
-        return _too_few("p_prime", measure, pd.DataFrame(columns=columns), columns, min_points, notes, fmt)
-    data = pd.DataFrame(
-        {
-            "month": _as_months(frame["month"]),
-            "events": pd.to_numeric(frame["events"]).astype(float),
-            "n": pd.to_numeric(frame["n"]).astype(float),
-        }
-    )
-    data = data.dropna().groupby("month", as_index=False, sort=True)[["events", "n"]].sum()
-    empty_months = data["n"] <= 0
-    if empty_months.any():
-        notes.append(f"{int(empty_months.sum())} month(s) with no sessions are left out")
-        data = data.loc[~empty_months].reset_index(drop=True)
-    notes += _gap_note(data["month"])
-    data["value"] = data["events"] / data["n"]
-    data["z"] = np.nan
-    if len(data) < min_points:
-        return _too_few("p_prime", measure, data, columns, min_points, notes, fmt)
-    k, baseline_notes = _baseline(len(data), baseline_points, min_points)
-    notes += baseline_notes
-    base = data.iloc[:k]
-    p_bar = base["events"].sum() / base["n"].sum()
-    if p_bar <= 0 or p_bar >= 1:
-        result = _too_few("p_prime", measure, data, columns, min_points, notes, fmt)
-        what = "no events" if p_bar <= 0 else "only events"
-        head = _head(data.iloc[-1], measure, *fmt)
-        return _replace_verdict(
-            result, f"{head} — {what} in the baseline months: control limits cannot be computed"
-        )
-    sigma_p = np.sqrt(p_bar * (1 - p_bar) / data["n"])
-    data["z"] = (data["value"] - p_bar) / sigma_p
-    mr = data["z"].diff().abs()
-    mr_bar = float(mr.iloc[1:k].mean())
-    sigma_z = mr_bar / D2
-    data["moving_range"] = mr
-    data["centre"] = p_bar
-    data["upper"] = np.clip(p_bar + 3 * sigma_p * sigma_z, 0, 1)
-    data["lower"] = np.clip(p_bar - 3 * sigma_p * sigma_z, 0, 1)
-    data["upper_2s"] = np.clip(p_bar + 2 * sigma_p * sigma_z, 0, 1)
-    data["lower_2s"] = np.clip(p_bar - 2 * sigma_p * sigma_z, 0, 1)
-    data["in_baseline"] = np.arange(len(data)) < k
-    return _finish("p_prime", measure, data, columns, p_bar, sigma_z, mr_bar, k, notes, *fmt, higher)
 
 
 def xmr_chart(
     frame: pd.DataFrame,
     measure: str = "mean satisfaction",
-    baseline_points: int = BASELINE_POINTS,
+    direction: str = "increase",
+    rebase: Iterable = (),
+    target: Target | float | None = None,
+    fix_after: int | None = BASELINE_POINTS,
+    screen: bool = True,
     min_points: int = MIN_POINTS,
-    percent: bool = False,
     value_format: str = ".2f",
-    higher: str | None = "better",
 ) -> SpcResult:
-    """XmR (individuals and moving range) chart of one value per month.
+    """XmR (individuals and moving range) chart of one value per month, as Making Data Count draws it.
 
     Parameters
     ----------
     frame : DataFrame
-        Columns ``month`` and ``value`` (e.g. mean satisfaction, or the share satisfied as 0–1);
-        one row per month. Missing values are left out.
+        Columns ``month`` (date, timestamp, ``YYYY-MM`` text or Period) and ``value``; one row per
+        month. Missing values are left out.
     measure : str
-        What the value is, for the verdict.
-    baseline_points, min_points : int
-        As in :func:`laney_p_chart`.
-    percent : bool
-        Show the value as a percentage (for shares); otherwise with ``value_format``.
+        What the value is, for the reading.
+    direction : {"increase", "decrease", "neutral"}
+        Which way is an improvement: it colours special causes as improvement or concern.
+    rebase : iterable of months
+        Months where the process changed: each starts a segment with its own centre, moving range,
+        limits and rules. None by default.
+    target : Target or float, optional
+        A target for the value; gives the assurance icon (a float is met in ``direction``).
+    fix_after : int or None
+        Each segment's limits come from its first ``fix_after`` months (default 12) and are applied
+        unchanged to later months; None uses every month.
+    screen : bool
+        Leave moving ranges of 3.267 mean moving ranges or more out of the limits (default).
+    min_points : int
+        A segment with fewer months gets no limits (default 8).
     value_format : str
-        Format spec for the value in the verdict (default ``".2f"``).
-    higher : {"better", "worse", None}
-        Whether a rise is good news, for the wording of the verdict.
+        Format of the value in the reading.
 
     Returns
     -------
     SpcResult
-        ``points`` columns: ``month, value, centre, lower, upper, lower_2s, upper_2s, in_baseline,
-        moving_range`` and the rule flags of :func:`special_cause_rules`.
+        ``points`` columns :data:`XMR_COLUMNS`.
 
     Notes
     -----
-    Estimand: the process level of a monthly value and whether it has changed. Centre
-    :math:`\\bar x` and :math:`\\overline{MR} = \\operatorname{mean}|x_i - x_{i-1}|` over the baseline;
-    limits :math:`\\bar x \\pm 2.66\\,\\overline{MR}` (2.66 = 3/1.128), 2-sigma lines
-    :math:`\\bar x \\pm \\tfrac23 2.66\\,\\overline{MR}` (Wheeler; NHS "Making data count";
-    NHSRplotthedots). Assumes consecutive months of roughly equal weight: a month with few answers
-    moves as much as a busy one, so show the monthly n alongside.
-
-    Raises
-    ------
-    ValueError
-        When a month appears more than once (one value per month is the caller's job).
+    Estimand: the level of a monthly value and whether it has changed. Limits are the centre
+    :math:`\\pm 2.66\\,\\overline{MR}` with screened moving ranges, segment by segment; the rules are
+    Making Data Count's (a point beyond a limit, 7 in a row on one side, a trend of 7, two of three
+    between 2 and 3 sigma on one side), exactly as NHSRplotthedots computes them. Every rule has a
+    false-signal rate on a stable process of a few per cent per month together, so a special cause
+    is a reason to look, not an alarm: the calibrated alarm is :mod:`analysis.alerts`. Months of very
+    different sizes move the mean by different amounts; show the monthly n alongside.
     """
-    columns = XMR_COLUMNS
+    check_direction(direction)
+    check_fix_after(fix_after)
+    goal = target_value(target, direction)
     notes: list[str] = []
-    fmt = (percent, value_format)
     if frame is None or frame.empty:
-        return _too_few("xmr", measure, pd.DataFrame(columns=columns), columns, min_points, notes, fmt)
+        return empty_result("xmr", measure, XMR_COLUMNS, direction, goal)
+    frame = frame.reset_index(drop=True)
     data = pd.DataFrame(
-        {"month": _as_months(frame["month"]), "value": pd.to_numeric(frame["value"]).astype("Float64")}
+        {"month": as_months(frame["month"]), "value": pd.to_numeric(frame["value"]).astype(float)}
     )
     repeated = data["month"][data["month"].duplicated()]
     if not repeated.empty:
@@ -330,44 +123,128 @@ def xmr_chart(
         notes.append(f"{int(missing.sum())} month(s) without a value are left out")
     data = data.loc[~missing].sort_values("month").reset_index(drop=True)
     data["value"] = data["value"].astype(float)
-    notes += _gap_note(data["month"])
-    if len(data) < min_points:
-        return _too_few("xmr", measure, data, columns, min_points, notes, fmt)
-    k, baseline_notes = _baseline(len(data), baseline_points, min_points)
-    notes += baseline_notes
-    centre = float(data["value"].iloc[:k].mean())
-    mr = data["value"].diff().abs()
-    mr_bar = float(mr.iloc[1:k].mean())
-    data["moving_range"] = mr
-    data["centre"] = centre
-    data["upper"] = centre + XMR_LIMIT * mr_bar
-    data["lower"] = centre - XMR_LIMIT * mr_bar
-    data["upper_2s"] = centre + 2 / 3 * XMR_LIMIT * mr_bar
-    data["lower_2s"] = centre - 2 / 3 * XMR_LIMIT * mr_bar
-    data["in_baseline"] = np.arange(len(data)) < k
-    return _finish("xmr", measure, data, columns, centre, mr_bar / D2, mr_bar, k, notes, *fmt, higher)
-
-
-def _finish(chart, measure, data, columns, centre, sigma, mr_bar, k, notes, percent, value_format, higher):
-    rules = special_cause_rules(
-        data["value"], data["centre"], data["lower"], data["upper"], data["lower_2s"], data["upper_2s"]
-    )
-    for column in RULE_COLUMNS:
-        data[column] = rules[column].to_numpy()
-    return SpcResult(
-        chart=chart,
-        measure=measure,
-        points=data[columns].reset_index(drop=True),
-        centre=float(centre),
-        sigma=float(sigma),
-        mr_bar=float(mr_bar),
-        baseline_points=k,
-        n_points=len(data),
-        status="ok",
-        verdict=_verdict(data, measure, percent, value_format, higher),
-        notes=tuple(notes),
+    notes += gap_note(data["month"])
+    seg = np.cumsum(segment_starts(data["month"], rebase))
+    limits = xmr_limits(data["value"], seg, fix_after, screen)
+    short = blank_short_segments(limits, seg, min_points)
+    data = data.join(limits[[*LIMIT_COLUMNS, "mr_bar"]])
+    data = data.join(classify(data["value"], limits, direction))
+    data["target"] = goal
+    return read_result(
+        "xmr", measure, data, XMR_COLUMNS, direction, goal, short, notes, min_points, value_format, False
     )
 
 
-def _replace_verdict(result: SpcResult, verdict: str) -> SpcResult:
-    return replace(result, verdict=verdict)
+def laney_p_chart(
+    frame: pd.DataFrame,
+    measure: str = "side-effect rate",
+    direction: str = "decrease",
+    rebase: Iterable = (),
+    target: Target | float | None = None,
+    fix_after: int | None = BASELINE_POINTS,
+    screen: bool = True,
+    min_points: int = MIN_POINTS,
+) -> SpcResult:
+    """Laney p′ chart of a monthly proportion (events / n), with the same rules on its standardised scale.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Columns ``month``, ``events`` and ``n``; rows of the same month are summed; months with
+        ``n == 0`` are left out.
+    measure, direction, rebase, target, fix_after, screen, min_points
+        As in :func:`xmr_chart` (the target is a proportion; the default direction is "decrease").
+
+    Returns
+    -------
+    SpcResult
+        ``points`` columns :data:`LANEY_COLUMNS`: ``value`` is the proportion, ``z`` its
+        standardised value, ``moving_range`` the moving range of ``z``.
+
+    Notes
+    -----
+    Estimand: the monthly probability of an event and whether it has changed. Laney (2002,
+    Quality Engineering 14:531), per segment: :math:`\\bar p = \\sum x / \\sum n` over the fixed
+    months, :math:`\\sigma_{p_i} = \\sqrt{\\bar p(1-\\bar p)/n_i}`, :math:`z_i = (p_i-\\bar p)/\\sigma_{p_i}`,
+    :math:`\\sigma_z = \\overline{MR}(z)/1.128` with screened moving ranges, limits
+    :math:`\\bar p \\pm 3\\sigma_{p_i}\\sigma_z` (2-sigma lines with 2), clipped to [0, 1]. The rules
+    run on :math:`z` against :math:`\\pm 3\\sigma_z` and :math:`\\pm 2\\sigma_z`, so months of different
+    sizes are judged on one scale. :math:`\\sigma_z` absorbs variation between months beyond the
+    binomial (case mix, patients with several sessions); with :math:`\\sigma_z = 1` this is a p chart.
+    """
+    check_direction(direction)
+    check_fix_after(fix_after)
+    goal = target_value(target, direction)
+    notes: list[str] = []
+    if frame is None or frame.empty:
+        return empty_result("p_prime", measure, LANEY_COLUMNS, direction, goal)
+    frame = frame.reset_index(drop=True)
+    data = pd.DataFrame(
+        {
+            "month": as_months(frame["month"]),
+            "events": pd.to_numeric(frame["events"]).astype(float),
+            "n": pd.to_numeric(frame["n"]).astype(float),
+        }
+    )
+    data = data.dropna().groupby("month", as_index=False, sort=True)[["events", "n"]].sum()
+    empty = data["n"] <= 0
+    if empty.any():
+        notes.append(f"{int(empty.sum())} month(s) with no sessions are left out")
+        data = data.loc[~empty].reset_index(drop=True)
+    notes += gap_note(data["month"])
+    data["value"] = data["events"] / data["n"]
+    seg = np.cumsum(segment_starts(data["month"], rebase))
+    zlimits, shown, no_events = _laney_limits(data, seg, fix_after, screen)
+    short = blank_short_segments(zlimits, seg, min_points)
+    data["z"] = zlimits.pop("z")
+    for column in ("centre", "lower", "upper", "lower_2s", "upper_2s"):
+        shown.loc[zlimits["upper"].isna(), column] = np.nan
+    data = data.join(shown).join(zlimits[["segment", "in_baseline", "moving_range", "mr_screened", "mr_bar"]])
+    data = data.join(classify(data["z"], zlimits, direction))
+    data["target"] = np.nan if goal is None else goal
+    if no_events and (not len(seg) or seg[-1] in no_events):
+        notes.append("no events (or only events) in the fixed months: limits cannot be computed")
+    return read_result(
+        "p_prime", measure, data, LANEY_COLUMNS, direction, goal, short, notes, min_points, ".1%", True
+    )
+
+
+def _laney_limits(data: pd.DataFrame, seg: np.ndarray, fix_after, screen):
+    """Per segment: the z scale (centre 0, limits ±3 sigma_z) for the rules and the p scale for display."""
+    n = len(data)
+    z = np.full(n, np.nan)
+    zl = {
+        k: np.full(n, np.nan)
+        for k in ("centre", "lower", "upper", "lower_2s", "upper_2s", "mr_bar", "moving_range")
+    }
+    shown = {k: np.full(n, np.nan) for k in ("centre", "lower", "upper", "lower_2s", "upper_2s")}
+    in_baseline = np.zeros(n, dtype=bool)
+    screened = np.zeros(n, dtype=bool)
+    no_events = set()
+    for value in np.unique(seg):
+        idx = np.flatnonzero(seg == value)
+        k = len(idx) if fix_after is None else min(fix_after, len(idx))
+        base = data.iloc[idx[:k]]
+        p_bar = base["events"].sum() / base["n"].sum()
+        in_baseline[idx[:k]] = True
+        if p_bar <= 0 or p_bar >= 1:
+            no_events.add(int(value))
+            continue
+        sigma_p = np.sqrt(p_bar * (1 - p_bar) / data["n"].to_numpy()[idx])
+        z[idx] = (data["value"].to_numpy()[idx] - p_bar) / sigma_p
+        _mr, left_out, mr_bar = mean_moving_range(z[idx[:k]], screen)
+        zl["moving_range"][idx] = np.concatenate([[np.nan], np.abs(np.diff(z[idx]))])
+        screened[idx[:k]] = left_out
+        sigma_z = mr_bar / D2
+        zl["centre"][idx], zl["mr_bar"][idx] = 0.0, mr_bar
+        zl["lower"][idx], zl["upper"][idx] = -3 * sigma_z, 3 * sigma_z
+        zl["lower_2s"][idx], zl["upper_2s"][idx] = -2 * sigma_z, 2 * sigma_z
+        shown["centre"][idx] = p_bar
+        for name, width in (("lower", -3), ("upper", 3), ("lower_2s", -2), ("upper_2s", 2)):
+            shown[name][idx] = np.clip(p_bar + width * sigma_p * sigma_z, 0, 1)
+    frame = pd.DataFrame({"segment": seg, "in_baseline": in_baseline, **zl, "mr_screened": screened, "z": z})
+    with np.errstate(invalid="ignore"):
+        frame["outside"] = (z > frame["upper"]) | (z < frame["lower"])
+        frame["side"] = np.nan_to_num(np.sign(z)).astype(int)
+        frame["close"] = ~frame["outside"] & ((z < frame["lower_2s"]) | (z > frame["upper_2s"]))
+    return frame, pd.DataFrame(shown), no_events

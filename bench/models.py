@@ -61,7 +61,7 @@ def time_stages(sessions: pd.DataFrame, series: pd.DataFrame) -> dict[str, float
         ("proportional_odds_check", lambda: fitting._po_check(sessions, check_proportional_odds)),
         ("settings_explorer", lambda: fitting._explorer(fits, sessions)),
         ("funnels", lambda: fitting._funnels(sessions, NETWORK)),
-        ("control_charts", lambda: fitting._control_charts(series, NETWORK)),
+        ("control_charts", lambda: fitting._control_charts(series, sessions, NETWORK)),
         ("courses", lambda: fitting._courses(sessions)),
     ):
         start = time.perf_counter()

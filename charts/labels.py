@@ -36,3 +36,28 @@ def funnel_words(summary: dict) -> list[str]:
     else:
         words.append("The limits show how far chance alone moves a ratio.")
     return words
+
+
+#: Control-chart point types (neutral high and low together) as a manager reads them.
+POINT_WORDS = {
+    "common_cause": "common cause",
+    "special_cause_improvement": "special cause: improvement",
+    "special_cause_concern": "special cause: concern",
+    "special_cause_neutral": "special cause",
+}
+#: Making Data Count's variation icons: what the latest month says.
+VARIATION_WORDS = {
+    "common_cause": "common cause: no significant change",
+    "improvement_high": "improvement (higher)",
+    "improvement_low": "improvement (lower)",
+    "concern_high": "concern (higher)",
+    "concern_low": "concern (lower)",
+    "neutral_high": "special cause (higher)",
+    "neutral_low": "special cause (lower)",
+}
+#: Making Data Count's assurance icons: whether the process will meet its target.
+ASSURANCE_WORDS = {
+    "consistent_pass": "will meet the target every month",
+    "consistent_fail": "will miss the target every month",
+    "inconsistent": "hit and miss against the target",
+}

@@ -1,4 +1,4 @@
-"""Figures of the model results: curves, the settings trade-off, effects, the funnel and control charts."""
+"""Figures of the model results: curves, the settings trade-off, effects, the funnel (control charts: spc_figure)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from charts.spc_figure import spc  # noqa: F401  (the control chart lives in its own module)
 from charts.style import (
     BLUE,
     GREY,
     ORANGE,
     PERCENT,
     SERIES,
-    VERMILLION,
     add_traces,
     band,
     style,
@@ -212,84 +212,3 @@ def funnel(units: pd.DataFrame, limits: pd.DataFrame, highlight: str | None = No
     top = max(2.0, float(units["oe_ratio"].max()), float(near["upper_998"].max())) * 1.1
     fig.update_yaxes(title_text="observed ÷ expected", range=[0, min(top, 6.0)])
     return style(fig, 420)
-
-
-def spc(points: pd.DataFrame, percent: bool) -> go.Figure:
-    """One control chart per unit: monthly value, centre line, 3-sigma limits, 2-sigma lines, special causes."""
-    units = list(dict.fromkeys(points["unit"]))
-    limited = set(points.loc[points["centre"].notna(), "unit"])
-    fig = make_subplots(rows=len(units), cols=1, vertical_spacing=0.3 / len(units), shared_xaxes=True)
-    fmt = ".1%" if percent else ".2f"
-    for row, unit in enumerate(units, start=1):
-        part = points[points["unit"] == unit].sort_values("month")
-        fig.add_annotation(
-            text=f"<b>{unit}</b>" + ("" if unit in limited else " (too few months for limits)"),
-            xref="x domain",
-            yref="y domain",
-            x=0.0,
-            y=1.0,
-            xanchor="left",
-            yanchor="bottom",
-            showarrow=False,
-            row=row,
-            col=1,
-        )
-        for column, dash, name in (
-            ("upper", "dash", "control limits"),
-            ("lower", "dash", "control limits"),
-            ("centre", "solid", "centre line"),
-            ("upper_2s", "dot", "2-sigma lines"),
-            ("lower_2s", "dot", "2-sigma lines"),
-        ):
-            fig.add_trace(
-                go.Scatter(
-                    x=part["month"],
-                    y=part[column],
-                    mode="lines",
-                    name=name,
-                    legendgroup=name,
-                    showlegend=row == 1 and column in ("upper", "centre", "upper_2s"),
-                    line={"color": GREY, "dash": dash, "width": 1.2 if dash != "dot" else 0.8},
-                    hoverinfo="skip",
-                ),
-                row=row,
-                col=1,
-            )
-        special = part["special_cause"].fillna(False).astype(bool)
-        fig.add_trace(
-            go.Scatter(
-                x=part["month"],
-                y=part["value"],
-                mode="lines+markers",
-                name="month",
-                showlegend=row == 1,
-                legendgroup="month",
-                line={"color": BLUE, "width": 2},
-                marker={"size": 6},
-                hovertemplate=f"%{{x|%b %Y}}: %{{y:{fmt}}}<extra></extra>",
-            ),
-            row=row,
-            col=1,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=part.loc[special, "month"],
-                y=part.loc[special, "value"],
-                mode="markers",
-                name="special cause",
-                legendgroup="special",
-                showlegend=row == 1,
-                marker={
-                    "symbol": "diamond",
-                    "size": 13,
-                    "color": ORANGE,
-                    "line": {"width": 1, "color": VERMILLION},
-                },
-                hovertemplate=f"%{{x|%b %Y}}: %{{y:{fmt}}} — special cause<extra></extra>",
-            ),
-            row=row,
-            col=1,
-        )
-    fig.update_yaxes(tickformat=".0%" if percent else ".1f", rangemode="tozero" if percent else "normal")
-    fig.update_xaxes(tickformat="%b %y")
-    return style(fig, 90 + 190 * len(units))

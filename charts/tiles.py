@@ -138,5 +138,5 @@ def month_before(month: pd.Timestamp, months: int) -> str:
 
 
 def attention(verdict: str) -> bool:
-    """Whether a control-chart verdict says a real change is likely (special cause in the latest month)."""
+    """Whether a control-chart verdict asks the manager to investigate (its alert fired in the latest month)."""
     return INVESTIGATE in (verdict or "")

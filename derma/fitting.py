@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
@@ -67,7 +68,7 @@ def fit_everything(sessions: pd.DataFrame, scope: str, series: pd.DataFrame) -> 
         "settings_explorer": _explorer(fits, sessions),
     }
     tables.update(_funnels(sessions, scope))
-    tables.update(_control_charts(series, scope))
+    tables.update(_control_charts(series, sessions, scope))
     tables.update(_courses(sessions))
     return tables
 
@@ -190,33 +191,72 @@ def _num(value) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _control_charts(series: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]:
-    from analysis.spc import laney_p_chart, xmr_chart
+def _control_charts(
+    series: pd.DataFrame,
+    sessions: pd.DataFrame,
+    scope: str,
+    rebase: Mapping[str, Sequence] | None = None,
+    targets: Mapping[tuple[str, str], object] | None = None,
+    arl: float | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Control charts and their alerts per unit (the network and each clinic, or the one clinic).
 
+    ``series`` is the ``monthly_series`` query (the charts read the marts' counts); ``sessions``
+    feed the alerts' case-mix risks. ``rebase`` maps a unit to the months its process changed
+    (each starts a new segment; none by default) and ``targets`` maps ``(unit, chart)`` to an
+    :class:`analysis.spc.Target`; both are for recorded process changes and targets. ``arl``
+    overrides the alerts' in-control run length (months; the bench compares settings with it).
+    """
+    from analysis.alerts import (
+        NOT_SATISFIED,
+        SIDE_EFFECTS,
+        dissatisfaction_inputs,
+        risk_adjusted_alert,
+        side_effect_inputs,
+        verdict,
+    )
+    from analysis.spc import CHART_DIRECTIONS
+
+    rebase, targets = rebase or {}, targets or {}
     series = series.assign(month=pd.to_datetime(series["month"]))
+    charts = {
+        "side_effects_p_prime": (_side_effect_chart, side_effect_inputs(sessions), SIDE_EFFECTS),
+        "satisfaction_xmr": (_satisfaction_chart, dissatisfaction_inputs(sessions), NOT_SATISFIED),
+    }
+    split = {chart: _by_clinic(inputs, sessions["clinic_id"]) for chart, (_, inputs, _) in charts.items()}
     points, verdicts = [], []
     units = [scope] if scope != NETWORK else list(dict.fromkeys(series["unit"]))
     for unit in units:
         data = series[series["unit"] == unit]
-        charts = (
-            ("side_effects_p_prime", laney_p_chart(data[data["n"] > 0][["month", "events", "n"]])),
-            (
-                "satisfaction_xmr",
-                xmr_chart(
-                    data[data["answered"] > 0][["month", "rating"]].rename(columns={"rating": "value"})
-                ),
-            ),
-        )
-        for chart, result in charts:
-            points.append(result.points.assign(unit=unit, chart=chart, measure=result.measure))
+        months = rebase.get(unit, ())
+        for chart, (build, inputs, what) in charts.items():
+            direction = CHART_DIRECTIONS[chart]
+            result = build(data, direction, months, targets.get((unit, chart)))
+            mine = inputs if unit == NETWORK else split[chart].get(unit, inputs.iloc[:0])
+            alert = risk_adjusted_alert(mine, what, rebase=months, **({"arl": arl} if arl else {}))
+            points.append(_chart_points(result, alert).assign(unit=unit, chart=chart, measure=result.measure))
             verdicts.append(
                 {
                     "unit": unit,
                     "chart": chart,
                     "measure": result.measure,
                     "status": result.status,
-                    "verdict": result.verdict,
-                    "notes": list(result.notes),
+                    "verdict": verdict(result, alert),
+                    "notes": [*result.notes, *alert.notes],
+                    "alert": alert.alert,
+                    "alert_status": alert.status,
+                    "alert_reading": alert.reading,
+                    "alert_since": alert.since,
+                    "last_alert": alert.last_alarm,
+                    "alert_events": alert.what,
+                    "alert_odds_ratio": alert.odds_ratio,
+                    "in_control_arl": alert.arl,
+                    "cusum_limit": _num(alert.limit),
+                    "direction": direction,
+                    "target": result.target,
+                    "variation": result.variation,
+                    "assurance": result.assurance,
+                    "segment_start": result.segment_start,
                 }
             )
     frame = (
@@ -225,6 +265,38 @@ def _control_charts(series: pd.DataFrame, scope: str) -> dict[str, pd.DataFrame]
         else pd.DataFrame()
     )
     return {"spc_points": frame, "spc_verdicts": pd.DataFrame(verdicts)}
+
+
+def _by_clinic(inputs: pd.DataFrame, clinic: pd.Series) -> dict[str, pd.DataFrame]:
+    """The alert inputs of each clinic, keeping what the case-mix fit said about itself."""
+    parts = {str(name): part for name, part in inputs.groupby(clinic.to_numpy(), sort=False)}
+    for part in parts.values():
+        part.attrs = dict(inputs.attrs)
+    return parts
+
+
+def _side_effect_chart(data: pd.DataFrame, direction: str, rebase, target):
+    from analysis.spc import laney_p_chart
+
+    frame = data[data["n"] > 0][["month", "events", "n"]]
+    return laney_p_chart(frame, direction=direction, rebase=rebase, target=target)
+
+
+def _satisfaction_chart(data: pd.DataFrame, direction: str, rebase, target):
+    from analysis.spc import xmr_chart
+
+    values = data[data["answered"] > 0][["month", "rating"]].rename(columns={"rating": "value"})
+    return xmr_chart(values, direction=direction, rebase=rebase, target=target)
+
+
+def _chart_points(result, alert) -> pd.DataFrame:
+    """The chart's points with the alert's month by month (observed, expected, CUSUM, limit, alarm)."""
+    months = alert.months.rename(
+        columns={"observed": "alert_observed", "expected": "alert_expected", "sessions": "alert_sessions"}
+    ).drop(columns=["segment", "score"])
+    merged = result.points.merge(months, on="month", how="left")
+    merged["alert"] = merged["alert"].astype("boolean").fillna(False).astype(bool)
+    return merged
 
 
 def _courses(sessions: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from derma.jsonvalues import plain, records
@@ -57,8 +58,8 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
                 for kind in ("clinician", "clinic")
             },
             "funnel_summaries": _funnel_summaries(run_query(con, "funnel_summaries", values)),
-            "control_charts": records(
-                run_query(con, "spc_verdicts", values)[["unit", "chart", "measure", "status", "verdict"]]
+            "control_charts": _control_charts(
+                run_query(con, "spc_verdicts", values), run_query(con, "spc_points", values)
             ),
             "courses": records(
                 run_query(con, "course_summaries", values)[
@@ -151,6 +152,35 @@ def _model_entry(row: pd.Series, effects: pd.DataFrame) -> dict:
             effects[["term", "label", "unit", "scale", "estimate", "ci_low", "ci_high", "p_value"]]
         ),
     }
+
+
+POINT_KEYS = ["month", "value", "centre", "lower", "upper", "special_cause", "rules"]
+
+
+def _control_charts(verdicts: pd.DataFrame, points: pd.DataFrame) -> list[dict]:
+    """One entry per unit and chart: the verdict, the alert and the monthly points (cli.md, v1.1)."""
+    entries = []
+    for row in verdicts.itertuples(index=False):
+        mine = points[(points["unit"] == row.unit) & (points["chart"] == row.chart)].sort_values("month")
+        mine = mine.assign(
+            month=mine["month"].map(lambda m: pd.Timestamp(m).strftime("%Y-%m")),
+            special_cause=mine["special_cause"].fillna(False).astype(bool),
+            rules=mine["rules"].map(
+                lambda r: [str(v) for v in r] if isinstance(r, list | tuple | np.ndarray) else []
+            ),
+        )
+        entries.append(
+            {
+                "unit": row.unit,
+                "chart": row.chart,
+                "measure": row.measure,
+                "status": row.status,
+                "verdict": row.verdict,
+                "alert": bool(row.alert) if pd.notna(row.alert) else False,
+                "points": records(mine[POINT_KEYS]),
+            }
+        )
+    return entries
 
 
 def _curve_entry(name: str, group: pd.DataFrame) -> dict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
-from importlib import resources
 
 import duckdb
 import pandas as pd
@@ -19,6 +18,7 @@ from derma.fitting import fit_everything
 from etl.access import NETWORK
 from etl.batch import LoadError, new_batch_id, software_version
 from etl.load import amend_snapshot
+from etl.schema_upgrade import add_missing_columns
 from etl.settings import Settings
 from etl.warehouse import connect_current, scalar
 from queries import run_query
@@ -139,7 +139,7 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
     )
 
     def write(target: duckdb.DuckDBPyConnection) -> None:
-        _add_new_columns(target)
+        add_missing_columns(target)  # a snapshot from an older version lacks the newer result columns
         _prune_runs(target, scope)
         for table, frame in tables.items():
             if frame is None or frame.empty:
@@ -160,32 +160,6 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
 
     published = amend_snapshot(settings, write)
     return ModelRun(run_id, scope, batch or "", seconds, published.snapshot_id)
-
-
-def _add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
-    """Give the model tables of a warehouse written by an older version the columns the schema added since.
-
-    The load creates tables only when missing, so without this a refresh would silently drop new
-    result columns (it inserts by the table's own column names).
-    """
-    schema = duckdb.connect()
-    try:
-        schema.execute(resources.files("etl").joinpath("schema.sql").read_text(encoding="utf-8"))
-        for table in MODEL_TABLES:
-            have = dict(_columns(con, table))
-            for name, kind in _columns(schema, table):
-                if name not in have:
-                    con.execute(f'alter table {table} add column "{name}" {kind}')
-    finally:
-        schema.close()
-
-
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
-    return con.execute(
-        "select column_name, data_type from information_schema.columns where table_name = $t "
-        "order by ordinal_position",
-        {"t": table},
-    ).fetchall()
 
 
 def _prune_runs(con: duckdb.DuckDBPyConnection, scope: str) -> None:

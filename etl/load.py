@@ -29,6 +29,7 @@ from etl.marts import build_marts, marts_are_current
 from etl.pseudonym import key_fingerprint, load_secret_key
 from etl.readers import RejectedFile, describe_read_error, detect_format, read_export
 from etl.reuse import unchanged_since_loaded
+from etl.schema_upgrade import add_missing_columns
 from etl.settings import Settings
 from etl.upsert import derive_session_numbers, record_batch, record_file, upsert_file
 from etl.warehouse import scalar
@@ -245,13 +246,16 @@ def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("use wh")
     con.execute(ddl)
     for column, kind in (
-        ("clinics", "varchar[]"),  # snapshots before v0.2
+        ("clinics", "varchar[]"),
         ("first_session_date", "date"),
         ("last_session_date", "date"),
-        ("mapping_name", "varchar"),  # snapshots before mappings (v0.2, issue 15)
-        ("mapping_sha256", "varchar"),
     ):
-        con.execute(f"alter table load_files add column if not exists {column} {kind}")
+        con.execute(
+            f"alter table load_files add column if not exists {column} {kind}"
+        )  # snapshots before v0.2
+    # Tables written by an older version: model results gained columns, load_files the mapping's
+    # name and sha256 (issue 15); schema.sql is the one list of what a current snapshot has.
+    add_missing_columns(con)
     con.execute("insert or replace into schema_info values ('schema_version', '1')")
     con.execute("use memory")
     con.execute("create or replace temp table _touched (clinic_id varchar, patient_key varchar)")

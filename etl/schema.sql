@@ -189,13 +189,18 @@ create table if not exists funnel_summaries (
 );
 create table if not exists spc_points (
     run_id varchar, unit varchar, chart varchar, measure varchar, month date, value double,
-    events double, n double, centre double, lower double, upper double, lower_2s double, upper_2s double,
-    in_baseline boolean, rule_beyond_limits boolean, rule_run boolean, rule_trend boolean,
-    rule_two_of_three boolean, special_cause boolean
+    events double, n double, z double, segment integer, in_baseline boolean, moving_range double,
+    mr_screened boolean, centre double, lower double, upper double, lower_2s double, upper_2s double,
+    special_cause boolean, special_cause_type varchar, point_type varchar, rules varchar[], target double,
+    alert_sessions bigint, alert_observed double, alert_expected double, cusum double, cusum_limit double,
+    alert boolean
 );
 create table if not exists spc_verdicts (
     run_id varchar, unit varchar, chart varchar, measure varchar, status varchar, verdict varchar,
-    notes varchar[]
+    notes varchar[], alert boolean, alert_status varchar, alert_reading varchar, alert_since date,
+    last_alert date, alert_events varchar, alert_odds_ratio double, in_control_arl double,
+    cusum_limit double, direction varchar, target double, variation varchar, assurance varchar,
+    segment_start date
 );
 create table if not exists course_curves (
     run_id varchar, indication varchar, session integer, at_risk bigint, satisfied bigint, censored bigint,

@@ -22,12 +22,22 @@ from reports.content import (
 )
 from reports.suppression import Rate
 
+ALERT_MEANING = (
+    "How to read this: a special cause on a chart (blue for the better, orange for the worse) follows the NHS "
+    "Making Data Count rules and turns up by chance in a few per cent of months. An alert is rarer: after "
+    "allowing for the patients treated, side effects or answers of 1–3 have run above the unit's own usual level "
+    "for long enough that chance alone would do this about once in 30 years per chart. An alert asks the manager "
+    "to investigate what changed."
+)
+
 
 def spc_section(r: Reader) -> Section:
     verdicts = r.q("spc_verdicts", unit=r.scope)
-    paragraphs = [f"{row.measure.capitalize()}: {row.verdict}." for row in verdicts.itertuples()] or [
-        "No control charts have been computed for this snapshot (run `derma models`)."
-    ]
+    paragraphs = [
+        f"{row.measure.capitalize()}: {row.verdict.rstrip('.')}." for row in verdicts.itertuples()
+    ] or ["No control charts have been computed for this snapshot (run `derma models`)."]
+    if not verdicts.empty:
+        paragraphs.append(ALERT_MEANING)
     figures = []
     for chart, percent, what in (
         ("side_effects_p_prime", True, "Side-effect rate (Laney p′ chart)"),
@@ -42,8 +52,8 @@ def spc_section(r: Reader) -> Section:
                 Figure(
                     what,
                     model_figures.spc(points, percent),
-                    "Each month's value against the centre line "
-                    "and 3-sigma limits of a frozen baseline; orange diamonds mark special causes.",
+                    "Each month against the centre line and 3-sigma limits of its segment's first 12 months; "
+                    "blue and orange mark special causes for the better and the worse, a red triangle an alert.",
                 )
             )
     latest = r.q("spc_points", unit=r.scope)["month"].max()

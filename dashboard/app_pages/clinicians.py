@@ -17,6 +17,16 @@ READING = (
     "ranked, and a point outside the lines is a reason to look closer, not a verdict."
 )
 
+SPC_READING = (
+    "Each point is a month. **Grey** points vary as usual (common cause). **Blue** points are a special cause "
+    "for the better and **orange** ones for the worse: a month beyond a control limit, 7 months in a row on one "
+    "side of the centre line, 7 months each higher (or lower) than the one before, or 2 of 3 months close to a "
+    "limit. Special causes are reasons to look and turn up by chance in a few per cent of months. The **red "
+    "triangle** is an alert: after allowing for the patients treated, side effects (or answers of 1–3) have run "
+    "above the clinic's own usual level for long enough that chance alone would do this about once in 30 years "
+    "per chart. An alert asks the manager to investigate. Limits restart where a change to the process is recorded."
+)
+
 src, f = ui.context()
 st.title("Clinicians & clinics")
 summary = data.funnel_summaries(src)
@@ -46,17 +56,13 @@ for unit_type, clinic, highlight in (
             st.caption(f"{unit_type.capitalize()} funnel: {note}")
 
 st.subheader("Control charts per month")
-st.caption(
-    "A control chart shows whether a month is within the usual range of variation. Grey lines are the "
-    "centre and the control limits; an orange diamond marks a special cause (a point beyond the limits, "
-    "a run of 8 on one side, a trend of 6 or 2 of 3 near a limit) worth investigating."
-)
+st.caption(SPC_READING)
 left, right = st.columns(2)
 with left:
     ui.chart(
         "Side-effect rate (Laney p′ chart)",
-        "Monthly side-effect rate per clinic with its centre line and "
-        "3-sigma limits adjusted for month-to-month variation.",
+        "Monthly side-effect rate per clinic with its centre line and 3-sigma limits (adjusted for "
+        "month-to-month variation); the icons say what the latest month shows.",
         model_figures.spc,
         data.spc_points(src, f.clinic_id, "side_effects_p_prime"),
         "clinicians_spc_side_effects",
@@ -65,8 +71,8 @@ with left:
 with right:
     ui.chart(
         "Mean satisfaction (XmR chart)",
-        "Monthly mean rating (1–5) per clinic with its centre line and "
-        "3-sigma limits from the month-to-month moving range.",
+        "Monthly mean rating (1–5) per clinic with its centre line and 3-sigma limits from the "
+        "month-to-month moving range; the alert counts answers of 1–3.",
         model_figures.spc,
         data.spc_points(src, f.clinic_id, "satisfaction_xmr"),
         "clinicians_spc_satisfaction",

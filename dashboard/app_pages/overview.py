@@ -57,7 +57,7 @@ with right:
     )
 
 unit = src.home_unit(f.clinic_id)
-st.subheader(f"Control-chart verdict: {unit}")
+st.subheader(f"Control charts and alerts: {unit}")
 verdicts = data.spc_verdicts(src, unit)
 if verdicts.empty:
     st.info(ui.NO_MODELS, icon=":material/model_training:")
@@ -65,6 +65,9 @@ for row in verdicts.itertuples():
     show = st.warning if kpis.attention(row.verdict) else st.info
     show(f"**{row.measure.capitalize()}** — {row.verdict}", icon=":material/monitoring:")
 st.caption(
-    "Verdicts come from control charts of the whole network or the selected clinic over all months; "
-    "the other filters do not apply to them. See *Clinicians & clinics* for the charts."
+    "An **alert** (shown in yellow) means that, after allowing for the patients treated, side effects or "
+    "dissatisfied patients have run above this unit's own usual level for long enough that chance alone would do "
+    "this about once in 30 years per chart: investigate what changed. A special cause on the chart without an alert "
+    "is worth a look but is often chance. Verdicts cover all months of the network or the selected clinic; the "
+    "other filters do not apply. See *Clinicians & clinics* for the charts."
 )

@@ -1,4 +1,4 @@
--- Control-chart points, limits and special-cause flags per month (Laney p-prime for side effects, XmR for satisfaction).
+-- Control-chart points per month: limits, Making Data Count rules and point types, and the risk-adjusted CUSUM alert.
 -- Grain: one row per unit, chart and month. The scope is 'network' (default) or a clinic id with its own fit.
 -- Params: $scope (text, optional), $unit (text, optional), $chart (text, optional)
 with runs as (

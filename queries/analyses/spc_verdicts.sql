@@ -1,4 +1,4 @@
--- Plain-words control-chart verdict for the latest month, per unit and chart.
+-- The latest month per unit and chart: the verdict in words, the alert, the variation and assurance icons.
 -- Grain: one row per unit and chart. The scope is 'network' (default) or a clinic id with its own fit.
 -- Params: $scope (text, optional), $unit (text, optional)
 with runs as (
