@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import data, uploads
 from dashboard.app_pages import _common as ui
 from dashboard.app_pages import _upload as parts
-from dashboard.filters import defaults
+from dashboard.filters import KEYS
 from derma.uploads import UploadError
 from etl.access import AccessDenied
 
@@ -32,7 +32,7 @@ inputs = (tuple((f.name, f.size, f.file_id) for f in files or []), repr(choice))
 
 
 def _commit(chosen, uploaded) -> None:
-    """Callback (runs before the sidebar is drawn): load, then show the new snapshot's months in the filters."""
+    """Callback (runs before the sidebar is drawn): load, then widen the month filter to the new snapshot's months."""
     try:
         st.session_state["upload_done"] = uploads.commit(who, parts.as_uploads(uploaded), chosen)
     except (UploadError, AccessDenied) as exc:
@@ -41,9 +41,9 @@ def _commit(chosen, uploaded) -> None:
     st.session_state.pop("upload_preview", None)
     st.session_state["upload_round"] = round_ + 1
     snapshot = data.snapshot()
-    if snapshot is not None:
-        for key, value in defaults(data.months(data.source(who, snapshot))).items():
-            st.session_state[key] = value
+    months = data.months(data.source(who, snapshot)) if snapshot is not None else []
+    if months:  # the month filter spans the new snapshot's months; the other filters stay as chosen
+        st.session_state[KEYS["months"]] = (months[0], months[-1])
 
 
 if "upload_failed" in st.session_state:
