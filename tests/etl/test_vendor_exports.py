@@ -50,6 +50,9 @@ TRANSFORMED = {
     },
 }
 
+#: The vendor's columns that are never stored (names, e-mail, free text), dropped at the door.
+PROTECTED = {ACME: ("Client Name", "Notes"), GLOW: ("Patient E-mail",)}
+
 
 @pytest.fixture(scope="module")
 def vendor(tmp_path_factory):
@@ -94,6 +97,7 @@ def test_a_vendor_export_loads_through_its_mapping_exactly_as_by_hand(vendor, na
     assert hand.files[0].mapping is None
     assert counts(through) == counts(matched) == counts(hand)
     assert through.files[0].quarantined > 0 and through.files[0].unchanged > 0  # messy rows and a repeat
+    assert through.files[0].dropped_columns == matched.files[0].dropped_columns == PROTECTED[name]
     sessions, quarantine = stored(given.data_dir)
     hand_sessions, hand_quarantine = stored(hand_settings.data_dir)
     assert sessions == hand_sessions and len(sessions) == through.files[0].inserted
@@ -160,3 +164,27 @@ def test_the_same_bytes_through_a_changed_mapping_are_read_again(tmp_path):
     changed.write_text(mapping.read_text().replace('"Dull Skin" = "texture"', '"Dull Skin" = "wrinkles"'))
     third = ingest([export], replace(settings), today=TODAY, mapping=changed)
     assert third.files[0].same_as_batch is None and third.files[0].updated > 0
+
+
+def test_an_older_snapshot_gains_the_mapping_columns_at_its_next_load(tmp_path):
+    frame = generate_sessions(clinics=1, patients=60, months=2, seed=3, end_month="2026-10")
+    written = write_vendor_exports(frame, tmp_path / "exports", messy_rate=0.0)
+    september, october = sorted(written.files)
+    settings = settings_in(tmp_path)
+    ingest([september], settings, today=TODAY, mapping=written.mappings[0])
+    con = duckdb.connect(str(settings.data_dir / "warehouse.duckdb"))
+    con.execute("alter table load_files drop column mapping_name")  # as a snapshot before mappings
+    con.execute("alter table load_files drop column mapping_sha256")
+    con.close()
+
+    ingest([october], settings, today=TODAY, mapping=written.mappings[0])
+    con = duckdb.connect(str(settings.data_dir / "warehouse.duckdb"), read_only=True)
+    lineage = con.execute(
+        "select file, mapping_name, mapping_sha256 from load_files order by file"
+    ).fetchall()
+    con.close()
+    digest = hashlib.sha256(written.mappings[0].read_bytes()).hexdigest()
+    assert lineage == [
+        (september.name, None, None),
+        (october.name, "Acme Aesthetics export (ETB-01)", digest),
+    ]
