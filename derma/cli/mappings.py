@@ -41,7 +41,11 @@ def check(file: Path) -> None:
     default=None,
     help="Write the mapping to this file (default: print it).",
 )
-@click.option("--sheet", default=None, help="The workbook sheet to read (default: sessions, else the first).")
+@click.option(
+    "--sheet",
+    default=None,
+    help="The workbook sheet to read (default: the sheet whose header fits the format best).",
+)
 @handled
 def suggest(export: Path, out: Path | None, sheet: str | None) -> None:
     """Propose a mapping for one export: headers, category values and the date format, guesses marked."""
