@@ -42,6 +42,10 @@ PAGES = [
         st.Page("app_pages/reports.py", title="Reports", icon=":material/description:", url_path="reports"),
         "can_download",
     ),
+    (
+        st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:", url_path="upload"),
+        "can_upload",
+    ),
 ]
 
 

@@ -177,16 +177,17 @@ def _reasons() -> dict[str, str]:
 def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out: str) -> None:
     """Create ``out`` (typed columns, ``problems``, ``_content``) and ``{out}_dups`` (repeated keys).
 
-    ``problems`` holds one ``{column, reason, value}`` per broken rule (values as in the file,
-    patient numbers masked); it is empty for a good row, and a row of the wrong shape has exactly one
+    ``problems`` holds one ``{column, reason, value}`` per broken rule (values as in the file, the
+    original cell where a mapping transformed the column, patient numbers masked); it is empty for a good row, and a row of the wrong shape has exactly one
     (``bad_shape``), with no value from the row.
     ``{out}_dups`` lists rows whose natural key occurs more than once in the file: ``kind`` is
     ``duplicate_in_file`` when the key has differing contents (every row of it is suspect) and
     ``repeat`` for a later identical copy (loaded once; the copy counts as unchanged).
     """
-    present = set(raw.plan.mapping)
+    present = set(raw.plan.mapping) | set(raw.plan.constants)
     cols = ", ".join(name if name in present else f"cast(null as varchar) as {name}" for name in TEXTS)
     cols += ", patient_key, _patient_issue"
+    cols += "".join(f", _orig_{name}" for name in raw.originals)
     vac = [v for v in c.VACUUM_COLUMNS if v in present]
     vac_raw = f"coalesce({', '.join(vac)})" if len(vac) > 1 else vac[0]
     vac_factor = "case " + " ".join(f"when {v} is not null then {c.VACUUM_COLUMNS[v]}" for v in vac) + " end"
@@ -202,6 +203,8 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
     )
     reasons = _reasons()
     shown = {"vacuum": "v_raw", "patient_id": _lit(MASK)}  # a patient number is never echoed
+    # A column a mapping transformed is shown as the export wrote it (the original cell).
+    shown.update({name: f"_orig_{name}" for name in raw.originals})
     structs = ", ".join(
         f"case when r_{col} is not null then {{'column': {'v_column' if col == 'vacuum' else _lit(col)}, "
         f"'reason': r_{col}, 'value': cast({shown.get(col, col)} as varchar)}} end"

@@ -65,7 +65,9 @@ create table if not exists load_files (
     loaded_at timestamp not null,
     clinics varchar[],
     first_session_date date,
-    last_session_date date
+    last_session_date date,
+    mapping_name varchar,
+    mapping_sha256 varchar
 );
 
 create table if not exists quarantine (

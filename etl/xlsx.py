@@ -19,8 +19,9 @@ import pyarrow as pa
 from etl import contract as c
 from etl.confine import memory_bytes, run_confined
 from etl.escaping import shown_name
+from etl.mapping import Mapping
 from etl.pseudonym import hmac_params
-from etl.readers import RawFile, RejectedFile, check_plan, project
+from etl.readers import RawFile, RejectedFile, check_plan, decimal_comma, plan_for, project
 from etl.warehouse import scalar
 
 #: CPU seconds and wall-clock seconds one workbook may take to parse.
@@ -42,8 +43,14 @@ def unpacked_size(path: Path) -> int:
 
 
 def read_xlsx(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, memory_limit: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    key: bytes,
+    memory_limit: str,
+    mapping: Mapping | None = None,
 ) -> RawFile:
+    """Read a workbook's sheet (the mapping's ``[source].sheet``, else ``sessions``, else the first)."""
     name = shown_name(path.name)
     size = unpacked_size(path)
     if size > c.MAX_XLSX_UNPACKED_BYTES:
@@ -51,9 +58,12 @@ def read_xlsx(
             f"{name}: the workbook unpacks to {size / 2**20:,.0f} MB, more than the "
             f"{c.MAX_XLSX_UNPACKED_BYTES // 2**20} MB an .xlsx export may hold; send it as CSV"
         )
+    request: dict[str, object] = {"path": str(path)}
+    if mapping is not None:
+        request.update(sheet=mapping.sheet, renames=mapping.columns, constants=list(mapping.constants))
     outcome = run_confined(
         "etl.xlsx_worker",
-        {"path": str(path)},
+        request,
         memory_bytes=memory_bytes(memory_limit) + XLSX_HEADROOM,
         cpu_seconds=XLSX_CPU_SECONDS,
         wall_seconds=XLSX_WALL_SECONDS,
@@ -70,16 +80,19 @@ def read_xlsx(
     except pa.ArrowInvalid:
         raise RejectedFile(f"{name}: unreadable xlsx file (its rows could not be read back)") from None
     header = json.loads(arrow.schema.metadata[b"header"])
-    plan = c.plan_header(header)
+    plan = plan_for(header, mapping)
     check_plan(path, plan)
     positions = {h: canonical for canonical, h in plan.mapping.items()}
+    step = project(plan, positions, "_xlsx", "_row", mapping)
     con.register("_xlsx", arrow)
     try:
         con.execute(
-            f"create or replace temp table {table} as {project(plan, positions, '_xlsx', '_row')}",
-            hmac_params(key),
+            f"create or replace temp table {table} as {step.sql}", {**hmac_params(key), **step.params}
         )
     finally:
         con.unregister("_xlsx")
     del arrow
-    return RawFile(table, "xlsx", plan, scalar(con, f"select count(*) from {table}"), decimal_comma=False)
+    rows = scalar(con, f"select count(*) from {table}")
+    return RawFile(
+        table, "xlsx", plan, rows, decimal_comma=decimal_comma(mapping, False), originals=step.originals
+    )
