@@ -9,6 +9,7 @@ import etl.fastpath
 from etl.load import ingest
 from etl.settings import Settings
 from sample_data.generator import generate_sessions
+from sample_data.vendors import write_vendor_exports
 from sample_data.writer import write_exports
 from tests.helpers import FIELDS, TODAY, row, write_csv
 
@@ -79,7 +80,7 @@ def snapshot_tables(settings: Settings) -> dict[str, list[tuple]]:
         con.close()
 
 
-def load_both_ways(tmp_path, paths, monkeypatch) -> tuple[dict, dict, list]:
+def load_both_ways(tmp_path, paths, monkeypatch, **options) -> tuple[dict, dict, list]:
     """Load ``paths`` through the one-pass path and through the text path into two fresh warehouses."""
     streamed = []
     real = etl.fastpath.stream_csv
@@ -91,9 +92,9 @@ def load_both_ways(tmp_path, paths, monkeypatch) -> tuple[dict, dict, list]:
     fast = Settings.from_env(data_dir=tmp_path / "fast", memory_limit="1GB", threads=2)
     text = Settings.from_env(data_dir=tmp_path / "text", memory_limit="1GB", threads=2)
     monkeypatch.setattr(etl.fastpath, "stream_csv", spied)
-    fast_result = ingest(paths, fast, today=TODAY)
+    fast_result = ingest(paths, fast, today=TODAY, **options)
     monkeypatch.setattr(etl.fastpath, "stream_csv", lambda *_, **__: None)
-    text_result = ingest(paths, text, today=TODAY)
+    text_result = ingest(paths, text, today=TODAY, **options)
     counts = [(f.file, f.status, f.rows, f.inserted, f.unchanged, f.quarantined) for f in fast_result.files]
     assert counts == [
         (f.file, f.status, f.rows, f.inserted, f.unchanged, f.quarantined) for f in text_result.files
@@ -157,3 +158,15 @@ def test_a_ragged_file_falls_back_to_the_text_path_and_leaves_nothing_of_the_fir
     for table in text:
         assert fast[table] == text[table], table
     assert [(r[1], r[4]) for r in fast["quarantine"]] == [(51, "bad_shape")]
+
+
+def test_a_vendor_csv_through_its_mapping_stores_the_same_as_the_text_path(tmp_path, monkeypatch):
+    frame = generate_sessions(clinics=2, patients=150, months=2, seed=11, end_month="2026-10")
+    written = write_vendor_exports(frame, tmp_path / "exports", messy_rate=0.06, seed=11)
+    export = next(p for p in written.files if p.suffix == ".csv")
+    mapping = next(p for p in written.mappings if p.name != "glow.toml")
+    fast, text, streamed = load_both_ways(tmp_path, [export], monkeypatch, mapping=mapping)
+    assert streamed == [export.name]
+    for table in text:
+        assert fast[table] == text[table], table
+    assert fast["quarantine"] and fast["sessions"]
