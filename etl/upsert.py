@@ -93,7 +93,8 @@ def upsert_file(
             where len(r.problems) = 0
         )
         select i.*, case when s.session_id is null then 'insert' when {same} then 'unchanged' else 'update' end
-                    as action
+                    as action,
+               s.patient_key as _stored_patient_key
         from good as i
         left join wh.sessions as s on s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
     inserted, updated, unchanged_new, clinics, first, last = con.execute(
@@ -136,9 +137,8 @@ def upsert_file(
     con.execute("begin transaction")
     try:
         # A corrected row may name another patient: the one it leaves is renumbered too.
-        con.execute("""insert into _touched select s.clinic_id, s.patient_key
-                       from wh.sessions as s inner join _incoming as i using (clinic_id, session_id)
-                       where i.action = 'update' and s.patient_key <> i.patient_key""")
+        con.execute("""insert into _touched select clinic_id, _stored_patient_key from _incoming
+                       where action = 'update' and _stored_patient_key <> patient_key""")
         con.execute("""delete from wh.sessions s using _incoming i
                        where i.action = 'update' and s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
         con.execute(
