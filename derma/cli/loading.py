@@ -69,8 +69,9 @@ def sample(out, clinics, patients, months, seed, messy_rate, end_month, fmt) -> 
 @data_dir_option
 @format_option("text", "json", default="text")
 @click.option("--skip-models", is_flag=True, help="Do not refresh the model results after the load.")
+@click.option("--notify", is_flag=True, help="After the load, send the alerts (as 'derma alerts --send').")
 @handled
-def ingest(paths, data_dir, fmt, skip_models) -> None:
+def ingest(paths, data_dir, fmt, skip_models, notify) -> None:
     """Load files and folders of exports as one atomic batch and publish a new snapshot."""
     from etl.load import ingest as run_ingest
 
@@ -85,6 +86,10 @@ def ingest(paths, data_dir, fmt, skip_models) -> None:
         print_ingest(result)
     if not skip_models:
         refresh_after_load(settings)
+    if notify:
+        from derma.cli.delivery import notify_after_load
+
+        notify_after_load(settings)
     if result.any_rejected:
         sys.exit(EXIT_FAILED)
 
