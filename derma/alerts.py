@@ -41,6 +41,16 @@ def alerts_for(settings: Settings, month: str) -> dict:
     return {"month": month, "alerts": found, "notes": notes}
 
 
+def latest_data_month(settings: Settings) -> str | None:
+    """The month (``YYYY-MM``) of the newest session in the warehouse, or None when it is empty."""
+    _snapshot, con = connect_current(settings.data_dir)
+    try:
+        last = run_query(con, "data_freshness", {})["last_session_date"].max()
+    finally:
+        con.close()
+    return None if pd.isna(last) else pd.Timestamp(last).strftime("%Y-%m")
+
+
 def _chart_alerts(con, first, notes: list[str]) -> list[dict]:
     points = run_query(con, "spc_points", {"scope": NETWORK})
     if points.empty:

@@ -90,11 +90,16 @@ def notify_alerts(settings, report: dict) -> bool:
 
 
 def notify_after_load(settings) -> None:
-    """``derma ingest --notify``: the last complete month's alerts, sent; a failure is reported, never raised."""
-    from derma.alerts import alerts_for
+    """``derma ingest --notify``: the alerts of the month the data reaches, sent; a failure is reported, never raised.
+
+    The month is the last complete month, or the latest month with sessions when the data ends earlier
+    (a load of last year's files alerts on their last month, not on months nobody has loaded yet).
+    """
+    from derma.alerts import alerts_for, latest_data_month
 
     try:
-        report = alerts_for(settings, last_complete_month(dt.date.today()))
+        month = min(last_complete_month(dt.date.today()), latest_data_month(settings) or "9999-12")
+        report = alerts_for(settings, month)
         click.echo(f"alerts for {report['month']}: {len(report['alerts'])}", err=True)
         if not notify_alerts(settings, report):
             click.echo("derma: the batch is loaded, but some alerts were not delivered (see above)", err=True)
