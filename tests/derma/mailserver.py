@@ -23,7 +23,7 @@ class Inbox:
     mails: list[email.message.EmailMessage] = field(default_factory=list)
     refuse: list[str] = field(default_factory=list)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):  # noqa: ARG002 - aiosmtpd's hook signature
         if self.refuse:
             return self.refuse.pop(0)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)

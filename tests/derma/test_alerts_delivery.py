@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -54,9 +55,9 @@ def planted(writable_warehouse, tmp_path):
 
 
 class Hook(BaseHTTPRequestHandler):
-    received: list = []
+    received: ClassVar[list] = []
 
-    def do_POST(self):  # noqa: N802 - http.server's hook name
+    def do_POST(self):
         Hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
         self.send_response(204)
         self.end_headers()
