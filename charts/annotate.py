@@ -148,3 +148,27 @@ def target_verdicts(kpis: pd.DataFrame, targets: Iterable[Mapping], rebase: Sequ
         rows,
         columns=["measure", "label", "value", "direction", "assurance", "words", "lower", "upper", "months"],
     )
+
+
+def spc_with_notes(points: pd.DataFrame, percent: bool, notes_by_unit: Mapping[str, list]) -> go.Figure:
+    """The control chart of each unit (``charts.spc_figure.spc``) with that unit's notes on its own row."""
+    from charts.spc_figure import spc
+
+    fig = spc(points, percent)
+    for row, unit in enumerate(dict.fromkeys(points["unit"]), start=1):
+        add_notes(fig, notes_by_unit.get(unit, []), row=row, col=1)
+    return fig
+
+
+def rates_with_notes(kpis: pd.DataFrame, notes: list, verdicts: pd.DataFrame) -> go.Figure:
+    """The monthly rates (``charts.figures.monthly_rates``) with notes and the targets' lines and verdicts."""
+    from charts.figures import monthly_rates
+
+    fig = monthly_rates(kpis)
+    for col in (1, 2):
+        add_notes(fig, notes, row=1, col=col)
+    columns = {"pct_satisfied": 1, "side_effect_rate": 2}
+    for row in verdicts.itertuples() if not verdicts.empty else ():
+        if row.measure in columns:
+            add_target(fig, row.value, row.words, row=1, col=columns[row.measure])
+    return fig
