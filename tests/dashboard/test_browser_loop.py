@@ -75,6 +75,7 @@ def click_point(page, key: str, index: int = 0) -> None:
     """A real click on the ``index``-th drawn marker of the chart with widget key ``key``; waits for the rerun."""
     points = page.locator(f".st-key-{key} .scatterlayer .trace .points path")
     points.first.wait_for()
+    points.nth(index).scroll_into_view_if_needed()
     box = points.nth(index).bounding_box()
     expect_rerun(page)
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -161,6 +162,8 @@ def test_the_analyst_clicks_a_month_a_control_chart_point_and_a_settings_band(se
 def test_the_analyst_sets_a_network_target_and_sees_it_on_the_trend_with_its_verdict(server, as_user):
     page = as_user(ANN)
     open_page(page, f"{server.url}/notes")
+    page.locator(".st-key-targets_measure input").click()
+    page.get_by_role("option", name="% satisfied", exact=True).click()
     page.locator(".st-key-targets_value input").fill("85")
     expect_rerun(page)
     page.get_by_role("button", name="Save target").click()
