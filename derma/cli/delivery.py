@@ -10,7 +10,6 @@ import click
 from derma.cli.base import (
     EXIT_FAILED,
     Failure,
-    _user,
     data_dir_option,
     format_option,
     handled,
@@ -66,6 +65,7 @@ def alerts(month, send, data_dir, fmt) -> None:
     """The alerts in force for a month: control-chart alerts, clinics whose data stopped, jumps in quarantined rows."""
     from derma.alerts import alert_text, alerts_for
     from derma.delivery.mail import check_configured
+    from derma.delivery.webhook import check_webhook
     from reports.content import month_bounds
 
     settings = settings_for(data_dir)
@@ -76,6 +76,7 @@ def alerts(month, send, data_dir, fmt) -> None:
         raise Failure(one_line(exc)) from None
     if send:
         check_configured(settings)
+        check_webhook(settings)
     report = alerts_for(settings, month)
     click.echo(json.dumps(report) if fmt == "json" else alert_text(report))
     if send and not notify_alerts(settings, report):
@@ -105,7 +106,3 @@ def notify_after_load(settings) -> None:
             click.echo("derma: the batch is loaded, but some alerts were not delivered (see above)", err=True)
     except Exception as exc:  # noqa: BLE001 - the load stands whatever delivery does
         click.echo(f"derma: the batch is loaded, but the alerts were not sent: {one_line(exc)}", err=True)
-
-
-def operator() -> str:
-    return _user()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from derma.delivery.mail import Mail, Sent, check_configured, send_all
 from derma.delivery.recipients import alert_plan, report_plan
-from derma.delivery.webhook import post_alerts
+from derma.delivery.webhook import check_webhook, post_alerts
 from etl.access import NETWORK, load_roles
 from etl.settings import Settings
 
@@ -55,6 +55,7 @@ def send_reports(
 def send_alerts(settings: Settings, report: dict, *, backoff: float | None = None) -> Delivery:
     """Mail each person the alerts of the clinics they may see; POST all of them to the webhook if one is set."""
     check_configured(settings)
+    check_webhook(settings)
     plan, skipped = alert_plan(load_roles(settings.roles_file), report["alerts"])
     mails = [
         Mail(

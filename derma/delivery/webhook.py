@@ -12,6 +12,15 @@ from derma.delivery.mail import ATTEMPTS, BACKOFF_S, TIMEOUT_S, DeliveryError, S
 from etl.settings import Settings
 
 
+def check_webhook(settings: Settings) -> None:
+    """A :class:`DeliveryError` before anything is sent when ``DERMA_WEBHOOK_URL`` is set but unusable."""
+    url = settings.webhook_url
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DeliveryError("DERMA_WEBHOOK_URL must be an http:// or https:// address")
+
+
 def post_alerts(
     settings: Settings,
     payload: dict,
@@ -24,9 +33,8 @@ def post_alerts(
     url = settings.webhook_url
     if not url:
         return None
+    check_webhook(settings)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DeliveryError("DERMA_WEBHOOK_URL must be an http:// or https:// address")
     shown = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{parts.path}"
     body = json.dumps(payload).encode("utf-8")
     error, tries = None, 0

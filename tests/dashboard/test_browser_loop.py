@@ -15,7 +15,7 @@ from etl.userdata import read
 from etl.warehouse import connect_current
 from queries import run_query
 from tests.dashboard.browser import expect_rerun, serve, settle
-from tests.dashboard.test_browser_access import HEADER, PROBLEMS, text
+from tests.dashboard.test_browser_access import GRIDS_DRAWN, HEADER, PROBLEMS, text
 from tests.dashboard.users import ANA, ANN, OTHERS, ROLES
 
 DRILL = "Behind this point"
@@ -81,6 +81,7 @@ def click_point(page, key: str, index: int = 0) -> None:
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     settle(page, 60_000)
     page.get_by_text(DRILL).first.wait_for(timeout=30_000)
+    page.wait_for_function(GRIDS_DRAWN, timeout=30_000)  # a grid's accessible table follows its canvas
 
 
 def figure_text(page, key: str) -> str:
