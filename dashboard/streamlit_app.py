@@ -35,6 +35,12 @@ PAGES = [
         None,
     ),
     (
+        st.Page(
+            "app_pages/notes.py", title="Notes & targets", icon=":material/sticky_note_2:", url_path="notes"
+        ),
+        None,
+    ),
+    (
         st.Page("app_pages/sql.py", title="SQL", icon=":material/database:", url_path="sql"),
         "can_named_queries",
     ),

@@ -16,10 +16,17 @@ from etl.contract import INDICATIONS, TREATMENT_AREAS
 PO_CHECK_MAX_SESSIONS = 200_000
 
 
-def fit_everything(sessions: pd.DataFrame, scope: str, series: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def fit_everything(
+    sessions: pd.DataFrame,
+    scope: str,
+    series: pd.DataFrame,
+    rebase: Mapping[str, Sequence] | None = None,
+    targets: Mapping[tuple[str, str], object] | None = None,
+) -> dict[str, pd.DataFrame]:
     """Every model result for one scope, as frames shaped like the warehouse's model tables.
 
-    ``series`` is the ``monthly_series`` query of the scope (the control charts read the marts' counts).
+    ``series`` is the ``monthly_series`` query of the scope (the control charts read the marts' counts);
+    ``rebase`` and ``targets`` are the recorded process changes and targets (``derma.annotations``).
     """
     from analysis.curves import fit_outcome_models, model_curves
     from analysis.proportional_odds import check_proportional_odds
@@ -68,7 +75,7 @@ def fit_everything(sessions: pd.DataFrame, scope: str, series: pd.DataFrame) -> 
         "settings_explorer": _explorer(fits, sessions),
     }
     tables.update(_funnels(sessions, scope))
-    tables.update(_control_charts(series, sessions, scope))
+    tables.update(_control_charts(series, sessions, scope, rebase, targets))
     tables.update(_courses(sessions))
     return tables
 

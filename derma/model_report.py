@@ -7,10 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 
+from derma.annotations import annotations, targets_of
 from derma.jsonvalues import plain, records
 from etl.access import NETWORK
 from etl.batch import LoadError
 from etl.settings import Settings
+from etl.userdata import read as read_userdata
 from etl.warehouse import connect_current
 from queries import run_query
 
@@ -61,6 +63,8 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
             "control_charts": _control_charts(
                 run_query(con, "spc_verdicts", values), run_query(con, "spc_points", values)
             ),
+            "annotations": annotations(read_userdata(settings), scope),
+            "targets": targets_of(read_userdata(settings), scope),
             "courses": records(
                 run_query(con, "course_summaries", values)[
                     [

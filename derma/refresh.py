@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from derma.annotations import chart_inputs, stamped, units_of
 from derma.fitting import fit_everything
 from etl.access import NETWORK
 from etl.batch import LoadError, new_batch_id, software_version
 from etl.load import amend_snapshot
 from etl.schema_upgrade import add_missing_columns
 from etl.settings import Settings
+from etl.userdata import read as read_userdata
 from etl.warehouse import connect_current, scalar
 from queries import run_query
 
@@ -122,7 +124,9 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
         con.close()
     started = time.perf_counter()
     run_id = new_batch_id(dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    tables = fit_everything(sessions, scope, series)
+    rebase, targets, stamps = chart_inputs(read_userdata(settings), units_of(series, scope))
+    tables = fit_everything(sessions, scope, series, rebase, targets)
+    tables["spc_verdicts"] = stamped(tables["spc_verdicts"], stamps)
     seconds = time.perf_counter() - started
     tables["model_runs"] = pd.DataFrame(
         [

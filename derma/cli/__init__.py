@@ -3,7 +3,16 @@
 Each command group lives in its own module and registers itself on :data:`main` when imported.
 """
 
-from derma.cli import loading, mappings, modelling, reading, reporting, serving  # noqa: F401 - registers the commands
+from derma.cli import (  # noqa: F401 - registers the commands
+    delivery,
+    loading,
+    mappings,
+    modelling,
+    notes,
+    reading,
+    reporting,
+    serving,
+)
 from derma.cli.base import main
 
 __all__ = ["main"]

@@ -99,8 +99,9 @@ def sample(out, clinics, patients, months, seed, messy_rate, end_month, fmt, sty
 @data_dir_option
 @format_option("text", "json", default="text")
 @click.option("--skip-models", is_flag=True, help="Do not refresh the model results after the load.")
+@click.option("--notify", is_flag=True, help="After the load, send the alerts (as 'derma alerts --send').")
 @handled
-def ingest(paths, mapping, dry_run, data_dir, fmt, skip_models) -> None:
+def ingest(paths, mapping, dry_run, data_dir, fmt, skip_models, notify) -> None:
     """Load files and folders of exports as one atomic batch and publish a new snapshot."""
     from etl.load import ingest as run_ingest
 
@@ -123,6 +124,10 @@ def ingest(paths, mapping, dry_run, data_dir, fmt, skip_models) -> None:
         print_ingest(result)
     if not skip_models and not dry_run:
         refresh_after_load(settings)
+    if notify and not dry_run:
+        from derma.cli.delivery import notify_after_load
+
+        notify_after_load(settings)
     if result.any_rejected:
         sys.exit(EXIT_FAILED)
 
