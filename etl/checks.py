@@ -77,9 +77,12 @@ def _bool(col: str) -> str:
 
 
 def _category(col: str, name: str) -> str:
+    """A category's canonical value, or NULL. A value written exactly as canonical is kept without
+    the regular expression (most rows; the key of a canonical value is itself, and it is the first
+    match)."""
     pairs = [(v, v) for v in c.CATEGORIES[name]] + list(c.SYNONYMS.get(name, {}).items())
     whens = " ".join(f"when {_lit(k)} then {_lit(v)}" for k, v in pairs)
-    return f"(case {_key(col)} {whens} end)"
+    return f"(case when {col} in {_in_list(c.CATEGORIES[name])} then {col} else (case {_key(col)} {whens} end) end)"
 
 
 def _int_of(num: str) -> str:
@@ -193,10 +196,8 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
     )
     roman = " ".join(f"when {_lit(k)} then {v}" for k, v in c.ROMAN.items())
     # A decimal comma is accepted only in ';'-delimited files; NaN and infinities are not numbers.
-    numbers = ", ".join(
-        f"(case when isfinite(try_cast({n}_text as double)) then try_cast({n}_text as double) end) as n_{n}"
-        for n in NUMBERS
-    )
+    numbers = ", ".join(f"try_cast({n}_text as double) as d_{n}" for n in NUMBERS)
+    finite = ", ".join(f"case when isfinite(d_{n}) then d_{n} end as n_{n}" for n in NUMBERS)
     texts = ", ".join(
         f"(case when $decimal_comma then replace({n}, ',', '.') else {n} end) as {n}_text" for n in NUMBERS
     )
@@ -214,7 +215,7 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
     con.execute(
         f"""create or replace temp table {out} as
         with base as (
-            select {raw.row_expr} as _row, _bad_record, {cols}, {vac_raw} as v_raw, {vac_column} as v_column,
+            select {raw.row_expr or "cast(null as bigint)"} as _row, _bad_record, {cols}, {vac_raw} as v_raw, {vac_column} as v_column,
                    {vac_factor} as v_factor, concat({", ".join(sorted(present - {"patient_id"}))}) as _all
             from {raw.table}
         ),
@@ -238,6 +239,9 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
                             lambda x: x <> '') as t_codes
             from texts
         ),
+        numbered as (
+            select *, {finite} from parsed
+        ),
         typed as (
             select *,
                 round(n_v_raw * v_factor, 2) as t_vacuum,
@@ -247,7 +251,7 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
                 {_int_of("n_birth_year")} as t_birth_year,
                 {_int_of("n_satisfaction")} as t_satisfaction,
                 len(list_filter(t_codes, lambda x: x <> 'none')) > 0 as t_has_effect
-            from parsed
+            from numbered
         ),
         judged as (
             select *, {", ".join(f"{sql} as r_{col}" for col, sql in reasons.items())}
@@ -278,20 +282,30 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
                  else [] end as problems,
             hash({", ".join(TEXTS)}, patient_key) as _content
         from judged""",
-        {"today": today, "decimal_comma": raw.decimal_comma},
+        {**raw.params, "today": today, "decimal_comma": raw.decimal_comma},
     )
-    # Natural keys seen more than once (a small table: most files have none).
+    if raw.row_expr is None:
+        # Read in the same statement: the rows were stored in the file's order (as the readers' own
+        # tables are), so the row number is the place in ``out``.
+        con.execute(f"update {out} set _row = rowid + 1")
+    # Natural keys seen more than once (a small table: most files have none). The pass over every
+    # row only counts each key; the contents are compared for the few repeated keys alone (counting
+    # distinct contents of every key cost three times as much at 1M rows).
     con.execute(
         f"""create or replace temp table {out}_dups as
         with repeated_keys as (
-            select clinic_id, session_id, count(distinct _content) as versions
+            select clinic_id, session_id
             from {out} where clinic_id is not null and session_id is not null
             group by clinic_id, session_id having count(*) > 1
         ),
+        repeated as (
+            select r._row, r.clinic_id, r.session_id, r._content
+            from {out} as r semi join repeated_keys as k using (clinic_id, session_id)
+        ),
         versions as (
-            select r._row, k.versions,
-                   min(r._row) over (partition by r.clinic_id, r.session_id, r._content) as first_row
-            from {out} as r inner join repeated_keys as k using (clinic_id, session_id)
+            select _row, count(distinct _content) over (partition by clinic_id, session_id) as versions,
+                   min(_row) over (partition by clinic_id, session_id, _content) as first_row
+            from repeated
         )
         select _row, case when versions > 1 then 'duplicate_in_file' else 'repeat' end as kind
         from versions where versions > 1 or _row > first_row"""

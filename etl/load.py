@@ -22,12 +22,12 @@ from etl.batch import (
     new_batch_id,
     regular_file_digest,
 )
-from etl.checks import check_rows
 from etl.escaping import shown_name
+from etl.fastpath import read_checked
 from etl.mapping import Mapping, MappingChooser
 from etl.marts import build_marts, marts_are_current
 from etl.pseudonym import key_fingerprint, load_secret_key
-from etl.readers import RejectedFile, describe_read_error, detect_format, read_export
+from etl.readers import RejectedFile, describe_read_error, detect_format
 from etl.reuse import unchanged_since_loaded
 from etl.schema_upgrade import add_missing_columns
 from etl.settings import Settings
@@ -291,8 +291,7 @@ def _load_file(con, path: Path, seq: int, batch: _Batch) -> FileResult:
         return reused
     memory_limit = batch.settings.memory_limit
     try:
-        raw = read_export(con, path, "_raw", batch.key, memory_limit=memory_limit, mapping=mapping)
-        check_rows(con, raw, batch.today, "_rows")
+        raw = read_checked(con, path, batch.key, batch.today, memory_limit=memory_limit, mapping=mapping)
     except duckdb.InterruptException:
         raise  # Ctrl-C: the batch stops, nothing is published
     except (RejectedFile, duckdb.Error, MemoryError) as exc:

@@ -21,7 +21,7 @@ import csv
 import gzip
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -62,8 +62,12 @@ class RawFile:
     plan: c.HeaderPlan
     rows: int
     decimal_comma: bool
-    row_expr: str = "_row"  # SQL giving the 1-based data-row number in ``table``
+    #: SQL giving the 1-based data-row number in ``table``; None when ``table`` is a SELECT read in
+    #: the same statement as the checks, whose output numbers its rows in the file's order
+    row_expr: str | None = "_row"
     originals: tuple[str, ...] = ()  # columns a mapping transformed; ``_orig_<column>`` holds the cell
+    #: parameters ``table`` binds when it is a SELECT (``etl/fastpath.py``)
+    params: dict[str, object] = field(default_factory=dict)
 
 
 def detect_format(path: Path) -> str | None:
@@ -260,6 +264,16 @@ def sniff_header(path: Path) -> tuple[list[str], str]:
     return best
 
 
+def csv_options(limit: int) -> str:
+    """``read_csv`` options of every CSV read: the delimiter, columns and patient key are bound."""
+    # The record limit is given to both readers: without it DuckDB's parallel reader silently drops a
+    # record longer than its default (2 MB) instead of failing.
+    return (
+        "delim=$delim, header=true, quote='\"', escape='\"', encoding='utf-8', auto_detect=false, "
+        f"columns=$columns, max_line_size={limit}, buffer_size={2 * limit}"
+    )
+
+
 def _read_csv(
     con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, limit: int, mapping: Mapping | None
 ) -> RawFile:
@@ -268,12 +282,7 @@ def _read_csv(
     check_plan(path, plan)
     names = [f"c{i}" for i in range(len(header))]
     positions = dict(zip(header, names, strict=True))
-    # The record limit is given to both readers: without it DuckDB's parallel reader silently drops a
-    # record longer than its default (2 MB) instead of failing.
-    options = (
-        "delim=$delim, header=true, quote='\"', escape='\"', encoding='utf-8', auto_detect=false, "
-        f"columns=$columns, max_line_size={limit}, buffer_size={2 * limit}"
-    )
+    options = csv_options(limit)
     params: dict[str, object] = {"path": str(path), "delim": delimiter, **hmac_params(key)}
     params["columns"] = dict.fromkeys(names, "VARCHAR")
     # One pass from file to pseudonymised table; the table's rowid keeps the file's order (row = rowid + 1).

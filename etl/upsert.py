@@ -93,7 +93,8 @@ def upsert_file(
             where len(r.problems) = 0
         )
         select i.*, case when s.session_id is null then 'insert' when {same} then 'unchanged' else 'update' end
-                    as action
+                    as action,
+               s.patient_key as _stored_patient_key
         from good as i
         left join wh.sessions as s on s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
     inserted, updated, unchanged_new, clinics, first, last = con.execute(
@@ -135,6 +136,9 @@ def upsert_file(
     )
     con.execute("begin transaction")
     try:
+        # A corrected row may name another patient: the one it leaves is renumbered too.
+        con.execute("""insert into _touched select clinic_id, _stored_patient_key from _incoming
+                       where action = 'update' and _stored_patient_key <> patient_key""")
         con.execute("""delete from wh.sessions s using _incoming i
                        where i.action = 'update' and s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
         con.execute(
@@ -167,11 +171,19 @@ def upsert_file(
 
 
 def derive_session_numbers(con: duckdb.DuckDBPyConnection) -> None:
-    """Number each touched patient's sessions in date order where the file gave no number."""
+    """Number each touched patient's sessions in date order where the file gave no number.
+
+    Only patients with at least one unnumbered session are ranked: a patient whose every session
+    came with its number has nothing to derive, and most exports number every session (ranking
+    every touched patient's sessions cost a second sort of the whole batch).
+    """
     con.execute("""update wh.sessions s set session_number = d.n
         from (select clinic_id, session_id,
                      row_number() over (partition by patient_key order by session_date, session_id) as n
-              from wh.sessions where patient_key in (select patient_key from _touched)) d
+              from wh.sessions
+              where patient_key in (select patient_key from wh.sessions
+                                    where reported_session_number is null
+                                      and patient_key in (select patient_key from _touched))) d
         where s.clinic_id = d.clinic_id and s.session_id = d.session_id
           and s.reported_session_number is null and s.session_number is distinct from d.n""")
 
