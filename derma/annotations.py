@@ -20,7 +20,7 @@ import pandas as pd
 from analysis.spc import Target as ChartTarget
 from etl.access import NETWORK
 from etl.load import amend_snapshot
-from etl.schema_upgrade import add_missing_columns
+from etl.schema_upgrade import add_missing_columns, insert_frame
 from etl.settings import Settings
 from etl.userdata import MEASURES, UserData, read
 from etl.warehouse import connect_current
@@ -121,17 +121,7 @@ def redraw_charts(settings: Settings, scope: str = NETWORK) -> str | None:
             target.execute(f"delete from {table} where run_id = $r", {"r": run_id})
             if frame.empty:
                 continue
-            columns = [
-                r[0]
-                for r in target.execute(
-                    "select column_name from information_schema.columns where table_name = $t "
-                    "order by ordinal_position",
-                    {"t": table},
-                ).fetchall()
-            ]
-            target.register("_frame", frame.assign(run_id=run_id).reindex(columns=columns))
-            target.execute(f"insert into {table} select * from _frame")
-            target.unregister("_frame")
+            insert_frame(target, table, frame.assign(run_id=run_id))
 
     return amend_snapshot(settings, write).snapshot_id
 

@@ -19,7 +19,7 @@ from derma.fitting import fit_everything
 from etl.access import NETWORK
 from etl.batch import LoadError, new_batch_id, software_version
 from etl.load import amend_snapshot
-from etl.schema_upgrade import add_missing_columns
+from etl.schema_upgrade import add_missing_columns, insert_frame
 from etl.settings import Settings
 from etl.userdata import read as read_userdata
 from etl.warehouse import connect_current, scalar
@@ -148,19 +148,7 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
         for table, frame in tables.items():
             if frame is None or frame.empty:
                 continue
-            frame = frame.copy()
-            frame["run_id"] = run_id
-            columns = [
-                r[0]
-                for r in target.execute(
-                    "select column_name from information_schema.columns where table_name = $t "
-                    "order by ordinal_position",
-                    {"t": table},
-                ).fetchall()
-            ]
-            target.register("_frame", frame.reindex(columns=columns))
-            target.execute(f"insert into {table} select * from _frame")
-            target.unregister("_frame")
+            insert_frame(target, table, frame.assign(run_id=run_id))
 
     published = amend_snapshot(settings, write)
     return ModelRun(run_id, scope, batch or "", seconds, published.snapshot_id)

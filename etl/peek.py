@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +18,9 @@ import duckdb
 import pyarrow as pa
 
 from etl import contract as c
-from etl.confine import memory_bytes, run_confined
 from etl.escaping import shown_name
 from etl.readers import RejectedFile, describe_read_error, detect_format, record_limit, sniff_header
-from etl.xlsx import XLSX_CPU_SECONDS, XLSX_HEADROOM, XLSX_WALL_SECONDS, unpacked_size
+from etl.xlsx import run_worker
 
 #: The memory one look may use (an export read for a suggestion, not a load).
 PEEK_MEMORY = "1GB"
@@ -86,8 +84,8 @@ def _fitting(header: tuple[str, ...]) -> int:
 
 
 def _workbook_header(path: Path, sheet: str | None) -> Peek:
-    outcome = _run_worker({"path": str(path), "headers_only": True}, path)
-    sheets = tuple((name, tuple(header)) for name, header in json.loads(outcome)["sheets"])
+    output = run_worker(path, {"path": str(path), "headers_only": True}, PEEK_MEMORY, "a look at it may use")
+    sheets = tuple((name, tuple(header)) for name, header in json.loads(output)["sheets"])
     names = [name for name, _ in sheets]
     if sheet is not None and sheet not in names:
         raise RejectedFile(
@@ -99,28 +97,6 @@ def _workbook_header(path: Path, sheet: str | None) -> Peek:
         best = max(sheets, key=lambda s: (_fitting(s[1]), s[0] == default))
         sheet = default if _fitting(best[1]) == _fitting(dict(sheets)[default]) else best[0]
     return Peek(path, "xlsx", list(dict(sheets)[sheet]), sheet=sheet, sheets=sheets)
-
-
-def _run_worker(request: dict, path: Path) -> bytes:
-    name = shown_name(path.name)
-    size = unpacked_size(path)
-    if size > c.MAX_XLSX_UNPACKED_BYTES:
-        raise RejectedFile(f"{name}: the workbook unpacks to {size / 2**20:,.0f} MB; send it as CSV")
-    outcome = run_confined(
-        "etl.xlsx_worker",
-        request,
-        memory_bytes=memory_bytes(PEEK_MEMORY) + XLSX_HEADROOM,
-        cpu_seconds=XLSX_CPU_SECONDS,
-        wall_seconds=XLSX_WALL_SECONDS,
-        max_output=c.MAX_XLSX_UNPACKED_BYTES,
-    )
-    if outcome.error is not None:
-        raise RejectedFile(f"{name}: {outcome.error}")
-    if outcome.timed_out or outcome.killed_by == signal.SIGXCPU:
-        raise RejectedFile(f"{name}: reading the workbook took longer than {XLSX_CPU_SECONDS} s")
-    if not outcome.ok:
-        raise RejectedFile(f"{name}: needs more memory than a look at it may use")
-    return outcome.output
 
 
 def peek_columns(
@@ -150,7 +126,12 @@ def peek_columns(
                 params[f"k{i}"] = '$."' + peek.header[p].replace("\\", "\\\\").replace('"', '\\"') + '"'
                 picked.append(f"json_extract_string(line, $k{i})")
         else:
-            output = _run_worker({"path": str(peek.path), "sheet": peek.sheet, "columns": headers}, peek.path)
+            output = run_worker(
+                peek.path,
+                {"path": str(peek.path), "sheet": peek.sheet, "columns": headers},
+                PEEK_MEMORY,
+                "a look at it may use",
+            )
             arrow = pa.ipc.open_stream(output).read_all()
             con.register("_peek_xlsx", arrow)
             source, params = "_peek_xlsx", {}

@@ -51,32 +51,13 @@ def read_xlsx(
     mapping: Mapping | None = None,
 ) -> RawFile:
     """Read a workbook's sheet (the mapping's ``[source].sheet``, else ``sessions``, else the first)."""
-    name = shown_name(path.name)
-    size = unpacked_size(path)
-    if size > c.MAX_XLSX_UNPACKED_BYTES:
-        raise RejectedFile(
-            f"{name}: the workbook unpacks to {size / 2**20:,.0f} MB, more than the "
-            f"{c.MAX_XLSX_UNPACKED_BYTES // 2**20} MB an .xlsx export may hold; send it as CSV"
-        )
     request: dict[str, object] = {"path": str(path)}
     if mapping is not None:
         request.update(sheet=mapping.sheet, renames=mapping.columns, constants=list(mapping.constants))
-    outcome = run_confined(
-        "etl.xlsx_worker",
-        request,
-        memory_bytes=memory_bytes(memory_limit) + XLSX_HEADROOM,
-        cpu_seconds=XLSX_CPU_SECONDS,
-        wall_seconds=XLSX_WALL_SECONDS,
-        max_output=c.MAX_XLSX_UNPACKED_BYTES,
-    )
-    if outcome.error is not None:
-        raise RejectedFile(f"{name}: {outcome.error}")
-    if outcome.timed_out or outcome.killed_by == signal.SIGXCPU:
-        raise RejectedFile(f"{name}: reading the workbook took longer than {XLSX_CPU_SECONDS} s")
-    if not outcome.ok:
-        raise RejectedFile(f"{name}: needs more memory than the load may use (DERMA_MEMORY_LIMIT)")
+    output = run_worker(path, request, memory_limit, "the load may use (DERMA_MEMORY_LIMIT)")
+    name = shown_name(path.name)
     try:
-        arrow = pa.ipc.open_stream(outcome.output).read_all()
+        arrow = pa.ipc.open_stream(output).read_all()
     except pa.ArrowInvalid:
         raise RejectedFile(f"{name}: unreadable xlsx file (its rows could not be read back)") from None
     header = json.loads(arrow.schema.metadata[b"header"])
@@ -96,3 +77,33 @@ def read_xlsx(
     return RawFile(
         table, "xlsx", plan, rows, decimal_comma=decimal_comma(mapping, False), originals=step.originals
     )
+
+
+def run_worker(path: Path, request: dict, memory_limit: str, memory_owner: str) -> bytes:
+    """Run ``etl.xlsx_worker`` on a workbook under bounded memory and time; its output, or RejectedFile.
+
+    A workbook that would unpack past the export limit is refused before any parsing.
+    ``memory_owner`` says whose memory ran out in the message ("the load may use …").
+    """
+    name = shown_name(path.name)
+    size = unpacked_size(path)
+    if size > c.MAX_XLSX_UNPACKED_BYTES:
+        raise RejectedFile(
+            f"{name}: the workbook unpacks to {size / 2**20:,.0f} MB, more than the "
+            f"{c.MAX_XLSX_UNPACKED_BYTES // 2**20} MB an .xlsx export may hold; send it as CSV"
+        )
+    outcome = run_confined(
+        "etl.xlsx_worker",
+        request,
+        memory_bytes=memory_bytes(memory_limit) + XLSX_HEADROOM,
+        cpu_seconds=XLSX_CPU_SECONDS,
+        wall_seconds=XLSX_WALL_SECONDS,
+        max_output=c.MAX_XLSX_UNPACKED_BYTES,
+    )
+    if outcome.error is not None:
+        raise RejectedFile(f"{name}: {outcome.error}")
+    if outcome.timed_out or outcome.killed_by == signal.SIGXCPU:
+        raise RejectedFile(f"{name}: reading the workbook took longer than {XLSX_CPU_SECONDS} s")
+    if not outcome.ok:
+        raise RejectedFile(f"{name}: needs more memory than {memory_owner}")
+    return outcome.output
