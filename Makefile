@@ -48,6 +48,7 @@ bench: install  ## the recorded benchmarks (long: builds 100k, 1M and 10M wareho
 	$(BIN)/python -m bench.ingest --rows 1000000 --runs 3 --pandas
 	$(BIN)/python -m bench.ingest --rows 10000000 --runs 3
 	$(BIN)/python -m bench.ingest_stages --rows 100000 1000000 10000000
+	$(BIN)/python -m bench.mapping --rows 100000 --runs 3
 	$(BIN)/python -m bench.queries --sizes 100000 1000000 10000000 --repeat 15
 	$(BIN)/python -m bench.models --sizes 100000 1000000
 	$(BIN)/python -m bench.models --full-refresh 1000000 --runs 3

@@ -61,3 +61,61 @@ ASSURANCE_WORDS = {
     "consistent_fail": "will miss the target every month",
     "inconsistent": "hit and miss against the target",
 }
+
+
+#: Column headers as a manager reads them; a column not listed is shown with its words spaced and capitalised.
+COLUMNS = {
+    "clinic_id": "Clinic",
+    "clinician_id": "Clinician",
+    "patient_key": "Patient (pseudonym)",
+    "session_date": "Date",
+    "session_number": "Session no.",
+    "indication": "Indication",
+    "treatment_area": "Area",
+    "fitzpatrick": "Skin type",
+    "crystal_type": "Crystal",
+    "vacuum_kpa": "Vacuum (kPa)",
+    "passes": "Passes",
+    "particle_flow": "Particle flow (%)",
+    "satisfaction": "Rating (1–5)",
+    "side_effects": "Side effects",
+    "any_side_effect": "Any side effect",
+    "follow_up_done": "Follow-up done",
+    "pre_care_followed": "Pre-care followed",
+    "sessions_done": "Sessions done",
+    "first_session_date": "First session",
+    "last_session_date": "Last session",
+    "planned_sessions": "Planned sessions",
+    "status": "Status",
+    "best_satisfaction": "Best rating",
+    "last_satisfaction": "Latest rating",
+    "side_effect_sessions": "Sessions with a side effect",
+    "outcome_known_sessions": "Sessions with a known outcome",
+    "answered_sessions": "Sessions rated",
+    "batch_id": "Load batch",
+    "n_sessions": "Sessions",
+    "ci_low": "95% CI low",
+    "ci_high": "95% CI high",
+    "p_value": "p-value",
+    "pct_satisfied": "% satisfied",
+    "side_effect_rate": "Side-effect rate",
+    "response_rate": "Survey response",
+    "oe_ratio": "Observed ÷ expected",
+    "file": "File",
+    "row": "Row",
+    "column": "Column",
+    "value": "Value",
+    "reason": "Rule broken",
+    "loaded_at": "Loaded (UTC)",
+}
+
+
+def column_label(name: str) -> str:
+    """``vacuum_kpa`` -> ``"Vacuum (kPa)"``; an unlisted ``some_name`` -> ``"Some name"``."""
+    text = str(name)
+    return COLUMNS.get(text) or (text[:1].upper() + text[1:]).replace("_", " ")
+
+
+def labelled(frame):
+    """The frame with every column header in words (for tables on screen; downloads keep the names)."""
+    return frame.rename(columns={c: column_label(c) for c in frame.columns})

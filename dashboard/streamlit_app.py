@@ -35,12 +35,22 @@ PAGES = [
         None,
     ),
     (
+        st.Page(
+            "app_pages/notes.py", title="Notes & targets", icon=":material/sticky_note_2:", url_path="notes"
+        ),
+        None,
+    ),
+    (
         st.Page("app_pages/sql.py", title="SQL", icon=":material/database:", url_path="sql"),
         "can_named_queries",
     ),
     (
         st.Page("app_pages/reports.py", title="Reports", icon=":material/description:", url_path="reports"),
         "can_download",
+    ),
+    (
+        st.Page("app_pages/upload.py", title="Upload", icon=":material/upload_file:", url_path="upload"),
+        "can_upload",
     ),
 ]
 

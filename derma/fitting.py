@@ -18,12 +18,18 @@ from etl.contract import INDICATIONS, TREATMENT_AREAS
 PO_CHECK_MAX_SESSIONS = 200_000
 
 
-def fit_everything(sessions: pd.DataFrame, scope: str, series: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def fit_everything(
+    sessions: pd.DataFrame,
+    scope: str,
+    series: pd.DataFrame,
+    rebase: Mapping[str, Sequence] | None = None,
+    targets: Mapping[tuple[str, str], object] | None = None,
+) -> dict[str, pd.DataFrame]:
     """Every model result for one scope from its sessions in memory, as frames shaped like the model tables.
 
-    ``series`` is the ``monthly_series`` query of the scope (the control charts read the marts' counts).
-    The refresh fits on the warehouse instead (:func:`derma.lake.results.fit_everything_on`); this is
-    the same computation with every session in a frame, which the tests and the bench compare it with.
+    ``series`` is the ``monthly_series`` query of the scope (the control charts read the marts' counts);
+    ``rebase`` and ``targets`` are the recorded process changes and targets (``derma.annotations``).
+    The same computation runs on an engine (:func:`derma.lake.results.fit_everything_on`) for a lake.
     """
     from analysis.courses import summarise_courses
     from analysis.curves import fit_outcome_models
@@ -38,6 +44,8 @@ def fit_everything(sessions: pd.DataFrame, scope: str, series: pd.DataFrame) -> 
         unit_sessions=sessions,
         courses=summarise_courses(sessions),
         courses_by_indication={i: summarise_courses(g) for i, g in sessions.groupby("indication")},
+        rebase=rebase,
+        targets=targets,
     )
 
 
@@ -51,6 +59,8 @@ def model_tables(
     unit_sessions: pd.DataFrame,
     courses: pd.DataFrame,
     courses_by_indication: dict,
+    rebase: Mapping[str, Sequence] | None = None,
+    targets: Mapping[tuple[str, str], object] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The model tables from the fits and what each other stage reads (from memory or from an engine)."""
     from analysis.curves import model_curves
@@ -100,7 +110,7 @@ def model_tables(
         "settings_explorer": _explorer(fits, seen, has_diamond),
     }
     tables.update(_funnels(unit_sessions, scope))
-    tables.update(_control_charts(series, unit_sessions, scope))
+    tables.update(_control_charts(series, unit_sessions, scope, rebase, targets))
     tables.update(_courses(courses, courses_by_indication))
     return tables
 

@@ -7,10 +7,13 @@ import json
 import numpy as np
 import pandas as pd
 
+from derma.annotations import annotations, targets_of
 from derma.jsonvalues import plain, records
 from etl.access import NETWORK
 from etl.batch import LoadError
 from etl.settings import Settings
+from etl.timeline import UserData
+from etl.userdata import read as read_userdata
 from etl.warehouse import connect_current
 from queries import run_query
 
@@ -19,13 +22,16 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
     """The latest model results for ``scope`` in the shape ``derma models --format json`` prints."""
     snapshot, con = connect_current(settings.data_dir)
     try:
-        return model_report_from(con, snapshot.snapshot_id, scope)
+        return model_report_from(con, snapshot.snapshot_id, scope, read_userdata(settings))
     finally:
         con.close()
 
 
-def model_report_from(con, snapshot_id: str, scope: str = NETWORK) -> dict:
-    """The report of ``scope`` from a connection holding the model tables (a warehouse, or a lake's fit)."""
+def model_report_from(con, snapshot_id: str, scope: str = NETWORK, userdata: UserData | None = None) -> dict:
+    """The report of ``scope`` from a connection holding the model tables (a warehouse, or a lake's fit).
+
+    ``userdata`` is the data dir's notes and targets (a lake has none of its own).
+    """
     values = {"scope": scope}
     summaries = run_query(con, "model_summaries", values)
     if summaries.empty:
@@ -67,6 +73,8 @@ def model_report_from(con, snapshot_id: str, scope: str = NETWORK) -> dict:
         "control_charts": _control_charts(
             run_query(con, "spc_verdicts", values), run_query(con, "spc_points", values)
         ),
+        "annotations": annotations(userdata or UserData(), scope),
+        "targets": targets_of(userdata or UserData(), scope),
         "courses": records(
             run_query(con, "course_summaries", values)[
                 [

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from derma.annotations import chart_inputs, stamped, units_of
 from etl.access import NETWORK
 from etl.batch import LoadError, new_batch_id, software_version
 from etl.load import amend_snapshot
-from etl.schema_upgrade import add_missing_columns
+from etl.schema_upgrade import add_missing_columns, insert_frame
 from etl.settings import Settings
+from etl.userdata import read as read_userdata
 from etl.warehouse import connect_current, scalar
 from queries import run_query
 
@@ -103,7 +105,9 @@ def load_inputs(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
     return frame.astype({"satisfaction": "Int32", "any_side_effect": "boolean"})
 
 
-def fit_on_snapshot(path, scope: str, series: pd.DataFrame, memory_limit: str | None):
+def fit_on_snapshot(
+    path, scope: str, series: pd.DataFrame, memory_limit: str | None, rebase=None, targets=None
+):
     """Every model table of ``scope`` fitted where the snapshot's sessions are (a private read-only DuckDB).
 
     The sessions never come into Python whole: the models are fitted from sums the engine computes
@@ -114,7 +118,7 @@ def fit_on_snapshot(path, scope: str, series: pd.DataFrame, memory_limit: str | 
 
     engine = DuckDBEngine.over_snapshot(path, memory_limit=memory_limit)
     try:
-        return fit_everything_on(engine, scope, series)
+        return fit_everything_on(engine, scope, series, rebase, targets)
     finally:
         engine.close()
 
@@ -136,7 +140,9 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
         con.close()
     started = time.perf_counter()
     run_id = new_batch_id(dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    tables, n_sessions = fit_on_snapshot(snapshot.path, scope, series, settings.memory_limit)
+    rebase, targets, stamps = chart_inputs(read_userdata(settings), units_of(series, scope))
+    tables, n_sessions = fit_on_snapshot(snapshot.path, scope, series, settings.memory_limit, rebase, targets)
+    tables["spc_verdicts"] = stamped(tables["spc_verdicts"], stamps)
     seconds = time.perf_counter() - started
     tables["model_runs"] = run_record(run_id, scope, batch or "", seconds, n_sessions)
 
@@ -171,19 +177,7 @@ def insert_results(target: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataF
     for table, frame in tables.items():
         if frame is None or frame.empty:
             continue
-        frame = frame.copy()
-        frame["run_id"] = run_id
-        columns = [
-            r[0]
-            for r in target.execute(
-                "select column_name from information_schema.columns where table_name = $t "
-                "order by ordinal_position",
-                {"t": table},
-            ).fetchall()
-        ]
-        target.register("_frame", frame.reindex(columns=columns))
-        target.execute(f"insert into {table} select * from _frame")
-        target.unregister("_frame")
+        insert_frame(target, table, frame.assign(run_id=run_id))
 
 
 def _prune_runs(con: duckdb.DuckDBPyConnection, scope: str) -> None:

@@ -9,8 +9,8 @@ Roles (``DERMA_ROLES_FILE``, TOML)::
 ========  ===========  ==============================================================
 role      clinics      may
 ========  ===========  ==============================================================
-admin     all          every page, free SQL (sandbox), reports, downloads, audit log
-analyst   all          every page, free SQL (sandbox), reports, downloads
+admin     all          every page, free SQL (sandbox), reports, downloads, uploads, audit log
+analyst   all          every page, free SQL (sandbox), reports, downloads, uploads
 manager   listed       every page of their clinics, named queries (no free SQL),
                        their clinics' reports and downloads
 viewer    listed       the pages of their clinics; no SQL page, downloads or reports
@@ -92,6 +92,11 @@ class Principal:
     @property
     def can_download(self) -> bool:
         return self.role in ("admin", "analyst", "manager")
+
+    @property
+    def can_upload(self) -> bool:
+        """Upload exports, preview their load and commit it (they see every clinic, so every file's rows)."""
+        return self.role in ALL_CLINIC_ROLES
 
     @property
     def can_audit(self) -> bool:

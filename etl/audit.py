@@ -24,7 +24,20 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-ACTIONS = ("view", "query", "sql", "download", "report", "export", "denied", "sign_in")
+ACTIONS = (
+    "view",
+    "query",
+    "sql",
+    "download",
+    "report",
+    "export",
+    "denied",
+    "sign_in",
+    "upload",
+    "load",
+    "annotate",
+    "send",
+)
 VIAS = ("dashboard", "cli")
 OUTCOMES = ("ok", "refused", "error")
 #: The keys of every record, in the order they are written.

@@ -15,6 +15,9 @@ from pathlib import Path
 from etl.escaping import shown_name
 from etl.readers import RejectedFile, detect_format
 
+#: Quarantine records a dry run hands back (all of them count; the first are shown).
+PREVIEW_RECORDS = 1_000
+
 
 class LoadError(RuntimeError):
     """The batch failed as a whole; nothing was published. The message is one line."""
@@ -36,6 +39,11 @@ class FileResult:
     dropped_columns: tuple[str, ...] = ()
     #: The batch whose load of the same bytes these counts come from, when the file was not read again.
     same_as_batch: str | None = None
+    #: The mapping that read the file (its ``[source].name`` and the SHA-256 of its text), if one did.
+    mapping: str | None = None
+    mapping_sha256: str | None = None
+    #: Quarantine records per reason code (a row that breaks two rules counts under both), by code.
+    reasons: tuple[tuple[str, int], ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -52,17 +60,26 @@ class FileResult:
             "ignored_columns": list(self.ignored_columns),
             "dropped_columns": list(self.dropped_columns),
             "same_as_batch": self.same_as_batch,
+            "mapping": None
+            if self.mapping is None
+            else {"name": self.mapping, "sha256": self.mapping_sha256},
+            "reasons": dict(self.reasons),
         }
 
 
 @dataclass(frozen=True)
 class BatchResult:
     batch_id: str
-    snapshot: str
+    snapshot: str | None  # None for a dry run: nothing was published
     files: tuple[FileResult, ...]
     skipped: tuple[str, ...] = field(default=())
     #: Files an interrupted earlier load had left in the work folder, removed before this one began.
     cleared_leftovers: int = 0
+    #: A dry run: everything a load does, then nothing published.
+    dry_run: bool = False
+    #: A dry run's quarantine records (file, row, column, value, reason; patient numbers masked), the
+    #: first :data:`PREVIEW_RECORDS` of them; a real load stores them instead (``derma quarantine``).
+    quarantine: tuple[tuple, ...] = ()
 
     @property
     def totals(self) -> dict[str, int]:
@@ -74,13 +91,18 @@ class BatchResult:
         return any(f.status == "rejected" for f in self.files)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "batch_id": self.batch_id,
             "snapshot": self.snapshot,
+            "dry_run": self.dry_run,
             "files": [f.to_dict() for f in self.files],
             "totals": self.totals,
             "cleared_leftovers": self.cleared_leftovers,
         }
+        if self.dry_run:
+            keys = ("file", "row", "column", "value", "reason")
+            out["quarantine"] = [dict(zip(keys, record, strict=True)) for record in self.quarantine]
+        return out
 
 
 def software_version() -> str:

@@ -77,9 +77,12 @@ def _bool(col: str) -> str:
 
 
 def _category(col: str, name: str) -> str:
+    """A category's canonical value, or NULL. A value written exactly as canonical is kept without
+    the regular expression (most rows; the key of a canonical value is itself, and it is the first
+    match)."""
     pairs = [(v, v) for v in c.CATEGORIES[name]] + list(c.SYNONYMS.get(name, {}).items())
     whens = " ".join(f"when {_lit(k)} then {_lit(v)}" for k, v in pairs)
-    return f"(case {_key(col)} {whens} end)"
+    return f"(case when {col} in {_in_list(c.CATEGORIES[name])} then {col} else (case {_key(col)} {whens} end) end)"
 
 
 def _int_of(num: str) -> str:
@@ -174,16 +177,17 @@ def _reasons() -> dict[str, str]:
 def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out: str) -> None:
     """Create ``out`` (typed columns, ``problems``, ``_content``) and ``{out}_dups`` (repeated keys).
 
-    ``problems`` holds one ``{column, reason, value}`` per broken rule (values as in the file,
-    patient numbers masked); it is empty for a good row, and a row of the wrong shape has exactly one
+    ``problems`` holds one ``{column, reason, value}`` per broken rule (values as in the file, the
+    original cell where a mapping transformed the column, patient numbers masked); it is empty for a good row, and a row of the wrong shape has exactly one
     (``bad_shape``), with no value from the row.
     ``{out}_dups`` lists rows whose natural key occurs more than once in the file: ``kind`` is
     ``duplicate_in_file`` when the key has differing contents (every row of it is suspect) and
     ``repeat`` for a later identical copy (loaded once; the copy counts as unchanged).
     """
-    present = set(raw.plan.mapping)
+    present = set(raw.plan.mapping) | set(raw.plan.constants)
     cols = ", ".join(name if name in present else f"cast(null as varchar) as {name}" for name in TEXTS)
     cols += ", patient_key, _patient_issue"
+    cols += "".join(f", _orig_{name}" for name in raw.originals)
     vac = [v for v in c.VACUUM_COLUMNS if v in present]
     vac_raw = f"coalesce({', '.join(vac)})" if len(vac) > 1 else vac[0]
     vac_factor = "case " + " ".join(f"when {v} is not null then {c.VACUUM_COLUMNS[v]}" for v in vac) + " end"
@@ -192,15 +196,15 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
     )
     roman = " ".join(f"when {_lit(k)} then {v}" for k, v in c.ROMAN.items())
     # A decimal comma is accepted only in ';'-delimited files; NaN and infinities are not numbers.
-    numbers = ", ".join(
-        f"(case when isfinite(try_cast({n}_text as double)) then try_cast({n}_text as double) end) as n_{n}"
-        for n in NUMBERS
-    )
+    numbers = ", ".join(f"try_cast({n}_text as double) as d_{n}" for n in NUMBERS)
+    finite = ", ".join(f"case when isfinite(d_{n}) then d_{n} end as n_{n}" for n in NUMBERS)
     texts = ", ".join(
         f"(case when $decimal_comma then replace({n}, ',', '.') else {n} end) as {n}_text" for n in NUMBERS
     )
     reasons = _reasons()
     shown = {"vacuum": "v_raw", "patient_id": _lit(MASK)}  # a patient number is never echoed
+    # A column a mapping transformed is shown as the export wrote it (the original cell).
+    shown.update({name: f"_orig_{name}" for name in raw.originals})
     structs = ", ".join(
         f"case when r_{col} is not null then {{'column': {'v_column' if col == 'vacuum' else _lit(col)}, "
         f"'reason': r_{col}, 'value': cast({shown.get(col, col)} as varchar)}} end"
@@ -211,7 +215,7 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
     con.execute(
         f"""create or replace temp table {out} as
         with base as (
-            select {raw.row_expr} as _row, _bad_record, {cols}, {vac_raw} as v_raw, {vac_column} as v_column,
+            select {raw.row_expr or "cast(null as bigint)"} as _row, _bad_record, {cols}, {vac_raw} as v_raw, {vac_column} as v_column,
                    {vac_factor} as v_factor, concat({", ".join(sorted(present - {"patient_id"}))}) as _all
             from {raw.table}
         ),
@@ -235,6 +239,9 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
                             lambda x: x <> '') as t_codes
             from texts
         ),
+        numbered as (
+            select *, {finite} from parsed
+        ),
         typed as (
             select *,
                 round(n_v_raw * v_factor, 2) as t_vacuum,
@@ -244,7 +251,7 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
                 {_int_of("n_birth_year")} as t_birth_year,
                 {_int_of("n_satisfaction")} as t_satisfaction,
                 len(list_filter(t_codes, lambda x: x <> 'none')) > 0 as t_has_effect
-            from parsed
+            from numbered
         ),
         judged as (
             select *, {", ".join(f"{sql} as r_{col}" for col, sql in reasons.items())}
@@ -275,20 +282,30 @@ def check_rows(con: duckdb.DuckDBPyConnection, raw: RawFile, today: dt.date, out
                  else [] end as problems,
             hash({", ".join(TEXTS)}, patient_key) as _content
         from judged""",
-        {"today": today, "decimal_comma": raw.decimal_comma},
+        {**raw.params, "today": today, "decimal_comma": raw.decimal_comma},
     )
-    # Natural keys seen more than once (a small table: most files have none).
+    if raw.row_expr is None:
+        # Read in the same statement: the rows were stored in the file's order (as the readers' own
+        # tables are), so the row number is the place in ``out``.
+        con.execute(f"update {out} set _row = rowid + 1")
+    # Natural keys seen more than once (a small table: most files have none). The pass over every
+    # row only counts each key; the contents are compared for the few repeated keys alone (counting
+    # distinct contents of every key cost three times as much at 1M rows).
     con.execute(
         f"""create or replace temp table {out}_dups as
         with repeated_keys as (
-            select clinic_id, session_id, count(distinct _content) as versions
+            select clinic_id, session_id
             from {out} where clinic_id is not null and session_id is not null
             group by clinic_id, session_id having count(*) > 1
         ),
+        repeated as (
+            select r._row, r.clinic_id, r.session_id, r._content
+            from {out} as r semi join repeated_keys as k using (clinic_id, session_id)
+        ),
         versions as (
-            select r._row, k.versions,
-                   min(r._row) over (partition by r.clinic_id, r.session_id, r._content) as first_row
-            from {out} as r inner join repeated_keys as k using (clinic_id, session_id)
+            select _row, count(distinct _content) over (partition by clinic_id, session_id) as versions,
+                   min(_row) over (partition by clinic_id, session_id, _content) as first_row
+            from repeated
         )
         select _row, case when versions > 1 then 'duplicate_in_file' else 'repeat' end as kind
         from versions where versions > 1 or _row > first_row"""

@@ -116,6 +116,9 @@ KNOWN = (*REQUIRED, *OPTIONAL, "vacuum_mmhg", "vacuum_inhg")
 #: Free text and direct identifiers: never stored, dropped at the door.
 PHI_EXACT = ("notes", "comments")
 PHI_PARTS = ("name", "email", "phone", "address", "dob")
+#: Further spellings of the same identifiers, looked for with the underscores taken out of the name
+#: (``E-mail``, ``Date of Birth``): stricter than the format's own rule, never looser.
+PHI_JOINED = ("email", "dateofbirth", "birthdate")
 
 
 def normalise_header(name: object) -> str:
@@ -125,7 +128,12 @@ def normalise_header(name: object) -> str:
 
 
 def is_phi_column(normalised: str) -> bool:
-    return normalised in PHI_EXACT or any(part in normalised for part in PHI_PARTS)
+    joined = normalised.replace("_", "")
+    return (
+        normalised in PHI_EXACT
+        or any(part in normalised for part in PHI_PARTS)
+        or any(part in joined for part in PHI_JOINED)
+    )
 
 
 @dataclass(frozen=True)
@@ -137,25 +145,43 @@ class HeaderPlan:
     dropped: tuple[str, ...]  # PHI / free-text columns, never read into the warehouse
     missing: tuple[str, ...]  # required columns the file lacks
     duplicated: tuple[str, ...]  # canonical names that more than one header maps to
+    constants: tuple[str, ...] = ()  # columns a mapping gives as constants (no header of the file)
 
 
-def plan_header(headers: list[str]) -> HeaderPlan:
-    """Match a file's header to the contract (case-insensitive, spaces/dashes as ``_``)."""
+def plan_header(
+    headers: list[str], renames: dict[str, str] | None = None, constants: tuple[str, ...] = ()
+) -> HeaderPlan:
+    """Match a file's header to the contract (case-insensitive, spaces/dashes as ``_``).
+
+    ``renames`` (a mapping's ``[columns]``: normalised export header -> contract column) and
+    ``constants`` (columns a mapping fills with one value) come first: a header that already names a
+    column the mapping reads from elsewhere is ignored, and so is any vacuum column when the mapping
+    gives the vacuum. A protected header is dropped whatever a mapping says, unless it is read as
+    ``patient_id`` (which is pseudonymised at the door).
+    """
+    renames = renames or {}
+    taken = set(renames.values()) | set(constants)
+    vacuum_taken = bool(taken & set(VACUUM_COLUMNS))
     mapping: dict[str, str] = {}
     ignored: list[str] = []
     dropped: list[str] = []
     duplicated: list[str] = []
     for raw in headers:
         name = normalise_header(raw)
-        if name in KNOWN:
-            if name in mapping:
-                duplicated.append(name)
-            mapping[name] = raw
+        target = renames.get(name)
+        if target is None and name in KNOWN and name not in taken:
+            target = None if (vacuum_taken and name in VACUUM_COLUMNS) else name
+        if target is not None and (target == "patient_id" or not is_phi_column(name)):
+            if target in mapping:
+                duplicated.append(target)
+            mapping[target] = raw
         elif is_phi_column(name):
             dropped.append(str(raw))
         elif name:
             ignored.append(str(raw))
-    missing = [c for c in REQUIRED if c != "vacuum_kpa" and c not in mapping]
-    if not any(c in mapping for c in VACUUM_COLUMNS):
+    missing = [c for c in REQUIRED if c != "vacuum_kpa" and c not in mapping and c not in constants]
+    if not any(c in mapping or c in constants for c in VACUUM_COLUMNS):
         missing.append("vacuum_kpa (or vacuum_mmhg / vacuum_inhg)")
-    return HeaderPlan(mapping, tuple(ignored), tuple(dropped), tuple(missing), tuple(duplicated))
+    return HeaderPlan(
+        mapping, tuple(ignored), tuple(dropped), tuple(missing), tuple(duplicated), tuple(constants)
+    )

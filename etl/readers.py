@@ -21,7 +21,7 @@ import csv
 import gzip
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -29,6 +29,8 @@ import duckdb
 from etl import contract as c
 from etl.confine import memory_bytes
 from etl.escaping import CONTROL_CLASS, shown_name
+from etl.mapped import MappedStep
+from etl.mapping import Mapping
 from etl.pseudonym import hmac_params, pseudonym_sql
 from etl.warehouse import scalar
 
@@ -60,7 +62,12 @@ class RawFile:
     plan: c.HeaderPlan
     rows: int
     decimal_comma: bool
-    row_expr: str = "_row"  # SQL giving the 1-based data-row number in ``table``
+    #: SQL giving the 1-based data-row number in ``table``; None when ``table`` is a SELECT read in
+    #: the same statement as the checks, whose output numbers its rows in the file's order
+    row_expr: str | None = "_row"
+    originals: tuple[str, ...] = ()  # columns a mapping transformed; ``_orig_<column>`` holds the cell
+    #: parameters ``table`` binds when it is a SELECT (``etl/fastpath.py``)
+    params: dict[str, object] = field(default_factory=dict)
 
 
 def detect_format(path: Path) -> str | None:
@@ -72,9 +79,18 @@ def detect_format(path: Path) -> str | None:
 
 
 def read_export(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, *, memory_limit: str = "2GB"
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    key: bytes,
+    *,
+    memory_limit: str = "2GB",
+    mapping: Mapping | None = None,
 ) -> RawFile:
-    """Read one export into ``table`` (in the in-memory catalog); raise RejectedFile if unusable."""
+    """Read one export into ``table`` (in the in-memory catalog), through ``mapping`` when one is given.
+
+    Raises RejectedFile if the file is unusable.
+    """
     from etl.xlsx import read_xlsx  # a child process of its own; only Excel loads pay for it
 
     fmt = detect_format(path)
@@ -86,8 +102,8 @@ def read_export(
         )
     try:
         if fmt == "xlsx":
-            return read_xlsx(con, path, table, key, memory_limit)
-        return readers[fmt](con, path, table, key, record_limit(memory_limit))
+            return read_xlsx(con, path, table, key, memory_limit, mapping)
+        return readers[fmt](con, path, table, key, record_limit(memory_limit), mapping)
     except RejectedFile:
         raise
     except (duckdb.Error, OSError, ValueError, UnicodeError, EOFError, gzip.BadGzipFile, csv.Error) as exc:
@@ -124,6 +140,18 @@ def describe_read_error(fmt: str, exc: BaseException) -> str:
     return f"unreadable {fmt} file ({first[:200]})"
 
 
+def plan_for(header: list[str], mapping: Mapping | None) -> c.HeaderPlan:
+    """How a file's header maps onto the contract, through ``mapping`` when one reads the file."""
+    if mapping is None:
+        return c.plan_header(header)
+    return c.plan_header(header, mapping.columns, tuple(mapping.constants))
+
+
+def decimal_comma(mapping: Mapping | None, default: bool) -> bool:
+    """Whether numbers in text cells use a decimal comma: the mapping's ``[formats].decimal``, else ``default``."""
+    return mapping.decimal == "," if mapping is not None and mapping.decimal else default
+
+
 def check_plan(path: Path, plan: c.HeaderPlan) -> None:
     if plan.duplicated:
         raise RejectedFile(
@@ -142,30 +170,54 @@ def text_issue(value: str, controls: str = TEXT_CONTROLS) -> str:
     )
 
 
-def project(plan: c.HeaderPlan, positions: dict[str, str], source: str, extra: str = "") -> str:
+@dataclass(frozen=True)
+class Projection:
+    """A reader's SELECT (see :func:`project`) with the parameters it binds and the columns it kept as read."""
+
+    sql: str
+    params: dict[str, object]
+    originals: tuple[str, ...]
+
+
+def project(
+    plan: c.HeaderPlan,
+    positions: dict[str, str],
+    source: str,
+    extra: str = "",
+    mapping: Mapping | None = None,
+) -> Projection:
     """A SELECT over ``source`` giving the reader shape (see the module docstring).
 
     ``positions`` maps the file's header text to the SQL naming that column in ``source``; ``source``
     must give a ``_bad_record`` column; ``extra`` adds columns (e.g. ``_row``) passed through as they are.
+    With a ``mapping``, its constants join the file's columns and its formats and value tables are
+    applied in the same pass (``etl/mapped.py``); a transformed column keeps its cell as
+    ``_orig_<column>``. The pseudonym is computed from the mapped clinic and the patient number as read.
     """
+    step = MappedStep(mapping, plan)
     inner = ", ".join(
-        f"nullif(trim(cast({positions[header]} as varchar)), '') as {canonical}"
-        for canonical, header in plan.mapping.items()
+        [
+            f"nullif(trim(cast({positions[header]} as varchar)), '') as {canonical}"
+            for canonical, header in plan.mapping.items()
+        ]
+        + step.constants()
     )
-    kept = [name for name in plan.mapping if name != "patient_id"]
+    names = [*plan.mapping, *plan.constants]
+    lead = f"{extra}, " if extra else ""
+    mapped = f"select {lead}_bad_record, {step.select(names)} from (select {lead}_bad_record, {inner} from {source})"
+    kept = [name for name in names if name != "patient_id"] + [f"_orig_{name}" for name in step.originals]
     outer = ", ".join(f"case when _bad_record is null then {name} end as {name}" for name in kept)
     issue = (
         f"case when patient_id is null then 'missing_required' "
         f"else {text_issue('patient_id', ID_CONTROLS)} end"
     )
     key = pseudonym_sql("clinic_id", "patient_id")
-    lead = f"{extra}, " if extra else ""
-    return f"""select {lead}_bad_record, {outer},
+    sql = f"""select {lead}_bad_record, {outer},
             case when _bad_record is null and _patient_issue is null and clinic_id is not null
                  then {key} end as patient_key,
             case when _bad_record is null then _patient_issue end as _patient_issue
-        from (select *, {issue} as _patient_issue
-              from (select {lead}_bad_record, {inner} from {source}))"""
+        from (select *, {issue} as _patient_issue from ({mapped}))"""
+    return Projection(sql, step.params, tuple(step.originals))
 
 
 # --- CSV -------------------------------------------------------------------------------------------
@@ -212,24 +264,32 @@ def sniff_header(path: Path) -> tuple[list[str], str]:
     return best
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, limit: int) -> RawFile:
-    header, delimiter = sniff_header(path)
-    plan = c.plan_header(header)
-    check_plan(path, plan)
-    names = [f"c{i}" for i in range(len(header))]
-    positions = dict(zip(header, names, strict=True))
+def csv_options(limit: int) -> str:
+    """``read_csv`` options of every CSV read: the delimiter, columns and patient key are bound."""
     # The record limit is given to both readers: without it DuckDB's parallel reader silently drops a
     # record longer than its default (2 MB) instead of failing.
-    options = (
+    return (
         "delim=$delim, header=true, quote='\"', escape='\"', encoding='utf-8', auto_detect=false, "
         f"columns=$columns, max_line_size={limit}, buffer_size={2 * limit}"
     )
+
+
+def _read_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, limit: int, mapping: Mapping | None
+) -> RawFile:
+    header, delimiter = sniff_header(path)
+    plan = plan_for(header, mapping)
+    check_plan(path, plan)
+    names = [f"c{i}" for i in range(len(header))]
+    positions = dict(zip(header, names, strict=True))
+    options = csv_options(limit)
     params: dict[str, object] = {"path": str(path), "delim": delimiter, **hmac_params(key)}
     params["columns"] = dict.fromkeys(names, "VARCHAR")
     # One pass from file to pseudonymised table; the table's rowid keeps the file's order (row = rowid + 1).
     try:  # fast path: the parallel reader, for well-formed files
         source = f"(select cast(null as varchar) as _bad_record, * from read_csv($path, {options}))"
-        con.execute(f"create or replace temp table {table} as {project(plan, positions, source)}", params)
+        step = project(plan, positions, source, mapping=mapping)
+        con.execute(f"create or replace temp table {table} as {step.sql}", {**params, **step.params})
     except duckdb.Error:
         # Ragged rows or long records: the single-threaded reader pads short rows (padding is NULL,
         # an empty field is '' under this nullstr) and one spare column catches long ones.
@@ -240,9 +300,18 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes
             f"when {names[-1]} is null then 'fewer fields than the header' end"
         )
         source = f"(select {shape} as _bad_record, * from read_csv($path, {tolerant}))"
-        con.execute(f"create or replace temp table {table} as {project(plan, positions, source)}", params)
+        step = project(plan, positions, source, mapping=mapping)
+        con.execute(f"create or replace temp table {table} as {step.sql}", {**params, **step.params})
     rows = scalar(con, f"select count(*) from {table}")
-    return RawFile(table, "csv", plan, rows, decimal_comma=delimiter == ";", row_expr="rowid + 1")
+    return RawFile(
+        table,
+        "csv",
+        plan,
+        rows,
+        decimal_comma=decimal_comma(mapping, delimiter == ";"),
+        row_expr="rowid + 1",
+        originals=step.originals,
+    )
 
 
 # --- Parquet ---------------------------------------------------------------------------------------
@@ -252,26 +321,31 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, _limit: int) -> RawFile:
+def _read_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, _limit: int, mapping: Mapping | None
+) -> RawFile:
     header = [
         r[0]
         for r in con.execute(
             "select column_name from (describe select * from read_parquet($p))", {"p": str(path)}
         ).fetchall()
     ]
-    plan = c.plan_header(header)
+    plan = plan_for(header, mapping)
     check_plan(path, plan)
     positions = {h: _quote_ident(h) for h in header}
     source = (
         "(select file_row_number + 1 as _row, cast(null as varchar) as _bad_record, * "
         "from read_parquet($p, file_row_number = true))"
     )
+    step = project(plan, positions, source, "_row", mapping)
     con.execute(
-        f"create or replace temp table {table} as {project(plan, positions, source, '_row')}",
-        {"p": str(path), **hmac_params(key)},
+        f"create or replace temp table {table} as {step.sql}",
+        {"p": str(path), **hmac_params(key), **step.params},
     )
     rows = scalar(con, f"select count(*) from {table}")
-    return RawFile(table, "parquet", plan, rows, decimal_comma=False)
+    return RawFile(
+        table, "parquet", plan, rows, decimal_comma=decimal_comma(mapping, False), originals=step.originals
+    )
 
 
 # --- JSON lines ------------------------------------------------------------------------------------
@@ -285,7 +359,9 @@ def _lines(limit: int) -> str:
     auto_detect=false, parallel=false, max_line_size={limit}, buffer_size={2 * limit})"""
 
 
-def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, limit: int) -> RawFile:
+def _read_jsonl(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, key: bytes, limit: int, mapping: Mapping | None
+) -> RawFile:
     keys, lines = con.execute(
         f"""select list_sort(list_distinct(flatten(list(json_keys(case when ok then line end))))),
                    count(*) filter (line is not null and trim(line) <> '')
@@ -294,7 +370,7 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: byt
     ).fetchall()[0]
     if not lines:
         raise RejectedFile(f"{shown_name(path.name)}: empty file, no records")
-    plan = c.plan_header(list(keys or []))
+    plan = plan_for(list(keys or []), mapping)
     check_plan(path, plan)
     params: dict[str, object] = {"p": str(path), **hmac_params(key)}
     positions = {}
@@ -304,11 +380,8 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: byt
     source = f"""(select case when not ok then 'not a JSON object' end as _bad_record, *
         from (select line, coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' end, false) as ok from {_lines(limit)}))"""
     blank = "line is null or trim(line) = ''"
-    con.execute(
-        f"""create or replace temp table _lines as
-        {project(plan, positions, f"(select *, {blank} as _blank from {source})", "_blank")}""",
-        params,
-    )
+    step = project(plan, positions, f"(select *, {blank} as _blank from {source})", "_blank", mapping)
+    con.execute(f"create or replace temp table _lines as {step.sql}", {**params, **step.params})
     # rowid is the line's place in the file; blank lines are not records, but they keep the count.
     con.execute(
         f"""create or replace temp table {table} as
@@ -316,4 +389,6 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, table: str, key: byt
     )
     con.execute("drop table _lines")
     rows = scalar(con, f"select count(*) from {table}")
-    return RawFile(table, "jsonl", plan, rows, decimal_comma=False)
+    return RawFile(
+        table, "jsonl", plan, rows, decimal_comma=decimal_comma(mapping, False), originals=step.originals
+    )

@@ -65,7 +65,9 @@ create table if not exists load_files (
     loaded_at timestamp not null,
     clinics varchar[],
     first_session_date date,
-    last_session_date date
+    last_session_date date,
+    mapping_name varchar,
+    mapping_sha256 varchar
 );
 
 create table if not exists quarantine (
@@ -202,7 +204,7 @@ create table if not exists spc_verdicts (
     notes varchar[], alert boolean, alert_status varchar, alert_reading varchar, alert_since date,
     last_alert date, alert_events varchar, alert_odds_ratio double, in_control_arl double,
     cusum_limit double, direction varchar, target double, variation varchar, assurance varchar,
-    segment_start date
+    segment_start date, chart_inputs varchar
 );
 create table if not exists course_curves (
     run_id varchar, indication varchar, session integer, at_risk bigint, satisfied bigint, censored bigint,

@@ -50,3 +50,23 @@ def add_missing_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
                 con.execute(f'alter table "{table}" add column "{column}" {kind}')
                 added.append(f"{table}.{column}")
     return added
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame) -> None:
+    """Append a pandas frame to ``table`` by the table's own column order (columns it lacks are NULL).
+
+    ``table`` is one of our own schema's names, never input.
+    """
+    columns = [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_name = $t "
+            "order by ordinal_position",
+            {"t": table},
+        ).fetchall()
+    ]
+    con.register("_frame", frame.reindex(columns=columns))
+    try:
+        con.execute(f"insert into {table} select * from _frame")
+    finally:
+        con.unregister("_frame")

@@ -35,6 +35,12 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "trust this request header (e.g. X-Forwarded-Email) as the signed-in identity set by a reverse proxy",
     ),
     "DERMA_AUDIT_FILE": ("<data dir>/audit.jsonl", "the append-only audit log of views, queries and exports"),
+    "DERMA_SMTP_URL": (
+        "(unset)",
+        "mail server for --send and --notify: smtp://host:port or smtps://user:password@host:port",
+    ),
+    "DERMA_MAIL_FROM": ("(unset)", "the sender address of every mail (required with DERMA_SMTP_URL)"),
+    "DERMA_WEBHOOK_URL": ("(unset)", "optional: alerts are also POSTed there as JSON"),
 }
 
 
@@ -57,6 +63,9 @@ class Settings:
     roles_file: Path = field(default_factory=lambda: Path("~/.config/derma/roles.toml").expanduser())
     identity_header: str | None = None
     audit_file: Path | None = None  # None: <data_dir>/audit.jsonl
+    smtp_url: str | None = field(default=None, repr=False)  # may hold a password
+    mail_from: str | None = None
+    webhook_url: str | None = field(default=None, repr=False)  # may hold a token
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -82,6 +91,11 @@ class Settings:
             values["identity_header"] = _header_name(v)
         if (v := _env("DERMA_AUDIT_FILE")) is not None:
             values["audit_file"] = Path(v).expanduser()
+        for name, key in (("DERMA_SMTP_URL", "smtp_url"), ("DERMA_MAIL_FROM", "mail_from")):
+            if (v := _env(name)) is not None:
+                values[key] = v
+        if (v := _env("DERMA_WEBHOOK_URL")) is not None:
+            values["webhook_url"] = v
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])  # type: ignore[arg-type]

@@ -76,11 +76,12 @@ def _shown_value(value: str) -> str:
 
 def upsert_file(
     con: duckdb.DuckDBPyConnection, batch_id: str, name: str
-) -> tuple[tuple[int, int, int, int], tuple]:
+) -> tuple[tuple[int, int, int, int], tuple, tuple[tuple[str, int], ...]]:
     """Upsert the file's good rows by natural key and quarantine the rest, in one transaction.
 
-    Returns (inserted, updated, unchanged, quarantined) counted over the file's rows, and the span of
-    its good rows (clinics, first and last session date) for the unchanged-file short cut.
+    Returns (inserted, updated, unchanged, quarantined) counted over the file's rows, the span of
+    its good rows (clinics, first and last session date) for the unchanged-file short cut, and the
+    quarantine records per reason code.
     """
     typed = ", ".join(f"r.{c}" for c in TYPED_COLUMNS)
     same = " and ".join(f"i.{c} is not distinct from s.{c}" for c in CONTENT_COLUMNS)
@@ -92,7 +93,8 @@ def upsert_file(
             where len(r.problems) = 0
         )
         select i.*, case when s.session_id is null then 'insert' when {same} then 'unchanged' else 'update' end
-                    as action
+                    as action,
+               s.patient_key as _stored_patient_key
         from good as i
         left join wh.sessions as s on s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
     inserted, updated, unchanged_new, clinics, first, last = con.execute(
@@ -112,6 +114,9 @@ def upsert_file(
     quarantined, records = con.execute(
         "select count(*), coalesce(sum(len(problems)), 0) from _bad"
     ).fetchall()[0]
+    reasons = con.execute(
+        "select p.reason, count(*) from (select unnest(problems) as p from _bad) group by 1 order by 1"
+    ).fetchall()
     repeats = scalar(
         con,
         """select count(*) from _rows_dups as d inner join _rows as r using (_row)
@@ -131,6 +136,9 @@ def upsert_file(
     )
     con.execute("begin transaction")
     try:
+        # A corrected row may name another patient: the one it leaves is renumbered too.
+        con.execute("""insert into _touched select clinic_id, _stored_patient_key from _incoming
+                       where action = 'update' and _stored_patient_key <> patient_key""")
         con.execute("""delete from wh.sessions s using _incoming i
                        where i.action = 'update' and s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
         con.execute(
@@ -158,15 +166,24 @@ def upsert_file(
         "insert into _touched select distinct clinic_id, patient_key from _incoming where action <> 'unchanged'"
     )
     con.execute("drop table _incoming; drop table _bad")
-    return (inserted, updated, unchanged_new + repeats, quarantined), (clinics, first, last)
+    counts = (inserted, updated, unchanged_new + repeats, quarantined)
+    return counts, (clinics, first, last), tuple((r, int(n)) for r, n in reasons)
 
 
 def derive_session_numbers(con: duckdb.DuckDBPyConnection) -> None:
-    """Number each touched patient's sessions in date order where the file gave no number."""
+    """Number each touched patient's sessions in date order where the file gave no number.
+
+    Only patients with at least one unnumbered session are ranked: a patient whose every session
+    came with its number has nothing to derive, and most exports number every session (ranking
+    every touched patient's sessions cost a second sort of the whole batch).
+    """
     con.execute("""update wh.sessions s set session_number = d.n
         from (select clinic_id, session_id,
                      row_number() over (partition by patient_key order by session_date, session_id) as n
-              from wh.sessions where patient_key in (select patient_key from _touched)) d
+              from wh.sessions
+              where patient_key in (select patient_key from wh.sessions
+                                    where reported_session_number is null
+                                      and patient_key in (select patient_key from _touched))) d
         where s.clinic_id = d.clinic_id and s.session_id = d.session_id
           and s.reported_session_number is null and s.session_number is distinct from d.n""")
 
@@ -178,10 +195,10 @@ def record_file(
     con.execute(
         """insert into wh.load_files (batch_id, file_seq, file, format, sha256, bytes, status, reason, rows, inserted,
                updated, unchanged, quarantined, ignored_columns, dropped_columns, loaded_at, clinics,
-               first_session_date, last_session_date)
+               first_session_date, last_session_date, mapping_name, mapping_sha256)
            values ($batch, $seq, $file, $format, $sha, $bytes, $status, $reason, $rows, $inserted, $updated,
                $unchanged, $quarantined, $ignored, $dropped, current_timestamp::timestamp, $clinics::varchar[],
-               $first::date, $last::date)""",
+               $first::date, $last::date, $mapping, $mapping_sha)""",
         {
             "batch": batch_id,
             "seq": seq,
@@ -201,6 +218,8 @@ def record_file(
             "clinics": clinics,
             "first": first,
             "last": last,
+            "mapping": r.mapping,
+            "mapping_sha": r.mapping_sha256,
         },
     )
 

@@ -4,7 +4,8 @@ Started by :func:`etl.xlsx.read_xlsx` through :mod:`etl.confine` (``python -m et
 its address space and CPU seconds capped: a workbook is a zip of XML that can unpack to gigabytes
 (one 300 MB cell in a 600 KB file), and parsing it must not take the load with it. Only the columns
 the contract knows are sent back (protected and unknown columns never leave this process); the
-header travels as the stream's metadata so the parent plans it the same way.
+header travels as the stream's metadata so the parent plans it the same way (through the same mapping's
+columns and sheet, when a mapping reads the workbook).
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ def cell_text(value: object) -> str | None:
     return str(value)
 
 
+def sheet_header(sheet) -> list[str]:
+    """A sheet's first row as header names (the sheet's width pads every row: the header ends at its last name)."""
+    first = next(sheet.iter_rows(values_only=True, max_row=1), None) or ()
+    header = ["" if v is None else str(v) for v in first]
+    while header and header[-1] == "":
+        header.pop()
+    return header
+
+
 def main() -> None:
     confine.limit_self()
     request = confine.read_request()
@@ -50,7 +60,21 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged workbook
         confine.fail(f"unreadable xlsx file ({type(exc).__name__})")
     try:
-        sheet = book["sessions"] if "sessions" in book.sheetnames else book.worksheets[0]
+        if request.get("headers_only"):  # for suggesting a mapping: every sheet's header, as JSON
+            headers = [[name, sheet_header(book[name])] for name in book.sheetnames]
+            sys.stdout.write(json.dumps({"sheets": headers}))
+            sys.stdout.flush()
+            return
+        wanted_sheet = request.get("sheet")
+        if wanted_sheet and wanted_sheet not in book.sheetnames:
+            names = ", ".join(json.dumps(n, ensure_ascii=False) for n in book.sheetnames)
+            confine.fail(
+                f"no sheet named {json.dumps(wanted_sheet, ensure_ascii=False)} (the workbook has {names})"
+            )
+        if wanted_sheet:
+            sheet = book[wanted_sheet]
+        else:
+            sheet = book["sessions"] if "sessions" in book.sheetnames else book.worksheets[0]
         rows = sheet.iter_rows(values_only=True)
         header_row = next(rows, None)
         if header_row is None or all(v is None for v in header_row):
@@ -60,8 +84,11 @@ def main() -> None:
             header and header[-1] == ""
         ):  # the sheet's width pads every row: the header ends at its last name
             header.pop()
-        plan = plan_header(header)
-        wanted = {header.index(h): name for name, h in plan.mapping.items()}
+        if request.get("columns") is not None:  # for suggesting a mapping: chosen columns as they are
+            wanted = {header.index(h): f"c{i}" for i, h in enumerate(request["columns"]) if h in header}
+        else:
+            plan = plan_header(header, request.get("renames"), tuple(request.get("constants") or ()))
+            wanted = {header.index(h): name for name, h in plan.mapping.items()}
         width = len(header)
         schema = pa.schema(
             [("_row", pa.int64()), ("_bad_record", pa.string())]

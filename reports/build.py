@@ -14,6 +14,7 @@ from pathlib import Path
 
 from etl.access import NETWORK, scoped_connection
 from etl.settings import Settings
+from etl.userdata import read as read_userdata
 from etl.warehouse import connect, connect_current, required_snapshot
 from queries import run_query
 from reports.collect import collect
@@ -91,6 +92,7 @@ def build_reports(
         printer = Printer(settings.chromium) if "pdf" in formats else None
         written: list[Path] = []
         generated = now_utc()
+        userdata = read_userdata(settings)
         if printer:
             printer.__enter__()
         try:
@@ -103,6 +105,7 @@ def build_reports(
                     snapshot_id=snapshot.snapshot_id,
                     version=_version(),
                     generated_at=generated,
+                    userdata=userdata,
                 )
                 scope = clinic or NETWORK
                 for fmt in formats:

@@ -6,9 +6,11 @@ import pandas as pd
 
 from charts import figures as plots
 from etl.access import NETWORK
+from etl.userdata import UserData
 from reports.content import Content, Figure, Reader, Section
 from reports.sections_models import course_section, effects_section, funnel_section, spc_section
 from reports.sections_month import kpi_section, quality_section, side_effects_section, trend_table
+from reports.sections_notes import mark_figures, notes_section
 
 
 def collect(
@@ -20,8 +22,12 @@ def collect(
     snapshot_id: str,
     version: str,
     generated_at: str,
+    userdata: UserData | None = None,
 ) -> Content:
-    """Everything a report for ``month`` and ``clinic_id`` (None = network) shows."""
+    """Everything a report for ``month`` and ``clinic_id`` (None = network) shows.
+
+    ``userdata`` holds the recorded notes and targets: the report lists its scope's and marks its charts.
+    """
     r = Reader(con, month, clinic_id, min_cell)
     clinics = tuple(sorted(r.q("data_freshness")["clinic_id"]))
     others = tuple(c for c in clinics if c != clinic_id) if clinic_id else ()
@@ -94,5 +100,7 @@ def collect(
         effects_section(r, model_scope),
         funnel_section(r),
         quality_section(r, others),
+        notes_section(r, userdata),
     )
+    mark_figures(sections, r, userdata)
     return Content(r.scope, month, title, False, sections, stamp, min_cell)

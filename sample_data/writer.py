@@ -184,6 +184,11 @@ def write_xlsx(frame: pd.DataFrame, path: Path) -> None:
     for row in frame.itertuples(index=False, name=None):
         sheet.append([to_cell(v) for v in row])
     book.save(path)
+    fix_xlsx_timestamps(path)
+
+
+def fix_xlsx_timestamps(path: Path) -> None:
+    """Rewrite a saved workbook with fixed archive and document timestamps (reproducible bytes)."""
     with zipfile.ZipFile(path) as source:
         parts = [(info, source.read(info)) for info in source.infolist()]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:

@@ -70,3 +70,14 @@ def access_warehouse(sample_warehouse, tmp_path_factory) -> Settings:
     settings = replace(sample_warehouse, data_dir=folder)
     refresh_models(settings, "ETB-01")
     return settings
+
+
+@pytest.fixture
+def writable_warehouse(sample_warehouse, tmp_path) -> Settings:
+    """A private copy of the sample warehouse (with fitted models) a test may change: notes, redraws, loads."""
+    import shutil
+    from dataclasses import replace
+
+    folder = tmp_path / "data"
+    shutil.copytree(sample_warehouse.data_dir, folder, symlinks=True)
+    return replace(sample_warehouse, data_dir=folder)

@@ -100,3 +100,17 @@ def scope_note(scope: str, f: Filters) -> None:
             f"{f.clinic_id} has no model fit of its own, so these are the network's results "
             f"(`derma models --clinic {f.clinic_id}` fits one)."
         )
+
+
+def headers(frame: pd.DataFrame, config: dict | None = None) -> dict:
+    """``column_config`` giving every column of ``frame`` a header in words (``charts.labels``), keeping ``config``."""
+    from charts.labels import column_label
+
+    out = dict(config or {})
+    for column in frame.columns:
+        given = out.get(column)
+        if given is None:
+            out[column] = st.column_config.Column(column_label(column))
+        elif isinstance(given, dict) and not given.get("label"):
+            out[column] = {**given, "label": column_label(column)}
+    return out

@@ -82,14 +82,16 @@ st.caption(
     "row compares a separate yes/no model at one cut with that shared estimate; *departs* means the shared "
     "estimate falls outside the cut's own interval."
 )
+po_check = data.model_po_check(src, scope)
 st.dataframe(
-    data.model_po_check(src, scope),
+    po_check,
     column_order=PO_COLUMNS,
     hide_index=True,
     key="models_po_check",
-    column_config={
-        c: st.column_config.NumberColumn(format="%.2f") for c in PO_COLUMNS if "or" in c or "ci" in c
-    },
+    column_config=ui.headers(
+        po_check,
+        {c: st.column_config.NumberColumn(format="%.2f") for c in PO_COLUMNS if "or" in c or "ci" in c},
+    ),
 )
 st.caption(
     "Models use all months of the scope; the sidebar's date and dimension filters do not apply to them."

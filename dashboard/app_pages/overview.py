@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from charts import figures
+from charts import annotate, figures, style
 from charts import tiles as kpis
-from dashboard import data
+from dashboard import data, userdata
 from dashboard.app_pages import _common as ui
+from dashboard.app_pages import _drill as drill
+from dashboard.filters import Filters
 
 src, f = ui.context()
 st.title("Overview")
@@ -45,18 +47,31 @@ with left:
         "overview_volume",
         n="sessions",
     )
+unit = src.home_unit(f.clinic_id)
+user = ui.user()
+mine = userdata.visible(user)
+targets = [t for t in (mine.target(unit, m) for m in annotate.MEASURE_COUNTS) if t is not None]
+verdicts = annotate.target_verdicts(
+    data.kpis(src, Filters(clinic_id=f.clinic_id)), [t.as_dict() for t in targets], mine.rebase_months(unit)
+)
 with right:
-    ui.chart(
-        "Satisfaction and side effects per month",
-        "Each line is a monthly rate with its 95% confidence band; "
-        "hollow points are months with fewer than 30 answers or known outcomes.",
-        figures.monthly_rates,
-        frame,
-        "overview_rates",
-        n="answered",
+    rates_title = "Satisfaction and side effects per month"
+    rates_caption = (
+        "Each line is a monthly rate with its 95% confidence band; hollow points are months with fewer than 30 "
+        "answers or known outcomes; purple lines are notes, green dash-dot lines targets."
+    )
+    if not style.enough(frame, "answered", ui.MIN_N):
+        ui.chart(rates_title, rates_caption, figures.monthly_rates, frame, "overview_rates", n="answered")
+        month_pick = None
+    else:
+        fig = annotate.rates_with_notes(frame, userdata.chart_notes(user, unit, f.clinician_id), verdicts)
+        month_pick = drill.from_month(drill.selectable(rates_title, rates_caption, fig, "overview_rates"), f)
+drill.panel(user, src, month_pick, "overview_drill")
+for row in verdicts.itertuples():
+    st.caption(
+        f"Target for {row.label}: {row.value:.1%} ({'or more' if row.direction == 'increase' else 'or less'}) — {row.words}."
     )
 
-unit = src.home_unit(f.clinic_id)
 st.subheader(f"Control charts and alerts: {unit}")
 verdicts = data.spc_verdicts(src, unit)
 if verdicts.empty:

@@ -20,15 +20,19 @@ st.caption(
 )
 
 st.subheader("Freshness per clinic")
+freshness = data.freshness(src, f.clinic_id)
 st.dataframe(
-    data.freshness(src, f.clinic_id),
+    freshness,
     hide_index=True,
     key="quality_freshness",
-    column_config={
-        "first_session_date": st.column_config.DateColumn(format="YYYY-MM-DD"),
-        "last_session_date": st.column_config.DateColumn(format="YYYY-MM-DD"),
-        "last_loaded_at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-    },
+    column_config=ui.headers(
+        freshness,
+        {
+            "first_session_date": st.column_config.DateColumn(format="YYYY-MM-DD"),
+            "last_session_date": st.column_config.DateColumn(format="YYYY-MM-DD"),
+            "last_loaded_at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        },
+    ),
 )
 st.caption(
     "Last session and last load per clinic; *days behind network* counts days between the clinic's last "
@@ -48,7 +52,7 @@ ui.chart(
     minimum=1,
 )
 with st.expander("Load batches and files (with sha256)"):
-    st.dataframe(batches, hide_index=True, key="quality_batches")
+    st.dataframe(batches, hide_index=True, key="quality_batches", column_config=ui.headers(batches))
 
 st.subheader("Quarantine")
 summary = data.quarantine_summary(src, f.clinic_id)
@@ -62,10 +66,17 @@ else:
         summary,
         "quality_reasons",
     )
-    st.dataframe(summary, hide_index=True, key="quality_quarantine_summary")
+    st.dataframe(
+        summary, hide_index=True, key="quality_quarantine_summary", column_config=ui.headers(summary)
+    )
     records = data.quarantine_records(src, f.clinic_id)
     st.markdown(f"**Quarantined records** ({len(records):,}; patient numbers masked)")
-    st.dataframe(records.head(SHOWN_RECORDS), hide_index=True, key="quality_quarantine_records")
+    st.dataframe(
+        records.head(SHOWN_RECORDS),
+        hide_index=True,
+        key="quality_quarantine_records",
+        column_config=ui.headers(records),
+    )
     if who.can_download:
         st.download_button(
             "Download quarantined records (CSV)",
@@ -95,10 +106,13 @@ if who.can_audit:
         log.head(SHOWN_RECORDS),
         hide_index=True,
         key="quality_audit",
-        column_config={
-            "at": st.column_config.TextColumn("when (UTC)"),
-            "rows": st.column_config.NumberColumn(format="%d"),
-        },
+        column_config=ui.headers(
+            log,
+            {
+                "at": st.column_config.TextColumn("when (UTC)"),
+                "rows": st.column_config.NumberColumn(format="%d"),
+            },
+        ),
     )
     st.caption(
         f"{len(log):,} record(s), newest first: every page view, query, download and report, by whom, with "

@@ -5,6 +5,7 @@ import streamlit as st
 from charts import figures, model_figures, style
 from dashboard import data, filters
 from dashboard.app_pages import _common as ui
+from dashboard.app_pages import _drill as drill
 
 SETTINGS = {
     "vacuum_band": "Vacuum",
@@ -31,22 +32,36 @@ setting = st.segmented_control(
     key="safety_setting",
     required=True,
 )
-ui.chart(
-    "Side-effect rate by setting",
-    "Share of sessions with any side effect at each setting level, with 95% "
-    "intervals; sessions without follow-up are left out (n = sessions with a known outcome; hollow if under 30).",
-    figures.rate_points,
-    data.setting_rates(src, f, setting),
-    "safety_by_setting",
-    n="outcome_known",
-    x="level",
-    rate="side_effect_rate",
-    numerator="side_effect_sessions",
-    denominator="outcome_known",
-    x_title=SETTINGS[setting].lower(),
-    y_title="side-effect rate",
-    colour=style.ORANGE,
+rates = data.setting_rates(src, f, setting)
+band_title = "Side-effect rate by setting"
+band_caption = (
+    "Share of sessions with any side effect at each setting level, with 95% intervals; sessions without "
+    "follow-up are left out (n = sessions with a known outcome; hollow if under 30)."
 )
+band_options = {
+    "x": "level",
+    "rate": "side_effect_rate",
+    "numerator": "side_effect_sessions",
+    "denominator": "outcome_known",
+    "x_title": SETTINGS[setting].lower(),
+    "y_title": "side-effect rate",
+    "colour": style.ORANGE,
+}
+if rates.empty or not style.enough(rates, "outcome_known", ui.MIN_N):
+    ui.chart(
+        band_title,
+        band_caption,
+        figures.rate_points,
+        rates,
+        "safety_by_setting",
+        n="outcome_known",
+        **band_options,
+    )
+else:
+    points = drill.selectable(
+        band_title, band_caption, figures.rate_points(rates, **band_options), "safety_by_setting"
+    )
+    drill.panel(ui.user(), src, drill.from_band(points, setting, f, list(rates["level"])), "safety_drill")
 ui.chart(
     "Side-effect types by skin type",
     "Each panel is one kind of side effect: its rate per skin type (Fitzpatrick I–VI) with 95% intervals.",

@@ -51,7 +51,7 @@ with named:
     except QueryError as exc:
         st.info(str(exc), icon=":material/edit_note:")
     else:
-        st.dataframe(result, hide_index=True, key="sql_named_result")
+        st.dataframe(result, hide_index=True, key="sql_named_result", column_config=ui.headers(result))
         csv = auditing.download(who, f"{name}.csv", values, len(result), lambda: csv_text(result))
         st.download_button(
             "Download CSV", csv, f"{name}.csv", "text/csv", key="sql_download_named", on_click="ignore"
@@ -82,7 +82,9 @@ with free:
         except (SandboxError, AccessDenied) as exc:
             st.error(str(exc), icon=":material/block:")
         else:
-            st.dataframe(outcome.frame, hide_index=True, key="sql_free_result")
+            st.dataframe(
+                outcome.frame, hide_index=True, key="sql_free_result", column_config=ui.headers(outcome.frame)
+            )
             note = " (cut to the first rows)" if outcome.truncated else ""
             st.caption(f"{len(outcome.frame):,} row(s){note} in {outcome.elapsed_s * 1000:.0f} ms.")
             csv = auditing.download(

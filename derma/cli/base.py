@@ -39,6 +39,7 @@ def handled(func):
     def wrapper(*args, **kwargs):
         from etl.audit import AuditError
         from etl.batch import LoadError
+        from etl.mapping import MappingError
         from etl.pseudonym import SecretKeyError
         from etl.settings import SettingsError
         from etl.warehouse import WarehouseError
@@ -48,7 +49,15 @@ def handled(func):
             return func(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except (AuditError, LoadError, WarehouseError, SecretKeyError, SettingsError, QueryError) as exc:
+        except (
+            AuditError,
+            LoadError,
+            MappingError,
+            WarehouseError,
+            SecretKeyError,
+            SettingsError,
+            QueryError,
+        ) as exc:
             raise Failure(one_line(exc)) from None
         except KeyboardInterrupt:
             raise Failure("interrupted; nothing was published") from None

@@ -49,14 +49,37 @@ from etl.settings import Settings
 )
 @click.option("--end-month", default=None, help="Last month of data, YYYY-MM (default: last complete month).")
 @format_option("csv", "xlsx", "parquet", "jsonl", default="csv")
+@click.option(
+    "--style",
+    type=click.Choice(["format", "vendor"]),
+    default="format",
+    show_default=True,
+    help="The export format itself, or vendor-shaped exports (Acme CSV, Glow XLSX) with their mappings.",
+)
 @handled
-def sample(out, clinics, patients, months, seed, messy_rate, end_month, fmt) -> None:
+def sample(out, clinics, patients, months, seed, messy_rate, end_month, fmt, style) -> None:
     """Write synthetic session-log exports (one file per clinic per month)."""
     from sample_data.generator import generate_sessions
-    from sample_data.writer import write_exports
 
     end = end_month or last_complete_month(dt.date.today())
     frame = generate_sessions(clinics=clinics, patients=patients, months=months, seed=seed, end_month=end)
+    if style == "vendor":
+        from sample_data.vendors import write_vendor_exports
+
+        vendor = write_vendor_exports(frame, out, messy_rate=messy_rate, seed=seed)
+        planted = [d for d in vendor.planted if d.column]
+        click.echo(
+            f"wrote {len(vendor.files)} vendor-shaped file(s), {len(frame)} session(s) to {out} and "
+            f"{len(vendor.mappings)} mapping(s) to {out / 'mappings'}"
+            + (f"; planted {len(planted)} defect(s)" if planted else "")
+        )
+        click.echo(
+            f"load them with: derma ingest {out} --mapping FILE (one vendor at a time), or copy the "
+            "mappings to <data dir>/mappings/ and run derma ingest"
+        )
+        return
+    from sample_data.writer import write_exports
+
     result = write_exports(frame, out, fmt=fmt, messy_rate=messy_rate, seed=seed)
     click.echo(
         f"wrote {len(result.files)} file(s), {len(frame)} session(s) to {out}"
@@ -66,25 +89,45 @@ def sample(out, clinics, patients, months, seed, messy_rate, end_month, fmt) -> 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read every file through this mapping (default: match <data-dir>/mappings/*.toml by name).",
+)
+@click.option("--dry-run", is_flag=True, help="Report what the load would do; publish nothing.")
 @data_dir_option
 @format_option("text", "json", default="text")
 @click.option("--skip-models", is_flag=True, help="Do not refresh the model results after the load.")
+@click.option("--notify", is_flag=True, help="After the load, send the alerts (as 'derma alerts --send').")
 @handled
-def ingest(paths, data_dir, fmt, skip_models) -> None:
+def ingest(paths, mapping, dry_run, data_dir, fmt, skip_models, notify) -> None:
     """Load files and folders of exports as one atomic batch and publish a new snapshot."""
     from etl.load import ingest as run_ingest
 
     settings = settings_for(data_dir)
     progress = _progress(fmt)
-    result = run_ingest(paths, settings, on_file=progress.advance if progress else None)
-    if progress:
-        progress.close()
+    try:
+        result = run_ingest(
+            paths,
+            settings,
+            on_file=progress.advance if progress else None,
+            mapping=mapping,
+            dry_run=dry_run,
+        )
+    finally:
+        if progress:
+            progress.close()
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict()))
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         print_ingest(result)
-    if not skip_models:
+    if not skip_models and not dry_run:
         refresh_after_load(settings)
+    if notify and not dry_run:
+        from derma.cli.delivery import notify_after_load
+
+        notify_after_load(settings)
     if result.any_rejected:
         sys.exit(EXIT_FAILED)
 
@@ -131,7 +174,12 @@ def print_ingest(result) -> None:
 
     from etl.escaping import escape_line  # names are escaped by the load too: belt and braces
 
-    table = Table(title=f"batch {result.batch_id}")
+    title = (
+        f"dry run of batch {result.batch_id}: nothing published"
+        if result.dry_run
+        else f"batch {result.batch_id}"
+    )
+    table = Table(title=title)
     for column in ("file", "status", "rows", "inserted", "updated", "unchanged", "quarantined"):
         table.add_column(column, justify="right" if column not in ("file", "status") else "left")
     for f in result.files:
@@ -152,8 +200,15 @@ def print_ingest(result) -> None:
         )
     for f in result.files:
         name = escape_line(f.file)
+        if f.mapping:
+            click.echo(
+                f"{name}: read through the mapping {escape_line(f.mapping)} (sha256 {f.mapping_sha256[:12]}…)"
+            )
         if f.reason:
             click.echo(f"rejected: {escape_line(f.reason)}")
+        if f.reasons:
+            counts = ", ".join(f"{reason} {n}" for reason, n in f.reasons)
+            click.echo(f"{name}: quarantine records by reason: {counts}")
         if f.dropped_columns:
             dropped = ", ".join(escape_line(c) for c in f.dropped_columns)
             click.echo(f"{name}: dropped protected/free-text column(s) {dropped}")
@@ -169,7 +224,35 @@ def print_ingest(result) -> None:
         )
     if result.skipped:
         click.echo(f"skipped {len(result.skipped)} file(s) that are not exports")
-    click.echo(f"published snapshot {result.snapshot}")
+    if result.dry_run:
+        _print_preview(result)
+        click.echo("dry run: nothing was published and the data dir is as it was")
+    else:
+        click.echo(f"published snapshot {result.snapshot}")
+
+
+#: Quarantine records a dry run prints as text (``--format json`` gives up to 1,000).
+SHOWN_RECORDS = 20
+
+
+def _print_preview(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from etl.escaping import escape_line
+
+    total = result.totals["quarantined"]
+    if not result.quarantine:
+        return
+    records = sum(n for f in result.files for _, n in f.reasons)
+    shown = result.quarantine[:SHOWN_RECORDS]
+    table = Table(title=f"quarantine: the first {len(shown)} of {records} record(s) ({total} row(s))")
+    for column in ("file", "row", "column", "value", "reason"):
+        table.add_column(column)
+    for entry in shown:
+        table.add_row(*(Text("" if v is None else escape_line(v)) for v in entry))
+    Console(width=max(110, Console().width)).print(table)
 
 
 @main.command()

@@ -104,10 +104,12 @@ def _lake_models(lake: Path, engine: str, master, clinic_id, all_clinics: bool, 
 
 def _fitted_report(settings: Settings, scope: str, refresh: bool) -> dict:
     """Fit ``scope``'s models when missing or stale (always with ``refresh``) and return their report."""
+    from derma.annotations import redraw_charts
     from derma.model_report import model_report
     from derma.refresh import refresh_models
 
-    refresh_models(settings, scope, force=refresh)
+    if refresh_models(settings, scope, force=refresh) is None:
+        redraw_charts(settings, scope)  # fresh results, but notes or targets may have changed since
     return model_report(settings, scope)
 
 

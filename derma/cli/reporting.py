@@ -36,9 +36,12 @@ from derma.cli.base import (
 @click.option(
     "--min-cell", type=int, default=None, help="Show counts below N as <N (with complementary suppression)."
 )
+@click.option(
+    "--send", is_flag=True, help="E-mail each report to the people who may see its scope (roles file)."
+)
 @data_dir_option
 @handled
-def report(month, clinic_id, all_clinics, out, formats, min_cell, data_dir) -> None:
+def report(month, clinic_id, all_clinics, out, formats, min_cell, send, data_dir) -> None:
     """Write the monthly report (HTML, PDF, XLSX) for the network, one clinic, or every clinic plus the network."""
     from etl.access import NETWORK
     from etl.audit import AuditError
@@ -48,6 +51,8 @@ def report(month, clinic_id, all_clinics, out, formats, min_cell, data_dir) -> N
     if clinic_id and all_clinics:
         raise click.UsageError("use --clinic or --all-clinics, not both")
     settings = settings_for(data_dir)
+    if send:
+        send_check(settings)
     month = month or last_complete_month(dt.date.today())
     scopes = [None, *clinics_of(settings)] if all_clinics else [clinic_id]
     try:
@@ -71,3 +76,30 @@ def report(month, clinic_id, all_clinics, out, formats, min_cell, data_dir) -> N
         raise
     for path in written:
         click.echo(str(path))
+    if send:
+        built = {
+            c or NETWORK: [p for p in written if p.name.startswith(file_name(c or NETWORK, month, ""))]
+            for c in scopes
+        }
+        if not send_built(settings, month, built):
+            raise SystemExit(1)
+
+
+def send_check(settings) -> None:
+    from derma.delivery.mail import DeliveryError, check_configured
+
+    try:
+        check_configured(settings)
+    except DeliveryError as exc:
+        raise Failure(one_line(exc)) from None
+
+
+def send_built(settings, month: str, built: dict) -> bool:
+    from derma.cli.delivery import report_delivery
+    from derma.delivery.send import send_reports
+    from etl.access import AccessError
+
+    try:
+        return report_delivery(send_reports(settings, month, built))
+    except AccessError as exc:
+        raise Failure(one_line(exc)) from None

@@ -111,26 +111,44 @@ def _serve(settings: Settings, port: int, host: str, local: bool = False) -> Non
 @handled
 def demo(port, patients, no_serve, data_dir) -> None:
     """Sample -> ingest -> serve, in a throw-away data dir unless --data-dir is given."""
-    import secrets
+    import shutil
     import tempfile
     from dataclasses import replace
 
     from etl.load import ingest as run_ingest
+    from etl.mapping import MAPPINGS_DIR
     from sample_data.generator import generate_sessions
+    from sample_data.vendors import write_vendor_exports
     from sample_data.writer import write_exports
 
-    workspace = Path(tempfile.mkdtemp(prefix="derma-demo-"))
+    workspace = Path(tempfile.mkdtemp(prefix="derma-demo-"))  # mode 0700
     settings = Settings.from_env().with_data_dir(data_dir or workspace / "data")
-    if data_dir is None:  # throw-away data gets a throw-away key, never written anywhere
-        settings = replace(settings, secret_key=secrets.token_hex(32))
+    if data_dir is None:
+        # Throw-away data get a throw-away key, kept only in the private workspace (file 0600) so that
+        # the Upload page's loading child can read it; the dashboard process itself never reads it.
+        key_file = workspace / "secret.key"  # created with a new random key (0600) by the first load
+        settings = replace(settings, secret_key=None, secret_key_file=key_file)
+        os.environ["DERMA_SECRET_KEY_FILE"] = str(key_file)
     end = last_complete_month(dt.date.today())
     click.echo(f"generating synthetic exports for {patients} patients (12 months to {end}) ...")
     frame = generate_sessions(clinics=4, patients=patients, months=12, seed=7, end_month=end)
-    exports = write_exports(frame, workspace / "exports", fmt="csv", messy_rate=0.02, seed=7)
-    click.echo(f"loading {len(exports.files)} files ...")
-    result = run_ingest([workspace / "exports"], settings)
+    # The last month arrives as the clinics' own software writes it (Acme CSV, Glow XLSX), read
+    # through the mappings saved in <data dir>/mappings/, matched by file name.
+    last = frame["session_date"].dt.strftime("%Y-%m") == end
+    exports = write_exports(frame[~last], workspace / "exports", fmt="csv", messy_rate=0.02, seed=7)
+    vendor = write_vendor_exports(frame[last], workspace / "vendor-exports", messy_rate=0.02, seed=7)
+    mappings = settings.data_dir / MAPPINGS_DIR
+    mappings.mkdir(parents=True, exist_ok=True)
+    for mapping in vendor.mappings:
+        shutil.copyfile(mapping, mappings / mapping.name)
+    click.echo(
+        f"loading {len(exports.files)} files in the export format and {len(vendor.files)} vendor-shaped "
+        f"file(s) of {end} through their mappings ({mappings}) ..."
+    )
+    result = run_ingest([workspace / "exports", *vendor.files], settings)
     print_ingest(result)
     refresh_after_load(settings)
+    click.echo(f"vendor-shaped exports to try on the Upload page: {workspace / 'vendor-exports'}")
     if no_serve:
         click.echo(
             f"\nwarehouse ready: {settings.data_dir / 'warehouse.duckdb'}\n"

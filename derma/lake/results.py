@@ -33,8 +33,13 @@ UNIT_COLUMNS = (
 SESSION_MONTH = "cast(date_trunc('month', session_date) as timestamp) as session_date"
 
 
-def fit_everything_on(engine, scope: str, series: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], int]:
-    """Every model table of ``scope`` from the engine's ``sessions``, and the number of sessions."""
+def fit_everything_on(
+    engine, scope: str, series: pd.DataFrame, rebase=None, targets=None
+) -> tuple[dict[str, pd.DataFrame], int]:
+    """Every model table of ``scope`` from the engine's ``sessions``, and the number of sessions.
+
+    ``rebase`` and ``targets`` are the recorded process changes and targets (``derma.annotations``).
+    """
     where = scope_filter(scope)
     total = int(engine.frame(f"select count(*) as n from sessions where {where}").iloc[0]["n"])
     fits = fit_outcome_models_on(engine, scope)
@@ -57,6 +62,8 @@ def fit_everything_on(engine, scope: str, series: pd.DataFrame) -> tuple[dict[st
         unit_sessions=unit_frame(engine, where),
         courses=courses,
         courses_by_indication=by_indication,
+        rebase=rebase,
+        targets=targets,
     )
     return tables, total
 
