@@ -8,6 +8,8 @@ fitted on; results are *stale* when a newer batch has been loaded since.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -111,16 +113,31 @@ def fit_on_snapshot(
     """Every model table of ``scope`` fitted where the snapshot's sessions are (a private read-only DuckDB).
 
     The sessions never come into Python whole: the models are fitted from sums the engine computes
-    (``derma.lake``), so memory stays flat as the warehouse grows.
+    (``derma.lake``), so memory stays flat as the warehouse grows. The engine gets half of
+    ``memory_limit`` (the rest is for Python's side: the funnels' and alerts' columns, the courses)
+    and spills beyond it into a private temporary folder (mode 0700), removed afterwards.
     """
     from derma.lake.engines import DuckDBEngine
     from derma.lake.results import fit_everything_on
 
-    engine = DuckDBEngine.over_snapshot(path, memory_limit=memory_limit)
-    try:
-        return fit_everything_on(engine, scope, series, rebase, targets)
-    finally:
-        engine.close()
+    with tempfile.TemporaryDirectory(prefix="derma-refresh-") as spill:
+        engine = DuckDBEngine.over_snapshot(path, memory_limit=half_of(memory_limit), temp_directory=spill)
+        try:
+            return fit_everything_on(engine, scope, series, rebase, targets)
+        finally:
+            engine.close()
+
+
+_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
+_UNITS.update({"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4})
+
+
+def half_of(limit: str | None) -> str | None:
+    """Half of a DuckDB memory limit such as ``2GB`` (in MB); the limit itself when it is not a size."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]+)\s*", limit or "")
+    if not match or match.group(2).lower() not in _UNITS:
+        return limit
+    return f"{max(1, int(float(match.group(1)) * _UNITS[match.group(2).lower()] / 2 / 1000**2))}MB"
 
 
 def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False) -> ModelRun | None:

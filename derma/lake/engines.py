@@ -55,10 +55,14 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, memory_limit: str | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self, memory_limit: str | None = None, threads: int | None = None, temp_directory: str | None = None
+    ) -> None:
         config = {"memory_limit": memory_limit} if memory_limit else {}
         if threads:
             config["threads"] = threads
+        if temp_directory:
+            config["temp_directory"] = temp_directory
         self.con = duckdb.connect(config=config)
         self.made: list[str] = []
         self.con.execute("set enable_progress_bar = false")
@@ -66,9 +70,11 @@ class DuckDBEngine:
             self.con.execute(statement)
 
     @classmethod
-    def over_snapshot(cls, path: Path, memory_limit: str | None = None) -> DuckDBEngine:
+    def over_snapshot(
+        cls, path: Path, memory_limit: str | None = None, temp_directory: str | None = None
+    ) -> DuckDBEngine:
         """An engine whose ``sessions`` is a published warehouse snapshot's, attached read-only."""
-        engine = cls(memory_limit=memory_limit)
+        engine = cls(memory_limit=memory_limit, temp_directory=temp_directory)
         engine.con.execute(f"attach {quoted(path)} as wh (read_only)")
         engine.con.execute("create view sessions as select * from wh.sessions")
         return engine
@@ -90,6 +96,15 @@ class DuckDBEngine:
 
     def materialise(self, name: str, sql: str) -> None:
         self.con.execute(f'create or replace temp table "{name}" as\n{sql}')
+        self.made.append(name)
+
+    def put(self, name: str, frame: pd.DataFrame) -> None:
+        """A small frame from Python as a temporary table (a Newton step's coefficient per cell)."""
+        self.con.register("_put_frame", frame)
+        try:
+            self.con.execute(f'create or replace temp table "{name}" as select * from _put_frame')
+        finally:
+            self.con.unregister("_put_frame")
         self.made.append(name)
 
     def drop(self, name: str) -> None:
@@ -182,6 +197,12 @@ class SparkEngine:
         frame.count()
         frame.createOrReplaceTempView(name)
         self._cached[name] = frame
+        self.made.append(name)
+
+    def put(self, name: str, frame: pd.DataFrame) -> None:
+        """A small frame from Python as a temporary view (Spark broadcasts it in a join)."""
+        self.drop(name)
+        self.spark.createDataFrame(frame).createOrReplaceTempView(name)
         self.made.append(name)
 
     def drop(self, name: str) -> None:

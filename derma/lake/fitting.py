@@ -162,8 +162,12 @@ class EngineRows:
         return replace(self, categories=categories)
 
     def collapsed(self):
-        """The rows summed to covariate patterns in a temporary table, for the fitters."""
-        keys = ", ".join([*NUMERICS, *self.columns])
+        """The rows summed to covariate patterns in a temporary table, each with its cell, for the fitters.
+
+        A cell is one combination of the categorical levels (unit included), numbered in a second
+        small table; the patterns keep the numeric columns, the cell number and the outcome counts.
+        """
+        rel = self.relation()
         if self.kind == "logit":
             counts, levels = "count(*) as n, sum(y) as events", [0, 1]
         else:
@@ -171,23 +175,37 @@ class EngineRows:
             counts = "count(*) as n, " + ", ".join(
                 f"sum(case when y = {lv} then 1 else 0 end) as c{j}" for j, lv in enumerate(levels)
             )
+        categorical = ", ".join(self.columns)
+        cells = unique_name("cells")
+        self.engine.materialise(
+            cells,
+            f"select cast(row_number() over (order by {categorical}) - 1 as bigint) as cell, {categorical} "
+            f"from (select distinct {categorical} from {rel} as r) as d",
+        )
+        numeric = ", ".join(f"r.{c}" for c in NUMERICS)
+        joined = " and ".join(f"c.{col} = r.{col}" for col in self.columns)
         patterns = unique_name("patterns")
-        self.engine.materialise(patterns, f"select {keys}, {counts} from {self.relation()} group by {keys}")
+        self.engine.materialise(
+            patterns,
+            f"select {numeric}, c.cell, {counts} from {rel} as r join {cells} as c on {joined} "
+            f"group by {numeric}, c.cell",
+        )
+        cell_levels = self.engine.frame(f"select * from {cells} order by cell")
         totals = self.engine.frame(
             "select count(*) as patterns, sum(n) as n"
             + ("" if self.kind == "ordinal" else ", sum(events) as events")
             + "".join(f", sum(c{j}) as c{j}" for j in range(len(levels)) if self.kind == "ordinal")
             + f" from {patterns}"
         ).iloc[0]
-        patients = int(
-            self.engine.frame(f"select count(distinct patient) as g from {self.relation()}").iloc[0]["g"]
-        )
+        patients = int(self.engine.frame(f"select count(distinct patient) as g from {rel}").iloc[0]["g"])
         from derma.lake.sums import EngineFitRows
 
         return EngineFitRows(
             engine=self.engine,
             patterns=patterns,
-            rows=self.relation(),
+            cells=cell_levels.drop(columns="cell").astype(str).astype(object).reset_index(drop=True),
+            cell_table=cells,
+            rows=rel,
             kind=self.kind,
             columns=self.columns,
             categories=self.categories or {},

@@ -6,10 +6,7 @@ from the data, such as clinic ids, go in as quoted literals); :mod:`derma.lake.f
 A design (patsy's ``DesignInfo``) splits into *numeric* columns (intercept, settings, spline terms),
 *dummies* of the small categoricals and the dummies of the *unit* (clinic, or clinician in the check).
 A Newton step needs ``Σ a xxᵀ`` and ``Σ b x`` over covariate patterns for pattern weights ``a`` and
-``b``. Two aggregations give them without a product per pair of columns per row: the patterns are first
-summed into *cells* (one per unit and level of each categorical) with the products of the numeric
-columns only; the cells are then summed by each categorical, by each pair of categoricals, and
-overall. Every entry of ``XᵀAX`` is one of those sums.
+``b``; :mod:`derma.lake.sums` gets them from two aggregations (overall and per cell).
 """
 
 from __future__ import annotations
@@ -160,58 +157,3 @@ def spline_sql(variable: str, knots, j: int) -> str:
         f"(({pos3(t[i])} - {pos3(t[-2])} * {lit(t[-1] - t[i])} / {lit(t[-1] - t[-2])}"
         f" + {pos3(t[-1])} * {lit(t[-2] - t[i])} / {lit(t[-1] - t[-2])}) / {lit(scale)})"
     )
-
-
-def cell_sums(k: int, weights: dict[str, str]) -> tuple[list[str], list[str]]:
-    """Per cell: each weight summed; ``a``, ``b`` and ``v*`` also times each numeric column, ``a`` times each pair.
-
-    Returns the SUM expressions and their column names (``a_``, ``a_0``, ``a_0_1``, ...).
-    """
-    exprs, names = [], []
-    for name, expr in weights.items():
-        exprs.append(f"sum({expr})")
-        names.append(f"{name}_")
-        if name in ("a", "b") or name.startswith("v"):
-            exprs += [f"sum({expr} * n{i})" for i in range(k)]
-            names += [f"{name}_{i}" for i in range(k)]
-        if name == "a":
-            exprs += [f"sum({expr} * n{i} * n{j})" for i in range(k) for j in range(i, k)]
-            names += [f"a_{i}_{j}" for i in range(k) for j in range(i, k)]
-    return exprs, names
-
-
-def level_two(design: Design, cells: str, columns: list[str]) -> str:
-    """The cells summed overall, by each factor (unit included) and by each pair: one UNION ALL query.
-
-    A pair of factors needs only the weight itself (``a_``: a dummy times a dummy); one factor adds the
-    products with the numeric columns (``a_0``, ``b_``, ``v0_1``, ...); only the overall row needs the
-    numeric pairs and the threshold sums. The other columns are NULL in those rows.
-    """
-    keys = [*design.factors, *([CLINIC] if design.units else [])]
-
-    def select(needed) -> str:
-        return ", ".join(f"sum({c}) as {c}" if needed(c) else f"cast(null as double) as {c}" for c in columns)
-
-    def single(c: str) -> bool:
-        return c.count("_") == 1 and c[0] in "abv"
-
-    def every(_: str) -> bool:
-        return True
-
-    parts = [
-        f"select 0 as grp, cast(null as varchar) as k1, cast(null as varchar) as k2, {select(every)} from {cells}"
-    ]
-    for i, g in enumerate(keys):
-        parts.append(
-            f"select {i + 1} as grp, cast({g} as varchar) as k1, cast(null as varchar) as k2, {select(single)} "
-            f"from {cells} group by {g}"
-        )
-    pair = len(keys)
-    for i, g in enumerate(keys):
-        for h in keys[i + 1 :]:
-            pair += 1
-            parts.append(
-                f"select {pair} as grp, cast({g} as varchar) as k1, cast({h} as varchar) as k2, "
-                f"{select(lambda c: c == 'a_')} from {cells} group by {g}, {h}"
-            )
-    return "\nunion all\n".join(parts)

@@ -113,7 +113,7 @@ def test_derma_serve_lake_in_chromium_as_a_manager_and_an_analyst(fitted_lake, b
             mine = visit(pages[ANA], url)
             assert MINE in mine and not others_in(mine)
             assert MINE in visit(pages[ANA], f"{url}/models")
-            every = visit(pages[ANN], url)
+            every = visit(pages[ANN], f"{url}/clinicians")
             assert all(c in every for c in OTHERS)
         finally:
             for page in pages.values():
