@@ -3,6 +3,7 @@ the warehouse refresh before (every session in Python) and after (fitted in the 
 
     python -m bench.lake --sizes 1000000 10000000
     python -m bench.lake --sizes 1000000 --stages refresh --before-source /path/to/main/checkout
+    python -m bench.lake --sizes 1000000 --stages fits --scopes HAN-12 network
 
 Each stage runs as a child process (``derma ...`` or the refresh of another source tree), timed (wall
 seconds, and CPU seconds of the child and what it waited for: on a shared machine the fairer figure) with
@@ -168,6 +169,48 @@ def engines(size: int, names: list[str], stages: list[str], out: dict, checkpoin
     return out
 
 
+ENGINE_FIT = """
+import sys
+from derma.lake.engines import DuckDBEngine
+from derma.lake.models import fit_outcome_models_on
+from etl.warehouse import current_snapshot
+engine = DuckDBEngine.over_snapshot(current_snapshot(sys.argv[1]).path, memory_limit="1GB")
+fit_outcome_models_on(engine, sys.argv[2])
+"""
+MEMORY_FIT = """
+import sys
+from analysis.curves import fit_outcome_models
+from derma.refresh import load_inputs
+from etl.warehouse import connect_current
+_, con = connect_current(sys.argv[1])
+sessions = load_inputs(con, sys.argv[2])
+con.close()
+fit_outcome_models(sessions)
+"""
+
+
+def fits(size: int, scopes: list[str], out: dict, checkpoint) -> dict:
+    """The three outcome models and the checks within clinicians alone: in the engine, and in memory.
+
+    ``engine`` is :func:`derma.lake.models.fit_outcome_models_on` on a DuckDB over the bench warehouse's
+    snapshot (1 GB for DuckDB); ``memory`` loads the scope's sessions into pandas and runs
+    :func:`analysis.curves.fit_outcome_models`, the fit the refresh used before. Same tree, same run.
+    """
+    data_dir = str(warehouse(size))
+    for scope in scopes:
+        entry = out.setdefault(scope, {})
+        for side, code in (("engine", ENGINE_FIT), ("memory", MEMORY_FIT)):
+            entry[side] = run_stage(
+                f"fits_{side}_{scope}_{size}", [sys.executable, "-c", code, data_dir, scope]
+            )
+            checkpoint()
+        entry["engine_vs_memory_time"] = round(entry["engine"]["seconds"] / entry["memory"]["seconds"], 3)
+        entry["engine_vs_memory_peak"] = round(
+            entry["engine"]["tree_peak_mb"] / entry["memory"]["tree_peak_mb"], 3
+        )
+    return out
+
+
 def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
@@ -177,7 +220,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--engines", nargs="+", default=["duckdb", "spark"], choices=["duckdb", "spark"])
     parser.add_argument(
-        "--stages", nargs="+", default=["marts", "models", "refresh"], choices=["marts", "models", "refresh"]
+        "--stages",
+        nargs="+",
+        default=["marts", "models", "refresh"],
+        choices=["marts", "models", "refresh", "fits"],
+    )
+    parser.add_argument(
+        "--scopes", nargs="+", default=["network"], help="scopes of the fits stage (network or a clinic id)"
     )
     parser.add_argument(
         "--before-source",
@@ -198,7 +247,9 @@ def main() -> None:
 
     for size in args.sizes:
         entry = results.setdefault(str(size), {"load_before": load_average()})
-        lake_stages = [s for s in args.stages if s != "refresh"]
+        lake_stages = [s for s in args.stages if s in ("marts", "models")]
+        if "fits" in args.stages:
+            fits(size, args.scopes, entry.setdefault("fits", {}), checkpoint)
         if lake_stages:
             engines(size, args.engines, lake_stages, entry, checkpoint)
         if "refresh" in args.stages:
