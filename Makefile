@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install chromium test test-slow test-all demo lint bench sample lock clean
+.PHONY: install chromium java test test-slow test-all demo lint bench sample lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "derma-outcomes needs Python 3.11 or newer on PATH"; exit 1; }
@@ -20,17 +20,20 @@ install: $(STAMP)
 chromium:  ## Debian's Chromium for the dashboard's browser test (installed only when missing)
 	@sh scripts/ensure-chromium.sh
 
+java:  ## Debian's Java 17 runtime for the Spark engine's tests (installed only when `java` is missing)
+	@sh scripts/ensure-java.sh
+
 # One BLAS thread per test process: the fits use small matrices, and on 2 shared cores OpenBLAS's
 # spinning worker threads cost more than they give (the suite ran 20% faster with one).
 TEST_ENV := OPENBLAS_NUM_THREADS=1
 
-test: install chromium
+test: install chromium java
 	$(TEST_ENV) $(BIN)/python -m pytest -q
 
 test-slow: install  ## only the slow statistical checks (coverage simulations); CI runs them after make test
 	$(TEST_ENV) $(BIN)/python -m pytest -q -m slow
 
-test-all: install chromium  ## everything: the default suite and the slow checks
+test-all: install chromium java  ## everything: the default suite and the slow checks
 	$(TEST_ENV) $(BIN)/python -m pytest -q -m "slow or not slow"
 
 demo: install

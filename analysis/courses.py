@@ -187,6 +187,15 @@ def summarise_courses(sessions: pd.DataFrame, as_of=None) -> pd.DataFrame:
     last_answer = answered.groupby("course_id").tail(1).set_index("course_id")
     courses["last_rating"] = last_answer["satisfaction"]
     courses["last_rating_session"] = last_answer["session_number"]
+    return with_status(courses).reset_index()[COURSE_COLUMNS]
+
+
+def with_status(courses: pd.DataFrame) -> pd.DataFrame:
+    """Courses (``indication, sessions_done, last_date, cutoff``) with ``planned_sessions`` and ``status``.
+
+    The rule of ``queries/marts/patient_courses.sql``: completed at the planned length, dropped out
+    when shorter and quiet for more than 42 days before the data's last date, else ongoing.
+    """
     courses["planned_sessions"] = (
         courses["indication"].map(PLANNED_SESSIONS).fillna(DEFAULT_PLANNED).astype(int)
     )
@@ -196,7 +205,7 @@ def summarise_courses(sessions: pd.DataFrame, as_of=None) -> pd.DataFrame:
         ["completed", "dropped_out"],
         default="ongoing",
     )
-    return courses.reset_index()[COURSE_COLUMNS]
+    return courses
 
 
 def dropout_by_session(
@@ -235,8 +244,12 @@ def dropout_by_session(
     session 3 is counted from session 3.
     Wilson intervals treat courses as independent.
     """
+    return dropout_of_courses(summarise_courses(sessions, as_of), by, level)
+
+
+def dropout_of_courses(courses: pd.DataFrame, by: str | None = None, level: float = 0.95) -> pd.DataFrame:
+    """:func:`dropout_by_session` from courses already summarised (``first_session, last_session, status``)."""
     columns = ([by] if by else []) + DROPOUT_COLUMNS
-    courses = summarise_courses(sessions, as_of)
     if courses.empty:
         return pd.DataFrame(columns=columns)
     groups = courses.groupby(by, sort=True) if by else [(None, courses)]

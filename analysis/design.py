@@ -106,25 +106,6 @@ def code_covariates(sessions: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return frame.loc[~bad.to_numpy()], warnings
 
 
-def as_categories(frame: pd.DataFrame) -> pd.DataFrame:
-    """Make every categorical covariate a pandas Categorical, reference level first, unused levels dropped."""
-    out = frame.copy()
-    for col in CATEGORICALS:
-        if col not in out:
-            continue
-        values = out[col].astype(object)
-        counts = values.value_counts()
-        present = [lv for lv in LEVELS[col] if lv in counts.index]
-        present += sorted(str(lv) for lv in counts.index if lv not in present)
-        preferred = LEVELS[col][0] if LEVELS[col] else None
-        # The preferred reference only while it is well populated: a sparse reference makes every
-        # contrast of that term imprecise.
-        ref = preferred if counts.get(preferred, 0) >= min(20, counts.max()) else counts.idxmax()
-        order = [ref] + [lv for lv in present if lv != ref]
-        out[col] = pd.Categorical(values, categories=order)
-    return out
-
-
 def restricted_cubic_spline(x, knots) -> np.ndarray:
     """Harrell's restricted cubic spline basis: ``x`` then ``len(knots) - 2`` nonlinear columns.
 
@@ -320,49 +301,6 @@ def wald_test(fit: LinearFit, columns) -> tuple[float, int, float]:
     b = fit.params[idx]
     stat = float(b @ np.linalg.solve(fit.cov[np.ix_(idx, idx)], b))
     return stat, len(idx), float(stats.chi2.sf(stat, len(idx)))
-
-
-def reference_covariates(frame: pd.DataFrame) -> dict:
-    """Reference covariates: most common level of each categorical (pre-care followed), median numerics.
-
-    Particle flow's reference is the median among crystal sessions (0 when the reference crystal
-    type is the diamond tip).
-    """
-    ref: dict = {}
-    for col in CATEGORICALS:
-        if col in frame:
-            ref[col] = frame[col].value_counts().idxmax()
-    if "pre_care" in frame and "followed" in set(frame["pre_care"]):
-        ref["pre_care"] = "followed"
-    ref["vacuum_10kpa"] = float(np.median(frame["vacuum_10kpa"]))
-    ref["passes"] = float(np.round(np.median(frame["passes"])))
-    ref["session_number"] = float(np.round(np.median(frame["session_number"])))
-    crystal_rows = frame["crystal_type"].astype(object) != DIAMOND
-    ref["crystal_flow_10pct"] = (
-        float(np.median(frame.loc[crystal_rows, "flow_10pct"])) if crystal_rows.any() else 0.0
-    )
-    ref["flow_10pct"] = 0.0 if ref.get("crystal_type") == DIAMOND else ref["crystal_flow_10pct"]
-    ref["crystal_levels"] = tuple(str(v) for v in frame["crystal_type"].astype(object).unique())
-    if CLINIC in frame and frame[CLINIC].nunique() > 1:
-        shares = frame[CLINIC].astype(object).value_counts(normalize=True)
-        ref["clinic_weights"] = {str(k): float(v) for k, v in shares.items()}
-    return ref
-
-
-def data_support(frame: pd.DataFrame) -> dict:
-    """Sessions per observed value of each numeric covariate (to show where a curve has data)."""
-    out = {}
-    crystal = (frame["crystal_type"].astype(object) != DIAMOND).to_numpy()
-    for col in NUMERICS:
-        x = np.asarray(frame[col], float)
-        values, counts = np.unique(x[crystal] if col == "flow_10pct" else x, return_counts=True)
-        out[col] = (values, counts)
-    return out
-
-
-def category_levels(frame: pd.DataFrame) -> dict:
-    """The levels of each categorical covariate as coded for the fit, reference first."""
-    return {c: tuple(frame[c].cat.categories) for c in CATEGORICALS if c in frame}
 
 
 def reference_frame(fit: LinearFit, n: int = 1, **overrides) -> pd.DataFrame:

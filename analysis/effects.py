@@ -27,16 +27,17 @@ SOURCE_NAMES = {
 }
 
 
-def effect_contrasts(fit: LinearFit, frame: pd.DataFrame) -> list[dict]:
+def effect_contrasts(fit: LinearFit, summary) -> list[dict]:
     """Every reported effect as a contrast between two covariate rows, with term, label, unit and n.
 
+    ``summary`` holds the counts of the rows the fit used (:class:`analysis.summary.RowsSummary`).
     Numeric terms: one step of their unit at the reference (for the flow: at the reference crystal
     type, a crystal). Categorical levels: that level vs the reference level, other covariates at
     reference; a diamond tip is compared with the reference crystal at its reference flow.
     """
     ref = fit.reference
     specs: list[dict] = []
-    n = len(frame)
+    n = summary.n
 
     def add(term, label, unit, base, alt, count):
         specs.append(dict(term=term, label=label, unit=unit, base=base, alt=alt, n=int(count)))
@@ -54,10 +55,10 @@ def effect_contrasts(fit: LinearFit, frame: pd.DataFrame) -> list[dict]:
             "per 10 percentage points (crystal sessions)",
             {"crystal_type": crystal, "flow_10pct": flow},
             {"crystal_type": crystal, "flow_10pct": flow + 1},
-            (frame["crystal_type"].astype(object) != DIAMOND).sum(),
+            n - summary.levels["crystal_type"].get(DIAMOND, 0),
         )
     if SESSION_SPLINE in fit.rhs:
-        last = min(6.0, float(frame["session_number"].max()))
+        last = min(6.0, float(summary.values["session_number"][0].max()))
         add(
             "session_number",
             "Session number",
@@ -76,11 +77,11 @@ def effect_contrasts(fit: LinearFit, frame: pd.DataFrame) -> list[dict]:
             n,
         )
     for col, (source, template) in SOURCE_NAMES.items():
-        if col not in frame or col not in fit.rhs:
+        if col not in fit.levels or col not in fit.rhs:
             continue
-        counts = frame[col].astype(object).value_counts()
-        ref_level = frame[col].cat.categories[0]
-        for level in frame[col].cat.categories:
+        counts = summary.levels[col]
+        ref_level = fit.levels[col][0]
+        for level in fit.levels[col]:
             if level == ref_level:
                 continue
             base, alt = {col: ref_level}, {col: level}
@@ -127,10 +128,10 @@ def odds_ratio_interval(log_estimate: float, se: float, df: float | None = None)
     }
 
 
-def odds_ratio_effects(fit: LinearFit, frame: pd.DataFrame) -> list[dict]:
+def odds_ratio_effects(fit: LinearFit, summary) -> list[dict]:
     """Odds ratios with 95% Wald intervals and p-values for every contrast of ``effect_contrasts``."""
     out = []
-    for spec in effect_contrasts(fit, frame):
+    for spec in effect_contrasts(fit, summary):
         base = reference_frame(fit, 1, **spec["base"])
         alt = reference_frame(fit, 1, **{**spec["base"], **spec["alt"]})
         est, se = contrast(fit, base, alt)

@@ -17,24 +17,25 @@ from statsmodels.tools.sm_exceptions import (
 
 from analysis.design import (
     CLINIC,
-    DIAMOND,
     SESSION_LINEAR,
     SESSION_SPLINE,
     VACUUM_SPLINE,
-    Collapsed,
     FitFailure,
     LinearFit,
-    as_categories,
-    category_levels,
-    collapse,
-    data_support,
     design_env,
-    reference_covariates,
-    spline_knots,
     wald_test,
 )
-from analysis.effects import SOURCE_NAMES
-from analysis.levels import clinics_to_compare, merge_sparse_levels
+from analysis.merges import clinics_to_drop, plan_merges
+from analysis.rows import FrameRows
+from analysis.summary import (
+    RowsSummary,
+    categories,
+    count_parameters,
+    knots,
+    reference_values,
+    settings_determined,
+    support,
+)
 
 MIN_SESSIONS = 200
 MIN_EVENTS = 20
@@ -54,20 +55,32 @@ READABLE = {
 }
 MAX_ABS_LOG_ODDS = 10.0
 
-Fitter = Callable[[str, Collapsed, object, dict], LinearFit]
+Fitter = Callable[[str, object, object, dict], LinearFit]
 
 
 @dataclass(frozen=True)
 class GuardedFit:
-    """The outcome of a guarded fit: the fit (or None), the rows it used, and what the guards did."""
+    """The outcome of a guarded fit: the fit (or None), the rows it used, their counts, what the guards did."""
 
     status: str
     fit: LinearFit | None
-    frame: pd.DataFrame
+    data: object
     warnings: tuple[str, ...]
     decisions: dict = field(default_factory=dict)
-    y: np.ndarray | None = None
-    clusters: np.ndarray | None = None
+    summary: RowsSummary | None = None
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The coded frame the fit used (rows held in memory only)."""
+        return self.data.frame
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.data.y
+
+    @property
+    def clusters(self) -> np.ndarray:
+        return self.data.clusters
 
 
 def too_small(
@@ -87,99 +100,89 @@ def too_small(
     return None
 
 
-def count_parameters(rhs: str, frame: pd.DataFrame, knots: tuple) -> int:
-    """Number of covariate coefficients (excluding intercept / thresholds) a right-hand side implies."""
-    k = 0
-    for term in rhs.split(" + "):
-        if term in SOURCE_NAMES or term == CLINIC:
-            k += max(frame[term].nunique() - 1, 0)
-        elif term == SESSION_SPLINE:
-            k += 1 + max(len(knots) - 2, 0)
-        else:
-            k += 1
-    return k
+def merge_sparse_levels(
+    frame: pd.DataFrame, y_binary: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """Merge sparse or separated categorical levels of a coded frame (:func:`analysis.merges.plan_merges`).
+
+    Returns the frame, the matching outcome and one plain message per change.
+    """
+    rows = FrameRows(frame, np.asarray(y_binary), np.asarray(y_binary), np.zeros(len(frame)))
+    ops, notes = plan_merges(rows.level_cube())
+    merged = rows.with_operations(ops)
+    return merged.frame, np.asarray(merged.y_binary, dtype=bool), notes
 
 
 def fit_guarded(
-    frame: pd.DataFrame,
-    y: np.ndarray,
-    y_binary: np.ndarray,
-    clusters: np.ndarray,
-    rhs: str,
-    fitter: Fitter,
-    epv_events: Callable[[np.ndarray], float],
-    intercepts: int,
+    data, rhs: str, kind: str, epv_events: Callable[[dict], float], intercepts: int
 ) -> GuardedFit:
-    """Fit ``rhs`` with ``fitter`` behind every guard; never raises for data reasons.
+    """Fit ``rhs`` (``kind`` "logit" or "ordinal") on ``data`` behind every guard; never raises for data reasons.
 
-    Order: merge sparse/separated levels, simplify until ≥ 10 events per parameter, fit (a failed
-    fit — non-convergence, separation, singular information — is retried with the next
-    simplification), then keep the session-number spline only if a Wald test of its nonlinear
-    terms rejects linearity at 5 %.
+    ``data`` is a model's rows: :class:`analysis.rows.FrameRows` in memory, or an engine's
+    (``derma.lake.fitting.EngineRows``); every decision here comes from its counts. Order: leave out
+    clinics that cannot be compared within, merge sparse/separated levels, simplify until ≥ 10 events
+    per parameter, fit (a failed fit — non-convergence, separation, singular information — is retried
+    with the next simplification), then keep the session-number spline only if a Wald test of its
+    nonlinear terms rejects linearity at 5 %.
     """
-    notes: list[str] = []
-    keep, clinic_notes = clinics_to_compare(frame, np.asarray(y))
-    if not keep.all():
-        frame, y, y_binary, clusters = (
-            frame.loc[keep],
-            np.asarray(y)[keep],
-            np.asarray(y_binary)[keep],
-            clusters[keep],
-        )
-    notes += clinic_notes
-    frame, keep_y, merge_notes = merge_sparse_levels(frame.assign(_y=y, _c=clusters), y_binary)
+    dropped, notes = clinics_to_drop(data.clinic_counts())
+    if dropped:
+        data = data.without_clinics(dropped)
+    ops, merge_notes = plan_merges(data.level_cube())
+    data = data.with_operations(ops)
     notes += merge_notes
-    y, clusters = frame.pop("_y").to_numpy(), frame.pop("_c").to_numpy()
-    y_binary = keep_y
-    n_events = int(y_binary.sum())
-    if len(frame) < MIN_SESSIONS or min(n_events, len(frame) - n_events) < MIN_EVENTS:
+    n, n_events = data.n, data.binary_events
+    if n < MIN_SESSIONS or min(n_events, n - n_events) < MIN_EVENTS:
         return GuardedFit(
             "not_enough_data",
             None,
-            frame,
+            data,
             (*notes, "Too few sessions are left after the merges above: no model fitted."),
         )
+    summary = data.summary()
     for col, label in (("vacuum_10kpa", "vacuum"), ("passes", "passes")):
-        if frame[col].nunique() < 2:
+        if len(summary.values[col][0]) < 2:
             return GuardedFit(
                 "not_enough_data",
                 None,
-                frame,
+                data,
                 (*notes, f"{label.capitalize()} did not vary in these sessions: no model fitted."),
+                summary=summary,
             )
     terms = rhs.split(" + ")
-    if CLINIC in terms and (CLINIC not in frame or frame[CLINIC].nunique() < 2):
+    if CLINIC in terms and len(summary.levels.get(CLINIC, {})) < 2:
         terms.remove(CLINIC)  # one clinic: every comparison is already within it
-    crystal = (frame["crystal_type"].astype(object) != DIAMOND).to_numpy()
-    if frame.loc[crystal, "flow_10pct"].nunique() < 2:
+    if len(summary.crystal_flow[0]) < 2:
         terms.remove("flow_10pct")
         notes.append(
             "Particle flow did not vary among crystal sessions (or there were none): its term was left out."
         )
-    settings = frame[[t for t in ("vacuum_10kpa", "passes", "flow_10pct") if t in terms]].drop_duplicates()
-    if np.linalg.matrix_rank(np.column_stack([np.ones(len(settings)), settings])) <= settings.shape[1]:
+    if settings_determined(summary, "flow_10pct" in terms):
         return GuardedFit(
             "not_enough_data",
             None,
-            frame,
+            data,
             (
                 *notes,
                 "Vacuum, passes and particle flow determine one "
                 "another in these sessions, so their effects cannot be told apart: no model fitted.",
             ),
+            summary=summary,
         )
     status = "simplified" if merge_notes else "ok"
-    knots = spline_knots(frame["session_number"])
-    if len(knots) < 3 and SESSION_SPLINE in terms:
+    spline = knots(summary, "session_number")
+    if len(spline) < 3 and SESSION_SPLINE in terms:
         terms[terms.index(SESSION_SPLINE)] = SESSION_LINEAR
-    frame = as_categories(frame)
-    reference = reference_covariates(frame)
-    env = design_env(knots)
-    rows = collapse(frame, [c for c in frame.columns], y, clusters)
-    events = epv_events(y)
+    levels = categories(summary)
+    data = data.categorised(levels)
+    reference = reference_values(summary)
+    env = design_env(spline)
+    rows = data.collapsed()
+    fitter = data.fitter(kind)
+    events = epv_events(summary.y_counts)
 
     def epv(ts):
-        return events / (count_parameters(" + ".join(ts), frame, knots) + intercepts)
+        return events / (count_parameters(" + ".join(ts), summary, spline) + intercepts)
 
     full = epv(terms)
     changes = []
@@ -204,7 +207,11 @@ def fit_guarded(
         change = _simplify(terms)
         if change is None:
             return GuardedFit(
-                "not_enough_data", None, frame, (*notes, f"The model could not be fitted: {failure}.")
+                "not_enough_data",
+                None,
+                data,
+                (*notes, f"The model could not be fitted: {failure}."),
+                summary=summary,
             )
         status = "simplified"
         notes.append(f"The model could not be fitted ({failure}); refitted with {change}.")
@@ -213,7 +220,7 @@ def fit_guarded(
     if SESSION_SPLINE in terms:
         nonlinear = [n for n in fit.names if n.startswith(SESSION_SPLINE) and not n.endswith("[0]")]
         stat, df, p = wald_test(fit, nonlinear)
-        knot_text = ", ".join(f"{k:g}" for k in knots)
+        knot_text = ", ".join(f"{k:g}" for k in spline)
         if p < NONLINEAR_ALPHA:
             decisions["session_number"] = (
                 f"session number as a restricted cubic spline (knots {knot_text}): nonlinearity Wald "
@@ -230,31 +237,29 @@ def fit_guarded(
             )
     else:
         decisions["session_number"] = "session number linear"
-    curve_fits = _vacuum_spline(fitter, fit, rows, knots, frame, reference, decisions)
+    curve_fits = _vacuum_spline(fitter, fit, rows, spline, summary, reference, decisions)
     extra = {
-        "levels": category_levels(frame),
-        "support": {**fit.support, **data_support(frame)},
+        "levels": {c: tuple(order) for c, order in levels.items()},
+        "support": {**fit.support, **support(summary)},
         "decisions": decisions,
     }
     fit = replace(fit, curve_fits={k: replace(v, **extra) for k, v in curve_fits.items()}, **extra)
-    return GuardedFit(status, fit, frame, tuple(notes), decisions, y, clusters)
+    return GuardedFit(status, fit, data, tuple(notes), decisions, summary=summary)
 
 
-def _vacuum_spline(
-    fitter: Fitter, fit: LinearFit, rows: Collapsed, knots, frame, reference, decisions
-) -> dict:
+def _vacuum_spline(fitter: Fitter, fit: LinearFit, rows, spline, summary, reference, decisions) -> dict:
     """Refit with a spline in vacuum; keep it for the vacuum curves only if a Wald test rejects linearity."""
-    vacuum_knots = spline_knots(frame["vacuum_10kpa"])
+    vacuum_knots = knots(summary, "vacuum_10kpa")
     if len(vacuum_knots) < 3:
         decisions["vacuum_kpa"] = "vacuum linear (too few distinct values for a spline)"
         return {}
     rhs = fit.rhs.replace("vacuum_10kpa", VACUUM_SPLINE, 1)
-    spline, failure = _attempt(fitter, rhs, rows, design_env(knots, vacuum_knots), reference)
-    if spline is None:
+    fitted, failure = _attempt(fitter, rhs, rows, design_env(spline, vacuum_knots), reference)
+    if fitted is None:
         decisions["vacuum_kpa"] = f"vacuum linear (a spline in vacuum could not be fitted: {failure})"
         return {}
     stat, df, p = wald_test(
-        spline, [n for n in spline.names if n.startswith(VACUUM_SPLINE) and not n.endswith("[0]")]
+        fitted, [n for n in fitted.names if n.startswith(VACUUM_SPLINE) and not n.endswith("[0]")]
     )
     test = f"Wald chi2 = {stat:.1f}, df = {df}, p = {p:.3g}"
     if p < NONLINEAR_ALPHA:
@@ -263,7 +268,7 @@ def _vacuum_spline(
             f"vacuum as a restricted cubic spline (knots {kpa} kPa) for the vacuum curves: nonlinearity {test}; "
             "the odds ratio per 10 kPa is the linear summary"
         )
-        return {"vacuum_10kpa": spline}
+        return {"vacuum_10kpa": fitted}
     decisions["vacuum_kpa"] = f"vacuum linear: a spline's nonlinear terms were not needed ({test})"
     return {}
 
@@ -280,7 +285,7 @@ def _simplify(terms: list[str]) -> str | None:
     return None
 
 
-def _attempt(fitter: Fitter, rhs: str, rows: Collapsed, env, reference: dict):
+def _attempt(fitter: Fitter, rhs: str, rows, env, reference: dict):
     """Run one fit, turning every way it can fail into a plain message."""
     try:
         with warnings.catch_warnings():

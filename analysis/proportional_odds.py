@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
-from analysis.design import (
-    collapse,
-    design_env,
-    spline_knots,
-)
+from analysis.design import design_env
 from analysis.effects import odds_ratio_effects
 from analysis.satisfaction import _satisfaction_model
+from analysis.summary import knots
 
 
 def check_proportional_odds(sessions: pd.DataFrame) -> pd.DataFrame:
@@ -57,17 +56,20 @@ def check_proportional_odds(sessions: pd.DataFrame) -> pd.DataFrame:
         out = pd.DataFrame(columns=columns)
         out.attrs["message"] = " ".join(result.warnings)
         return out
-    frame = guarded.frame
-    po = odds_ratio_effects(fit, frame)
-    env = design_env(spline_knots(frame["session_number"]))
+    summary = guarded.summary
+    po = odds_ratio_effects(fit, summary)
+    env = design_env(knots(summary, "session_number"))
     records = []
     for cut in fit.y_levels[1:]:
         above = (guarded.y >= cut).astype(int)
         binary = None
         if min(above.sum(), len(above) - above.sum()) >= MIN_EVENTS:
-            rows = collapse(frame, list(frame.columns), above, guarded.clusters)
-            binary, _ = _attempt(fit_logit, fit.rhs, rows, env, fit.reference)
-        by_term = {e["term"]: e for e in odds_ratio_effects(binary, frame)} if binary is not None else {}
+            binary, _ = _attempt(fit_logit, fit.rhs, guarded.data.collapsed_binary(cut), env, fit.reference)
+        by_term = (
+            {e["term"]: e for e in odds_ratio_effects(replace(binary, levels=fit.levels), summary)}
+            if binary is not None
+            else {}
+        )
         for e in po:
             b = by_term.get(e["term"])
             if b is None:

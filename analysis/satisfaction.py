@@ -14,8 +14,9 @@ from analysis.design import (
 from analysis.effects import odds_ratio_effects
 from analysis.estimands import adjusted_for, direct_estimand, satisfaction_estimand
 from analysis.guards import fit_guarded, too_small
-from analysis.ordinal import SATISFIED_FROM, effective_sample_size, fit_cumulative_logit
+from analysis.ordinal import SATISFIED_FROM
 from analysis.results import Effect, ModelResult
+from analysis.rows import FrameRows
 from analysis.side_effects import clinic_words, t_words
 
 SATISFACTION_FORMULA = "satisfaction ~ " + ADJUSTMENT.format(session=SESSION_SPLINE)
@@ -93,11 +94,16 @@ def _satisfaction_model(sessions: pd.DataFrame, direct: bool = False):
                 np.where(status.fillna(False).to_numpy(bool), "some", "none"),
             )
         )
-    rhs = SATISFACTION_FORMULA.split("~", 1)[1].strip() + (f" + {SIDE_EFFECT_TERM}" if direct else "")
     y = rated["satisfaction"].to_numpy()[rows].astype(int)
-    clusters = rated["patient_key"].to_numpy()[rows]
-    satisfied = y >= SATISFIED_FROM
-    n, n_events, n_patients = len(y), int(satisfied.sum()), int(pd.unique(clusters).size)
+    data = FrameRows(frame, y, y >= SATISFIED_FROM, rated["patient_key"].to_numpy()[rows])
+    return satisfaction_model_of(data, clinics, notes, direct)
+
+
+def satisfaction_model_of(data, clinics: int, notes: list[str], direct: bool = False):
+    """The satisfaction model (total, or ``direct``) of a model's rows; (result, fit, guarded fit)."""
+    rhs = SATISFACTION_FORMULA.split("~", 1)[1].strip() + (f" + {SIDE_EFFECT_TERM}" if direct else "")
+    n, n_events, n_patients = data.n, data.binary_events, data.n_patients
+    notes = list(notes)
     name, estimand = (
         ("satisfaction_direct", direct_estimand) if direct else ("satisfaction", satisfaction_estimand)
     )
@@ -122,26 +128,23 @@ def _satisfaction_model(sessions: pd.DataFrame, direct: bool = False):
     if small:
         return result("not_enough_data", "none (too little data)", warnings=(*notes, small)), None, None
     guarded = fit_guarded(
-        frame,
-        y,
-        satisfied,
-        clusters,
+        data,
         rhs,
-        fit_cumulative_logit,
-        epv_events=effective_sample_size,
-        intercepts=len(np.unique(y)) - 1,
+        "ordinal",
+        epv_events=ordinal_epv,
+        intercepts=len(data.summary().y_counts) - 1,
     )
     notes += guarded.warnings
     fit = guarded.fit
     if fit is None:
         return result("not_enough_data", "none (model could not be fitted)", warnings=notes), None, None
-    used = guarded.frame
-    clinics = int(used["clinic"].nunique()) if "clinic" in used else 1
-    n, n_patients = len(used), fit.n_clusters
+    summary = guarded.summary
+    clinics = max(len(summary.levels.get("clinic", {})), 1)
+    n, n_patients = summary.n, fit.n_clusters
     n_events = int(fit.support["events"])
     effects = [
         Effect(**{k: v for k, v in e.items() if k not in ("log_estimate", "se")})
-        for e in odds_ratio_effects(fit, used)
+        for e in odds_ratio_effects(fit, summary)
     ]
     method = (
         f"Proportional-odds cumulative logit (logit P(Y<=j) = theta_j - x*beta), Newton fit on "
@@ -161,3 +164,10 @@ def _satisfaction_model(sessions: pd.DataFrame, direct: bool = False):
         "vacuum_kpa": guarded.decisions.get("vacuum_kpa", ""),
     }
     return result(guarded.status, method, effects, notes, details, fit.rhs), fit, guarded
+
+
+def ordinal_epv(y_counts: dict) -> float:
+    """Harrell's effective sample size of an ordinal outcome from its counts, ``n − Σ n_j³ / n²``."""
+    counts = np.array(list(y_counts.values()), dtype=float)
+    n = counts.sum()
+    return float(n - (counts**3).sum() / n**2)

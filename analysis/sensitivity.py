@@ -53,6 +53,11 @@ def within_clinicians(
     if units.nunique() <= sessions["clinic_id"].nunique():
         return ()
     refit, _ = fit(sessions.assign(clinic_id=units))
+    return compare_within(result, refit)
+
+
+def compare_within(result: ModelResult, refit: ModelResult) -> tuple[str, ...]:
+    """The check's sentences from the fit within clinics (``result``) and the refit within clinicians."""
     if refit.status == "not_enough_data":
         return (f"Check within clinicians could not be fitted: {' '.join(refit.warnings[-1:])}",)
     mine = {e.term: e for e in result.effects}

@@ -24,6 +24,7 @@ from analysis.effects import odds_ratio_effects
 from analysis.estimands import adjusted_for, side_effect_estimand
 from analysis.guards import fit_guarded, too_small
 from analysis.results import Effect, ModelResult
+from analysis.rows import FrameRows
 
 SIDE_EFFECT_FORMULA = "any_side_effect ~ " + ADJUSTMENT.format(session=SESSION_SPLINE)
 OUTCOME = "any side effect in the session"
@@ -78,11 +79,21 @@ def side_effect_model(sessions: pd.DataFrame) -> tuple[ModelResult, LinearFit | 
     frame, notes = code_covariates(known)
     rows = frame.index.to_numpy()
     y = known["any_side_effect"].to_numpy()[rows].astype(bool)
-    clusters = known["patient_key"].to_numpy()[rows]
-    n, n_events, n_patients = len(y), int(y.sum()), int(pd.unique(clusters).size)
-    dropped = len(sessions) - len(known)
-    if dropped:
-        notes.insert(0, f"{dropped} sessions with an unknown outcome (no follow-up) were left out")
+    data = FrameRows(frame, y.astype(int), y, known["patient_key"].to_numpy()[rows])
+    return side_effect_model_of(data, clinics, len(sessions) - len(known), notes)
+
+
+def side_effect_model_of(
+    data, clinics: int, unknown: int, notes: list[str]
+) -> tuple[ModelResult, LinearFit | None]:
+    """The side-effect model of a model's rows (in memory or on an engine, see :mod:`analysis.rows`).
+
+    ``unknown`` counts the sessions left out for an unknown outcome, ``notes`` what coding left out.
+    """
+    n, n_events, n_patients = data.n, data.binary_events, data.n_patients
+    notes = list(notes)
+    if unknown:
+        notes.insert(0, f"{unknown} sessions with an unknown outcome (no follow-up) were left out")
 
     def result(status, method, effects=(), warnings=(), details=None, rhs=None):
         return ModelResult(
@@ -104,27 +115,18 @@ def side_effect_model(sessions: pd.DataFrame) -> tuple[ModelResult, LinearFit | 
     if small:
         return result("not_enough_data", "none (too little data)", warnings=(*notes, small)), None
     rhs = SIDE_EFFECT_FORMULA.split("~", 1)[1].strip()
-    guarded = fit_guarded(
-        frame,
-        y.astype(int),
-        y,
-        clusters,
-        rhs,
-        fit_logit,
-        epv_events=lambda yy: float(min(yy.sum(), len(yy) - yy.sum())),
-        intercepts=1,
-    )
+    guarded = fit_guarded(data, rhs, "logit", epv_events=binary_epv, intercepts=1)
     notes += guarded.warnings
     fit = guarded.fit
     if fit is None:
         return result("not_enough_data", "none (model could not be fitted)", warnings=notes), None
-    used = guarded.frame
-    clinics = int(used["clinic"].nunique()) if "clinic" in used else 1
-    n, n_patients = len(used), fit.n_clusters
+    summary = guarded.summary
+    clinics = max(len(summary.levels.get("clinic", {})), 1)
+    n, n_patients = summary.n, fit.n_clusters
     n_events = int(np.round(fit.support["events"]))
     effects = [
         Effect(**{k: v for k, v in e.items() if k not in ("log_estimate", "se")})
-        for e in odds_ratio_effects(fit, used)
+        for e in odds_ratio_effects(fit, summary)
     ]
     method = (
         f"GLM binomial logit on {fit.support['n_patterns']} covariate patterns (binomial counts, same likelihood as "
@@ -140,6 +142,12 @@ def side_effect_model(sessions: pd.DataFrame) -> tuple[ModelResult, LinearFit | 
         "vacuum_kpa": guarded.decisions.get("vacuum_kpa", ""),
     }
     return result(guarded.status, method, effects, notes, details, rhs=fit.rhs), fit
+
+
+def binary_epv(y_counts: dict) -> float:
+    """Events for the events-per-parameter rule of a binary outcome: the rarer of its two values."""
+    events = sum(k for v, k in y_counts.items() if v)
+    return float(min(events, sum(y_counts.values()) - events))
 
 
 def clinic_words(clinics: int) -> str:

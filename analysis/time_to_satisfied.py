@@ -160,7 +160,17 @@ def sessions_to_satisfied(
     where the lower band does. Courses are treated as independent (a patient with two courses counts
     twice); nothing is adjusted for indication or case mix (filter first to compare groups).
     """
-    courses = summarise_courses(sessions)
+    return satisfied_curve(summarise_courses(sessions), max_session, level)
+
+
+def satisfied_curve(
+    courses: pd.DataFrame, max_session: int = MAX_SESSION, level: float = 0.95
+) -> TimeToSatisfied:
+    """:func:`sessions_to_satisfied` from courses already summarised (``analysis.courses.summarise_courses``).
+
+    Needs the columns ``first_date, window_start, numbers_reported, first_session, last_session,
+    first_satisfied_session, status``: an engine can summarise the courses where the sessions are.
+    """
     if courses.empty:
         empty = pd.DataFrame(columns=CURVE_COLUMNS)
         return TimeToSatisfied(

@@ -83,6 +83,7 @@ def _time_export(data_dir: Path, out: Path, repeat: int) -> dict:
 
 
 def _time_queries(data_dir: Path, out: Path, repeat: int) -> list[dict]:
+    from derma.lake.transpile import duckdb_macros, to_datafusion
     from etl.warehouse import connect, current_snapshot
     from queries import bind_params, get_query
     from tests.etl.second_engine import (
@@ -90,8 +91,6 @@ def _time_queries(data_dir: Path, out: Path, repeat: int) -> list[dict]:
         NAMED_ANALYSES,
         assert_same_result,
         datafusion_context,
-        duckdb_macros,
-        to_datafusion,
     )
 
     con = connect(current_snapshot(data_dir).path, read_only=True)

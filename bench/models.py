@@ -56,13 +56,27 @@ def time_stages(sessions: pd.DataFrame, series: pd.DataFrame) -> dict[str, float
     start = time.perf_counter()
     fits = fit_outcome_models(sessions)
     out["both_models"] = time.perf_counter() - start
+    seen = sessions[["fitzpatrick", "indication", "treatment_area"]].drop_duplicates()
+    diamond = bool((sessions["crystal_type"] == "diamond_tip").any())
+
+    def courses():
+        from analysis.courses import summarise_courses
+
+        by_indication = {i: summarise_courses(g) for i, g in sessions.groupby("indication")}
+        return fitting._courses(summarise_courses(sessions), by_indication)
+
     for label, call in (
         ("curves", lambda: model_curves(fits)),
-        ("proportional_odds_check", lambda: fitting._po_check(sessions, check_proportional_odds)),
-        ("settings_explorer", lambda: fitting._explorer(fits, sessions)),
+        (
+            "proportional_odds_check",
+            lambda: check_proportional_odds(
+                fitting.patient_sample(sessions, fitting.PO_CHECK_MAX_SESSIONS)[0]
+            ),
+        ),
+        ("settings_explorer", lambda: fitting._explorer(fits, seen, diamond)),
         ("funnels", lambda: fitting._funnels(sessions, NETWORK)),
         ("control_charts", lambda: fitting._control_charts(series, sessions, NETWORK)),
-        ("courses", lambda: fitting._courses(sessions)),
+        ("courses", courses),
     ):
         start = time.perf_counter()
         call()

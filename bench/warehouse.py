@@ -54,8 +54,11 @@ def _scale(base: Path, target: Path, copies: int) -> None:
     con.execute("create temp table base as select * from wh.sessions")
     for k in range(1, copies):
         con.execute(
+            # A copy's pseudonyms keep the product's shape (pk_ + 24 hex), so its patients are new ones
+            # under every patient count, patient_number() included.
             "insert into wh.sessions select * replace (clinic_id || $s as clinic_id, "
-            "clinician_id || $s as clinician_id, patient_key || $s as patient_key) from base",
+            "clinician_id || $s as clinician_id, 'pk_' || left(md5(patient_key || $s), 24) as patient_key) "
+            "from base",
             {"s": f"x{k}"},
         )
     build_marts(con)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from etl.access import NETWORK
@@ -23,16 +25,49 @@ def fit_everything(
     rebase: Mapping[str, Sequence] | None = None,
     targets: Mapping[tuple[str, str], object] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Every model result for one scope, as frames shaped like the warehouse's model tables.
+    """Every model result for one scope from its sessions in memory, as frames shaped like the model tables.
 
     ``series`` is the ``monthly_series`` query of the scope (the control charts read the marts' counts);
     ``rebase`` and ``targets`` are the recorded process changes and targets (``derma.annotations``).
+    The same computation runs on an engine (:func:`derma.lake.results.fit_everything_on`) for a lake.
     """
-    from analysis.curves import fit_outcome_models, model_curves
+    from analysis.courses import summarise_courses
+    from analysis.curves import fit_outcome_models
+
+    return model_tables(
+        fit_outcome_models(sessions),
+        scope,
+        series,
+        po_sample=patient_sample(sessions, PO_CHECK_MAX_SESSIONS),
+        seen=sessions[["fitzpatrick", "indication", "treatment_area"]].drop_duplicates(),
+        has_diamond=bool((sessions["crystal_type"] == "diamond_tip").any()),
+        unit_sessions=sessions,
+        courses=summarise_courses(sessions),
+        courses_by_indication={i: summarise_courses(g) for i, g in sessions.groupby("indication")},
+        rebase=rebase,
+        targets=targets,
+    )
+
+
+def model_tables(
+    fits,
+    scope: str,
+    series: pd.DataFrame,
+    po_sample: tuple[pd.DataFrame, str],
+    seen: pd.DataFrame,
+    has_diamond: bool,
+    unit_sessions: pd.DataFrame,
+    courses: pd.DataFrame,
+    courses_by_indication: dict,
+    rebase: Mapping[str, Sequence] | None = None,
+    targets: Mapping[tuple[str, str], object] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The model tables from the fits and what each other stage reads (from memory or from an engine)."""
+    from analysis.curves import model_curves
     from analysis.proportional_odds import check_proportional_odds
 
-    fits = fit_outcome_models(sessions)
     results = fits.results
+    sample, note = po_sample
     tables = {
         "model_summaries": pd.DataFrame(
             [
@@ -71,43 +106,58 @@ def fit_everything(
                 for p in c.points
             ]
         ),
-        "model_po_check": _po_check(sessions, check_proportional_odds),
-        "settings_explorer": _explorer(fits, sessions),
+        "model_po_check": check_proportional_odds(sample).assign(checked_on=note),
+        "settings_explorer": _explorer(fits, seen, has_diamond),
     }
-    tables.update(_funnels(sessions, scope))
-    tables.update(_control_charts(series, sessions, scope, rebase, targets))
-    tables.update(_courses(sessions))
+    tables.update(_funnels(unit_sessions, scope))
+    tables.update(_control_charts(series, unit_sessions, scope, rebase, targets))
+    tables.update(_courses(courses, courses_by_indication))
     return tables
+
+
+def patient_draw(keys) -> np.ndarray:
+    """Each patient's fixed uniform draw in 0..999999: ``patient_number()`` of the pseudonym modulo a million.
+
+    ``patient_number`` (``etl/schema.sql``) is 60 bits of the pseudonym's MD5, which every engine computes
+    alike, so a sample of patients is the same in memory, on the warehouse and on Spark.
+    """
+    unique, inverse = np.unique(np.asarray(keys, dtype=object).astype(str), return_inverse=True)
+    draws = np.array([int(hashlib.md5(k.encode()).hexdigest()[:15], 16) % 1_000_000 for k in unique])
+    return draws[inverse]
+
+
+def sample_share(total: int, max_sessions: int) -> int:
+    """The draw below which a patient is in the sample (of a million) for about ``max_sessions`` sessions."""
+    return int(max_sessions / total * 1_000_000)
+
+
+def sample_note(sampled: int, total: int, max_sessions: int) -> str:
+    """What the proportional-odds check was run on, in words."""
+    if total <= max_sessions:
+        return f"all {total} sessions"
+    return (
+        f"a random {max_sessions / total:.0%} of patients ({sampled} of {total} sessions; "
+        "whole patients, so clustering is kept)"
+    )
 
 
 def patient_sample(sessions: pd.DataFrame, max_sessions: int) -> tuple[pd.DataFrame, str]:
     """A reproducible random sample of whole patients holding about ``max_sessions`` sessions."""
     if len(sessions) <= max_sessions:
-        return sessions, f"all {len(sessions)} sessions"
-    share = max_sessions / len(sessions)
-    # A hash of the pseudonym is a fixed, uniform draw per patient: the same patients every run.
-    draw = pd.util.hash_pandas_object(sessions["patient_key"], index=False).to_numpy() % 1_000_000
-    sample = sessions[draw < share * 1_000_000].reset_index(drop=True)
-    return sample, (
-        f"a random {share:.0%} of patients ({len(sample)} of {len(sessions)} sessions; "
-        "whole patients, so clustering is kept)"
-    )
+        return sessions, sample_note(len(sessions), len(sessions), max_sessions)
+    draw = patient_draw(sessions["patient_key"])
+    sample = sessions[draw < sample_share(len(sessions), max_sessions)].reset_index(drop=True)
+    return sample, sample_note(len(sample), len(sessions), max_sessions)
 
 
-def _po_check(sessions: pd.DataFrame, check) -> pd.DataFrame:
-    sample, note = patient_sample(sessions, PO_CHECK_MAX_SESSIONS)
-    frame = check(sample)
-    return frame.assign(checked_on=note)
-
-
-def _explorer(fits, sessions: pd.DataFrame) -> pd.DataFrame:
-    """The settings trade-off for every skin type x indication x area seen in the data."""
+def _explorer(fits, seen: pd.DataFrame, has_diamond: bool) -> pd.DataFrame:
+    """The settings trade-off for every skin type x indication x area seen in the data (``seen``)."""
     from analysis.explorer import explore_settings
 
     if fits.side_effect_fit is None and fits.satisfaction_fit is None:
         return pd.DataFrame()
-    seen = sessions[["fitzpatrick", "indication", "treatment_area"]].drop_duplicates()
-    crystals = [None] + (["diamond_tip"] if (sessions["crystal_type"] == "diamond_tip").any() else [])
+    crystals = [None] + (["diamond_tip"] if has_diamond else [])
+    seen = seen.sort_values(["fitzpatrick", "indication", "treatment_area"], kind="stable")
     frames = []
     for row in seen.itertuples(index=False):
         if row.indication not in INDICATIONS or row.treatment_area not in TREATMENT_AREAS:
@@ -306,14 +356,18 @@ def _chart_points(result, alert) -> pd.DataFrame:
     return merged
 
 
-def _courses(sessions: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    from analysis.courses import dropout_by_session
-    from analysis.time_to_satisfied import sessions_to_satisfied
+def _courses(courses: pd.DataFrame, by_indication: dict) -> dict[str, pd.DataFrame]:
+    """Course curves and dropout from the courses (``summarise_courses``): all, and each indication's own.
+
+    An indication's courses are summarised from that indication's sessions alone (its clinics' first and
+    last dates are those of the indication), as the curves always were.
+    """
+    from analysis.courses import dropout_of_courses
+    from analysis.time_to_satisfied import satisfied_curve
 
     curves, summaries = [], []
-    groups = [("all", sessions), *sessions.groupby("indication")]
-    for indication, group in groups:
-        km = sessions_to_satisfied(group)
+    for indication, group in [("all", courses), *sorted(by_indication.items())]:
+        km = satisfied_curve(group)
         curves.append(km.table.assign(indication=indication))
         summaries.append(
             {
@@ -327,9 +381,8 @@ def _courses(sessions: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 "notes": list(km.notes),
             }
         )
-    dropout = dropout_by_session(sessions, by="indication")
     return {
         "course_curves": pd.concat(curves, ignore_index=True),
         "course_summaries": pd.DataFrame(summaries),
-        "course_dropout": dropout,
+        "course_dropout": dropout_of_courses(courses, by="indication"),
     }

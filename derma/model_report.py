@@ -12,6 +12,7 @@ from derma.jsonvalues import plain, records
 from etl.access import NETWORK
 from etl.batch import LoadError
 from etl.settings import Settings
+from etl.timeline import UserData
 from etl.userdata import read as read_userdata
 from etl.warehouse import connect_current
 from queries import run_query
@@ -21,66 +22,73 @@ def model_report(settings: Settings, scope: str = NETWORK) -> dict:
     """The latest model results for ``scope`` in the shape ``derma models --format json`` prints."""
     snapshot, con = connect_current(settings.data_dir)
     try:
-        values = {"scope": scope}
-        summaries = run_query(con, "model_summaries", values)
-        if summaries.empty:
-            raise LoadError(f"no model results for scope '{scope}' yet: run 'derma models --refresh'")
-        effects = run_query(con, "model_effects", values)
-        curves = run_query(con, "model_curves", values)
-        run = (
-            con.execute(
-                "select run_id, scope, data_batch_id, fitted_at, seconds, is_fresh from stg_model_runs "
-                "where is_latest and scope = $s",
-                {"s": scope},
-            )
-            .df()
-            .iloc[0]
-        )
-        report = {
-            "snapshot": snapshot.snapshot_id,
-            "scope": scope,
-            "run": {k: plain(v) for k, v in run.items()},
-            "models": [
-                _model_entry(row, effects[effects["model"] == row["model"]])
-                for _, row in summaries.iterrows()
-            ],
-            "curves": [_curve_entry(name, group) for name, group in curves.groupby("curve", sort=False)],
-            "proportional_odds": records(
-                run_query(con, "model_po_check", values).drop(
-                    columns=["run_id", "scope", "data_batch_id", "fitted_at", "is_fresh"]
-                )
-            ),
-            "funnel": {
-                # reindex: results fitted by an older version lack the newer columns (they read as null)
-                kind: records(
-                    run_query(con, "funnel_units", {**values, "unit_type": kind}).reindex(
-                        columns=FUNNEL_UNIT_FIELDS
-                    )
-                )
-                for kind in ("clinician", "clinic")
-            },
-            "funnel_summaries": _funnel_summaries(run_query(con, "funnel_summaries", values)),
-            "control_charts": _control_charts(
-                run_query(con, "spc_verdicts", values), run_query(con, "spc_points", values)
-            ),
-            "annotations": annotations(read_userdata(settings), scope),
-            "targets": targets_of(read_userdata(settings), scope),
-            "courses": records(
-                run_query(con, "course_summaries", values)[
-                    [
-                        "indication",
-                        "n_courses",
-                        "n_satisfied",
-                        "median",
-                        "median_low",
-                        "median_high",
-                        "median_text",
-                    ]
-                ]
-            ),
-        }
+        return model_report_from(con, snapshot.snapshot_id, scope, read_userdata(settings))
     finally:
         con.close()
+
+
+def model_report_from(con, snapshot_id: str, scope: str = NETWORK, userdata: UserData | None = None) -> dict:
+    """The report of ``scope`` from a connection holding the model tables (a warehouse, or a lake's fit).
+
+    ``userdata`` is the data dir's notes and targets (a lake has none of its own).
+    """
+    values = {"scope": scope}
+    summaries = run_query(con, "model_summaries", values)
+    if summaries.empty:
+        raise LoadError(f"no model results for scope '{scope}' yet: run 'derma models --refresh'")
+    effects = run_query(con, "model_effects", values)
+    curves = run_query(con, "model_curves", values)
+    run = (
+        con.execute(
+            "select run_id, scope, data_batch_id, fitted_at, seconds, is_fresh from stg_model_runs "
+            "where is_latest and scope = $s",
+            {"s": scope},
+        )
+        .df()
+        .iloc[0]
+    )
+    report = {
+        "snapshot": snapshot_id,
+        "scope": scope,
+        "run": {k: plain(v) for k, v in run.items()},
+        "models": [
+            _model_entry(row, effects[effects["model"] == row["model"]]) for _, row in summaries.iterrows()
+        ],
+        "curves": [_curve_entry(name, group) for name, group in curves.groupby("curve", sort=False)],
+        "proportional_odds": records(
+            run_query(con, "model_po_check", values).drop(
+                columns=["run_id", "scope", "data_batch_id", "fitted_at", "is_fresh"]
+            )
+        ),
+        "funnel": {
+            # reindex: results fitted by an older version lack the newer columns (they read as null)
+            kind: records(
+                run_query(con, "funnel_units", {**values, "unit_type": kind}).reindex(
+                    columns=FUNNEL_UNIT_FIELDS
+                )
+            )
+            for kind in ("clinician", "clinic")
+        },
+        "funnel_summaries": _funnel_summaries(run_query(con, "funnel_summaries", values)),
+        "control_charts": _control_charts(
+            run_query(con, "spc_verdicts", values), run_query(con, "spc_points", values)
+        ),
+        "annotations": annotations(userdata or UserData(), scope),
+        "targets": targets_of(userdata or UserData(), scope),
+        "courses": records(
+            run_query(con, "course_summaries", values)[
+                [
+                    "indication",
+                    "n_courses",
+                    "n_satisfied",
+                    "median",
+                    "median_low",
+                    "median_high",
+                    "median_text",
+                ]
+            ]
+        ),
+    }
     return report
 
 

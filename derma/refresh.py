@@ -8,6 +8,8 @@ fitted on; results are *stale* when a newer batch has been loaded since.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -15,7 +17,6 @@ import duckdb
 import pandas as pd
 
 from derma.annotations import chart_inputs, stamped, units_of
-from derma.fitting import fit_everything
 from etl.access import NETWORK
 from etl.batch import LoadError, new_batch_id, software_version
 from etl.load import amend_snapshot
@@ -106,9 +107,42 @@ def load_inputs(con: duckdb.DuckDBPyConnection, scope: str) -> pd.DataFrame:
     return frame.astype({"satisfaction": "Int32", "any_side_effect": "boolean"})
 
 
+def fit_on_snapshot(
+    path, scope: str, series: pd.DataFrame, memory_limit: str | None, rebase=None, targets=None
+):
+    """Every model table of ``scope`` fitted where the snapshot's sessions are (a private read-only DuckDB).
+
+    The sessions never come into Python whole: the models are fitted from sums the engine computes
+    (``derma.lake``), so memory stays flat as the warehouse grows. The engine gets half of
+    ``memory_limit`` (the rest is for Python's side: the funnels' and alerts' columns, the courses)
+    and spills beyond it into a private temporary folder (mode 0700), removed afterwards.
+    """
+    from derma.lake.engines import DuckDBEngine
+    from derma.lake.results import fit_everything_on
+
+    with tempfile.TemporaryDirectory(prefix="derma-refresh-") as spill:
+        engine = DuckDBEngine.over_snapshot(path, memory_limit=half_of(memory_limit), temp_directory=spill)
+        try:
+            return fit_everything_on(engine, scope, series, rebase, targets)
+        finally:
+            engine.close()
+
+
+_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
+_UNITS.update({"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4})
+
+
+def half_of(limit: str | None) -> str | None:
+    """Half of a DuckDB memory limit such as ``2GB`` (in MB); the limit itself when it is not a size."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]+)\s*", limit or "")
+    if not match or match.group(2).lower() not in _UNITS:
+        return limit
+    return f"{max(1, int(float(match.group(1)) * _UNITS[match.group(2).lower()] / 2 / 1000**2))}MB"
+
+
 def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False) -> ModelRun | None:
     """Fit the models for ``scope`` unless fresh results exist; publish them. None when nothing to do."""
-    _snapshot, con = connect_current(settings.data_dir)
+    snapshot, con = connect_current(settings.data_dir)
     try:
         existing = fresh_run(con, scope)
         if existing and not force:
@@ -118,40 +152,49 @@ def refresh_models(settings: Settings, scope: str = NETWORK, force: bool = False
             con, "select count(*) from sessions where clinic_id = $c", {"c": scope}
         ):
             raise LoadError(f"no sessions for clinic '{scope}' in the warehouse")
-        sessions = load_inputs(con, scope)
         series = run_query(con, "monthly_series", {"scope": scope})
     finally:
         con.close()
     started = time.perf_counter()
     run_id = new_batch_id(dt.datetime.now(dt.UTC).replace(tzinfo=None))
     rebase, targets, stamps = chart_inputs(read_userdata(settings), units_of(series, scope))
-    tables = fit_everything(sessions, scope, series, rebase, targets)
+    tables, n_sessions = fit_on_snapshot(snapshot.path, scope, series, settings.memory_limit, rebase, targets)
     tables["spc_verdicts"] = stamped(tables["spc_verdicts"], stamps)
     seconds = time.perf_counter() - started
-    tables["model_runs"] = pd.DataFrame(
-        [
-            {
-                "run_id": run_id,
-                "scope": scope,
-                "data_batch_id": batch or "",
-                "fitted_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                "software_version": software_version(),
-                "seconds": seconds,
-                "n_sessions": len(sessions),
-            }
-        ]
-    )
+    tables["model_runs"] = run_record(run_id, scope, batch or "", seconds, n_sessions)
 
     def write(target: duckdb.DuckDBPyConnection) -> None:
         add_missing_columns(target)  # a snapshot from an older version lacks the newer result columns
         _prune_runs(target, scope)
-        for table, frame in tables.items():
-            if frame is None or frame.empty:
-                continue
-            insert_frame(target, table, frame.assign(run_id=run_id))
+        insert_results(target, tables, run_id)
 
     published = amend_snapshot(settings, write)
     return ModelRun(run_id, scope, batch or "", seconds, published.snapshot_id)
+
+
+def run_record(run_id: str, scope: str, batch: str, seconds: float, n_sessions: int) -> pd.DataFrame:
+    """The ``model_runs`` row of a fit: what was fitted, on which data batch, how long it took."""
+    return pd.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "scope": scope,
+                "data_batch_id": batch,
+                "fitted_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "software_version": software_version(),
+                "seconds": seconds,
+                "n_sessions": n_sessions,
+            }
+        ]
+    )
+
+
+def insert_results(target: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame], run_id: str) -> None:
+    """Append each result frame to its model table, column by column as the table has them."""
+    for table, frame in tables.items():
+        if frame is None or frame.empty:
+            continue
+        insert_frame(target, table, frame.assign(run_id=run_id))
 
 
 def _prune_runs(con: duckdb.DuckDBPyConnection, scope: str) -> None:

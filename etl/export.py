@@ -44,8 +44,14 @@ MANIFEST = "_manifest.json"
 MANIFEST_VERSION = 1
 PARTITION_COLUMN = "clinic_id"
 #: Besides every mart: the sessions themselves (patient keys are pseudonyms; raw numbers never reach
-#: the warehouse).
-EXTRA_TABLES = ("sessions",)
+#: the warehouse), and what the marts read besides them, so the export is a lake every mart can be rebuilt
+#: from (``derma marts --lake``): the load history and which clinics' rows each quarantined file held.
+EXTRA_TABLES = ("sessions", "load_batches", "quarantined_files")
+#: Tables exported as a query of the warehouse rather than whole: the quarantine's rejected values and
+#: patient keys stay in the warehouse; a file's name and clinic are all a mart needs.
+SOURCES = {
+    "quarantined_files": "select distinct file, clinic_id from quarantine where clinic_id is not null",
+}
 #: A table's natural order when all columns would be needlessly slow to sort by (the grain's key).
 ORDER_KEYS = {"sessions": ("clinic_id", "session_id")}
 #: Types Parquet cannot hold as integers (DuckDB would write DOUBLE): exported exactly as BIGINT, and a
@@ -240,7 +246,8 @@ def _fingerprint(con) -> tuple[str | None, bool]:
 
 
 def _export_table(con, name: str, staging: Path) -> ExportedTable:
-    described = con.execute(f'describe select * from "{name}"').fetchall()
+    relation = f"({SOURCES[name]})" if name in SOURCES else f'"{name}"'
+    described = con.execute(f"describe select * from {relation}").fetchall()
     if not described:
         raise ExportError(f"the snapshot has no table '{name}'")
     columns = [(row[0], row[1]) for row in described]
@@ -252,10 +259,10 @@ def _export_table(con, name: str, staging: Path) -> ExportedTable:
     order = ", ".join(f'"{k}"' for k in keys) if keys else "all"
     partition = (PARTITION_COLUMN,) if any(n == PARTITION_COLUMN for n, _ in columns) else ()
     folder = staging / name
-    source = f'select {select} from "{name}" order by {order}'
+    source = f"select {select} from {relation} order by {order}"
     try:
         if partition:
-            nulls = scalar(con, f'select count(*) from "{name}" where "{PARTITION_COLUMN}" is null')
+            nulls = scalar(con, f'select count(*) from {relation} where "{PARTITION_COLUMN}" is null')
             if nulls:
                 # Engines disagree on the null partition (__HIVE_DEFAULT_PARTITION__): refuse, don't diverge.
                 raise ExportError(
@@ -276,18 +283,18 @@ def _export_table(con, name: str, staging: Path) -> ExportedTable:
     except duckdb.Error as exc:
         raise ExportError(f"cannot export '{name}': {str(exc).splitlines()[0]}") from None
     files = sorted(p for p in folder.rglob("*.parquet"))
-    rows, exported_types = _read_back(con, files, partition)
-    expected = scalar(con, f'select count(*) from "{name}"')
+    rows, exported_types = read_back(con, files, partition)
+    expected = scalar(con, f"select count(*) from {relation}")
     if rows != expected:
         raise ExportError(f"table '{name}': wrote {rows} rows but the snapshot holds {expected}")
     types = dict(exported_types)
     exported = tuple((n, types.get(n, NARROWED.get(t, t))) for n, t in columns)  # no files: as written
     return ExportedTable(
-        name, rows, exported, narrowed, partition, tuple(_describe_file(staging, p) for p in files)
+        name, rows, exported, narrowed, partition, tuple(describe_file(staging, p) for p in files)
     )
 
 
-def _read_back(con, files: list[Path], partition: tuple[str, ...]) -> tuple[int, list[tuple[str, str]]]:
+def read_back(con, files: list[Path], partition: tuple[str, ...]) -> tuple[int, list[tuple[str, str]]]:
     """Rows and column types of the written files, as a reader sees them (the manifest states these)."""
     if not files:
         return 0, []
@@ -303,7 +310,7 @@ def _read_back(con, files: list[Path], partition: tuple[str, ...]) -> tuple[int,
     return rows, types
 
 
-def _describe_file(root: Path, path: Path) -> ExportedFile:
+def describe_file(root: Path, path: Path) -> ExportedFile:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -325,7 +332,7 @@ def _swap_in(staging: Path, out: Path) -> None:
         os.replace(staging, out)  # rename(2) replaces an empty folder
         fsync_path(out.parent)
         return
-    if _exchange(staging, out):
+    if exchange_paths(staging, out):
         shutil.rmtree(staging, ignore_errors=True)  # now holds the earlier export
         fsync_path(out.parent)
         return
@@ -341,7 +348,7 @@ def _swap_in(staging: Path, out: Path) -> None:
     fsync_path(out.parent)
 
 
-def _exchange(a: Path, b: Path) -> bool:
+def exchange_paths(a: Path, b: Path) -> bool:
     """Swap two paths atomically with Linux ``renameat2(RENAME_EXCHANGE)``; False where unsupported."""
     name = ctypes.util.find_library("c")
     try:

@@ -38,10 +38,11 @@ def open_engine(snapshot: str | Path, memory_limit: str, timeout_s: float, catal
     """The engine layer alone: the snapshot attached read-only to a locked-down private DuckDB."""
     import duckdb
 
-    from etl.warehouse import connect_attached
+    from etl.warehouse import allow_lake_files, connect_attached
 
     con = connect_attached(snapshot, catalog, engine_config(memory_limit, timeout_s))
     try:
+        allow_lake_files(con, catalog)
         # The attach needed file access, so external access goes off only now (it may move from
         # true to false at any time); then the lock stops SET, RESET and PRAGMA reopening anything.
         con.execute("set enable_external_access = false")
@@ -89,7 +90,7 @@ def main() -> None:
     import duckdb
     import pyarrow as pa
 
-    from etl.warehouse import WarehouseError, connect_attached
+    from etl.warehouse import WarehouseError, allow_lake_files, connect_attached
 
     timeout_s, memory_limit = float(request["timeout_s"]), str(request["memory_limit"])
     try:
@@ -99,6 +100,7 @@ def main() -> None:
     except WarehouseError as exc:
         confine.fail(str(exc), kind="warehouse")
     try:
+        allow_lake_files(con, request["catalog"])
         con.execute("set enable_external_access = false")
         con.execute("set lock_configuration = true")
         confine.ready()

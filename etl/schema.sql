@@ -132,6 +132,10 @@ create or replace macro filtered_rows(source, date_from := null, date_to := null
         and (treatment_area is null or r.treatment_area = treatment_area)
         and (indication is null or r.indication = indication)
         and (fitzpatrick is null or r.fitzpatrick = fitzpatrick);
+-- The patient's number in the marts: the first 60 bits of the pseudonym's MD5, an integer every engine
+-- computes alike (derma/lake/transpile.py writes it for Spark), so patient counts and sums agree across
+-- engines. The chance that two of a million patients share a number is about 4 in 10 million.
+create or replace macro patient_number(patient_key) as cast(('0x' || left(md5(patient_key), 15)) as bigint);
 -- Planned course length by indication (clinical reference: ~6 for photoageing/texture, 6-10 for scars/striae).
 create or replace macro planned_sessions(indication) as
     case when indication in ('acne_scars', 'surgical_scars', 'stretch_marks') then 8 else 6 end;

@@ -90,6 +90,27 @@ def connect_memory(config: dict | None = None) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(":memory:", config=config or {})
 
 
+#: A snapshot that is a lake's view database (``derma serve --lake``) names the lake's folder here.
+LAKE_SOURCE = "lake_source"
+
+
+def allow_lake_files(con: duckdb.DuckDBPyConnection, catalog: str) -> None:
+    """Before external access goes off: let the engine read the lake's Parquet, and nothing else.
+
+    A lake's view database reads its data from Parquet under the lake's folder; with external access
+    off those reads are refused unless the folder is an allowed directory. A warehouse snapshot has no
+    ``lake_source`` and nothing is allowed.
+    """
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = ? and table_name = ?",
+        [catalog, LAKE_SOURCE],
+    ).fetchone()[0]
+    if not found:
+        return
+    roots = [r[0] for r in con.execute(f'select root from "{catalog}".{LAKE_SOURCE}').fetchall()]
+    con.execute("set allowed_directories = ?", [roots])
+
+
 def connect_attached(path: Path | str, alias: str, config: dict | None = None) -> duckdb.DuckDBPyConnection:
     """A private in-memory DuckDB with the file attached read-only as its default catalog ``alias``.
 

@@ -5,6 +5,7 @@ Each command group lives in its own module and registers itself on :data:`main` 
 
 from derma.cli import (  # noqa: F401 - registers the commands
     delivery,
+    lake,
     loading,
     mappings,
     modelling,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -16,6 +17,7 @@ from derma.cli.base import (
     read_current,
     settings_for,
 )
+from derma.cli.lake import lake_failures, lake_options
 from etl.settings import Settings
 
 
@@ -29,19 +31,33 @@ from etl.settings import Settings
     help="Fit the network's models, then each clinic's own (JSON: a list of reports, network first).",
 )
 @click.option("--refresh", is_flag=True, help="Fit again even when fresh results exist.")
+@click.option(
+    "--lake",
+    "lake",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Fit on this lake (a folder 'derma export' wrote) instead of the warehouse; nothing is stored.",
+)
+@lake_options
 @data_dir_option
 @format_option("table", "json", default="table")
 @handled
-def models(clinic_id, all_clinics, refresh, data_dir, fmt) -> None:
+def models(clinic_id, all_clinics, refresh, lake, engine, master, data_dir, fmt) -> None:
     """The fitted models' effects and curves for the current snapshot (fitting them when missing or stale).
 
     Managers see model results only from their own clinic's fit: use --all-clinics (or --clinic) so
-    every clinic has one.
+    every clinic has one. With --lake the models are fitted on the lake's sessions by --engine (the
+    sessions stay in the engine) and printed, the same report as from the warehouse.
     """
     from etl.access import NETWORK
 
     if clinic_id and all_clinics:
         raise click.UsageError("use --clinic or --all-clinics, not both")
+    if lake is None and (engine != "duckdb" or master):
+        raise click.UsageError("--engine and --master choose where a lake is fitted: give --lake too")
+    if lake is not None:
+        _lake_models(lake, engine, master, clinic_id, all_clinics, fmt)
+        return
     settings = settings_for(data_dir)
     if not all_clinics:
         report = _fitted_report(settings, clinic_id or NETWORK, refresh)
@@ -61,6 +77,29 @@ def models(clinic_id, all_clinics, refresh, data_dir, fmt) -> None:
     else:
         for report in reports:
             _print_models(report)
+
+
+def _lake_models(lake: Path, engine: str, master, clinic_id, all_clinics: bool, fmt: str) -> None:
+    """``derma models --lake``: the network's (or one clinic's, or every clinic's) models fitted on the lake."""
+    from derma.lake.report import lake_clinics, lake_model_report
+    from etl.access import NETWORK
+
+    memory_limit = Settings.from_env().memory_limit
+    scopes = [clinic_id or NETWORK]
+    if all_clinics:
+        scopes = [NETWORK, *lake_failures(lambda: lake_clinics(lake))]
+    reports = []
+    for scope in scopes:
+        if sys.stderr.isatty():
+            click.echo(f"fitting the models for {scope} on {engine} ...", err=True)
+        reports.append(
+            lake_failures(lambda s=scope: lake_model_report(lake, engine, master, memory_limit, s))
+        )
+    if fmt == "json":
+        click.echo(json.dumps(reports if all_clinics else reports[0], default=str))
+        return
+    for report in reports:
+        _print_models(report)
 
 
 def _fitted_report(settings: Settings, scope: str, refresh: bool) -> dict:

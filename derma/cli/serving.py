@@ -28,11 +28,24 @@ from etl.settings import Settings
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to bind (localhost by default)."
 )
+@click.option(
+    "--lake",
+    "lake",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Serve a lake (a folder 'derma export' wrote) instead of the warehouse: read-only views over its Parquet.",
+)
 @data_dir_option
 @handled
-def serve(port, host, data_dir) -> None:
-    """The Streamlit dashboard over the current snapshot."""
-    _serve(settings_for(data_dir), port, host)
+def serve(port, host, lake, data_dir) -> None:
+    """The Streamlit dashboard over the current snapshot (or over a lake's marts with --lake)."""
+    settings = settings_for(data_dir)
+    if lake is not None:
+        from derma.cli.lake import lake_failures
+        from derma.lake.serving import lake_data_dir
+
+        settings = settings.with_data_dir(lake_failures(lambda: lake_data_dir(lake)))
+    _serve(settings, port, host)
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -19,7 +19,7 @@ final as (
         min(s.session_date) as first_session_date,
         max(s.session_date) as last_session_date,
         count(*) as sessions,
-        count(*) filter (s.session_date > n.last_date - 30) as sessions_last_30_days,
+        count(*) filter (date_diff('day', s.session_date, n.last_date) < 30) as sessions_last_30_days,
         max(b.finished_at) as last_loaded_at,
         count(distinct s.source_file) as files,
         any_value(n.last_date) as network_last_date

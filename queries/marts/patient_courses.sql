@@ -41,13 +41,14 @@ courses as (
 final as (
     select
         c.* exclude (dates),
-        list_max(list_transform(range(1, len(c.dates)), lambda i: c.dates[i + 1] - c.dates[i])) as max_gap_days,
+        list_max(list_transform(range(1, array_length(c.dates)), lambda i: date_diff('day', c.dates[i], c.dates[i + 1])))
+            as max_gap_days,
         case when c.sessions_done > 1
-            then (c.last_session_date - c.first_session_date) / (c.sessions_done - 1) end as mean_gap_days,
+            then date_diff('day', c.first_session_date, c.last_session_date) / (c.sessions_done - 1) end as mean_gap_days,
         planned_sessions(c.indication) as planned_sessions,
         case
             when c.sessions_done >= planned_sessions(c.indication) then 'completed'
-            when d.clinic_last_date - c.last_session_date <= 42 then 'ongoing'
+            when date_diff('day', c.last_session_date, d.clinic_last_date) <= 42 then 'ongoing'
             else 'dropped_out'
         end as status,
         case when c.outcome_known_sessions > 0 then c.side_effect_sessions > 0 end as any_side_effect

@@ -8,7 +8,7 @@ with sessions_staged as (
 final as (
     select
         clinic_id, clinician_id, month, crystal_type, treatment_area, indication, fitzpatrick,
-        hash(patient_key) as patient_no,
+        patient_number(patient_key) as patient_no,
         count(*) as sessions,
         count(*) filter (answered) as answered,
         count(*) filter (satisfied) as satisfied,

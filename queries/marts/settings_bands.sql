@@ -9,7 +9,7 @@ bands as (
     -- Grouped on the integer band edges; labels are made once per cell, not once per session.
     select
         clinic_id, clinician_id, month, crystal_type, treatment_area, indication, fitzpatrick,
-        vacuum_band_low, passes, flow_band_low, hash(patient_key) as patient_no,
+        vacuum_band_low, passes, flow_band_low, patient_number(patient_key) as patient_no,
         count(*) as sessions,
         count(*) filter (outcome_known) as outcome_known,
         count(*) filter (had_side_effect) as side_effect_sessions,

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from analysis.guards import _attempt
-from analysis.levels import merge_sparse_levels
+from analysis.guards import _attempt, merge_sparse_levels
 from analysis.satisfaction import fit_satisfaction
 from analysis.side_effects import fit_side_effects
 from tests.analysis.test_side_effects import simulate_sessions

@@ -55,11 +55,16 @@ def free_port() -> int:
 
 @contextmanager
 def serve(
-    data_dir: Path, log: Path, timeout_s: float = 60.0, env: dict[str, str] | None = None
+    data_dir: Path,
+    log: Path,
+    timeout_s: float = 60.0,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """Run ``derma serve`` on a free localhost port until the block ends; yields the base URL.
 
-    ``env`` is merged over ``os.environ`` for the server (e.g. a sign-in header and roles file of its own).
+    ``env`` is merged over ``os.environ`` for the server (e.g. a sign-in header and roles file of its own);
+    ``args`` are more options of ``derma serve`` (e.g. ``--lake DIR``).
     """
     port = free_port()
     env = {**os.environ, **(env or {}), "DERMA_DATA_DIR": str(data_dir)}
@@ -76,6 +81,7 @@ def serve(
                 "127.0.0.1",
                 "--data-dir",
                 str(data_dir),
+                *args,
             ],
             cwd=ROOT,
             env=env,

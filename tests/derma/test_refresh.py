@@ -191,3 +191,13 @@ def test_model_inputs_through_arrow_are_the_frame_duckdb_would_give(sample_wareh
             pd.testing.assert_frame_equal(load_inputs(con, scope), expected)
     finally:
         con.close()
+
+
+def test_the_refresh_engine_gets_half_the_memory_limit_and_python_the_rest():
+    from derma.refresh import half_of
+
+    assert half_of("2GB") == "1000MB"
+    assert half_of("512MiB") == "268MB"
+    assert half_of(" 3 gb ") == "1500MB"
+    assert half_of("80%") == "80%"  # not a size: DuckDB's own meaning is kept
+    assert half_of(None) is None

@@ -1,24 +1,17 @@
 """The second engine: DataFusion over the exported Parquet, and the analyst SQL it runs (DuckDB dialect).
 
 The analyst SQL is written once, in DuckDB's dialect, and runs unchanged on the warehouse; for
-DataFusion it goes through sqlglot (there is no DataFusion dialect in sqlglot 30, so: Postgres, plus
-the two fixes in :class:`DataFusion`). Shared by ``tests/etl/test_export.py`` and ``bench/export.py``.
+DataFusion it goes through the product's transpiler (``derma.lake.transpile``). Shared by
+``tests/etl/test_export.py`` and ``bench/export.py``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import sqlglot
-from sqlglot import exp
-from sqlglot.dialects.postgres import Postgres
-from sqlglot.errors import ErrorLevel
-from sqlglot.generator import Generator as BaseGenerator
-from sqlglot.generators.postgres import PostgresGenerator
 
 from etl.export import read_manifest
 
@@ -110,117 +103,6 @@ NAMED_ANALYSES = (
     ("satisfaction_by_session_number", {"indication": "wrinkles"}),
     ("survey_response", {}),
 )
-
-
-class DataFusion(Postgres):
-    """sqlglot's Postgres output with what DataFusion 55 accepts where Postgres has nothing.
-
-    DuckDB's ``any_value`` skips NULLs, which sqlglot models as ``IGNORE NULLS``; Postgres has no such
-    clause, so sqlglot drops it with a warning. DataFusion's ``any_value`` skips NULLs by itself (and
-    refuses the clause), while its ``first_value``/``last_value``/``lag`` take the clause as DuckDB does.
-    """
-
-    class Generator(PostgresGenerator):
-        def ignorenulls_sql(self, expression: exp.IgnoreNulls) -> str:
-            if isinstance(expression.this, exp.AnyValue):
-                return self.sql(expression.this)
-            return BaseGenerator.ignorenulls_sql(self, expression)
-
-
-def duckdb_macros(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], exp.Expr]]:
-    """The warehouse's SQL macros (wilson_low, filtered_rows, ...): parameter names and parsed body."""
-    rows = con.execute(
-        "select function_name, parameters, macro_definition from duckdb_functions() "
-        "where function_type in ('macro', 'table_macro') and database_name = current_database()"
-    ).fetchall()
-    return {name: (list(params), sqlglot.parse_one(body, read="duckdb")) for name, params, body in rows}
-
-
-def _literal(value: object) -> exp.Expr:
-    if value is None:
-        return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int | float):
-        return exp.Literal.number(value)
-    if isinstance(value, dt.date):
-        return exp.cast(exp.Literal.string(value.isoformat()), "date")
-    return exp.Literal.string(str(value))
-
-
-def to_datafusion(sql: str, macros: dict | None = None, params: dict | None = None) -> str:
-    """DuckDB SQL as DataFusion runs it: ``$params`` as literals, macros inlined, sqlglot to :class:`DataFusion`.
-
-    DataFusion's Python API takes no named parameters for SQL text and knows no DuckDB macros, so both
-    are resolved on sqlglot's syntax tree (values from ``queries.bind_params``, never pasted text).
-    Anything sqlglot cannot express raises instead of being dropped silently.
-    """
-    macros = macros or {}
-    params = params or {}
-
-    def rewrite(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Placeholder):
-            return _literal(params[node.name])
-        if (
-            isinstance(node, exp.Table)
-            and isinstance(node.this, exp.Anonymous)
-            and node.this.name.lower() in macros
-        ):
-            return _table_macro(node, *macros[node.this.name.lower()])
-        if isinstance(node, exp.Anonymous) and node.name.lower() in macros:
-            names, body = macros[node.name.lower()]
-            args = dict(zip(names, node.expressions, strict=True))
-            return exp.paren(
-                body.copy().transform(
-                    lambda c: (
-                        exp.paren(args[c.name].copy())
-                        if isinstance(c, exp.Column) and not c.table and c.name in args
-                        else c
-                    )
-                ),
-                copy=False,
-            )
-        return node
-
-    # Until nothing is left to inline: a macro's body may call other macros (cluster_wilson_low calls
-    # design_effect and t975) and carries the call's $parameters with it.
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    for _ in range(10):
-        before = tree.sql()
-        tree = tree.transform(rewrite)
-        if tree.sql() == before:
-            break
-    return tree.sql(dialect=DataFusion, unsupported_level=ErrorLevel.RAISE)
-
-
-def _table_macro(node: exp.Table, names: list[str], body: exp.Expr) -> exp.Expr:
-    """A table macro call (``filtered_rows('monthly_outcomes', clinic_id := ...)``) as the subquery it stands for.
-
-    Arguments are positional, then ``name := value``; a named argument left out is NULL (the macros'
-    defaults). ``query_table(source)`` in the body becomes the table the call names.
-    """
-    call = node.this
-    args: dict[str, exp.Expr] = {}
-    for i, arg in enumerate(call.expressions):
-        if isinstance(arg, exp.PropertyEQ):
-            args[arg.this.name] = arg.expression
-        else:
-            args[names[i]] = arg
-    args = {name: args.get(name, exp.Null()) for name in names}
-
-    def inline(child: exp.Expr) -> exp.Expr:
-        if (
-            isinstance(child, exp.Table)
-            and isinstance(child.this, exp.Anonymous)
-            and child.this.name == "query_table"
-        ):
-            source = args[child.this.expressions[0].name]
-            return exp.Table(this=exp.to_identifier(source.name), alias=child.args.get("alias"))
-        if isinstance(child, exp.Column) and not child.table and child.name in args:
-            return exp.paren(args[child.name].copy())
-        return child
-
-    return exp.Subquery(this=body.copy().transform(inline), alias=node.args.get("alias"))
 
 
 def datafusion_context(export_dir: Path):

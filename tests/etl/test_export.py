@@ -14,7 +14,8 @@ import pyarrow as pa
 import pytest
 import sqlglot
 
-from etl.export import MANIFEST, ExportError, export_marts, exportable_tables, read_manifest
+from derma.lake.transpile import duckdb_macros, to_datafusion
+from etl.export import MANIFEST, SOURCES, ExportError, export_marts, exportable_tables, read_manifest
 from etl.warehouse import connect_current, current_snapshot
 from queries import bind_params, get_query, list_queries
 from tests.etl.second_engine import (
@@ -22,9 +23,7 @@ from tests.etl.second_engine import (
     NAMED_ANALYSES,
     assert_same_result,
     datafusion_context,
-    duckdb_macros,
     duckdb_over_parquet,
-    to_datafusion,
 )
 from tests.helpers import derma
 
@@ -71,23 +70,28 @@ def test_the_export_holds_every_mart_and_sessions_with_hive_folders_per_clinic(
 ):
     manifest = read_manifest(export_dir)
     marts = [q.name for q in list_queries("marts")]
-    assert list(manifest["tables"]) == exportable_tables() == [*marts, "sessions"]
+    assert (
+        list(manifest["tables"])
+        == exportable_tables()
+        == [*marts, "sessions", "load_batches", "quarantined_files"]
+    )
     assert manifest["snapshot"] == current_snapshot(sample_warehouse.data_dir).snapshot_id
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", manifest["exported_at"])
     assert manifest["software_version"] and manifest["marts_current"] is True
     clinics = {r[0] for r in warehouse.execute("select distinct clinic_id from sessions").fetchall()}
     assert "ETB-01" in clinics
     for name, table in manifest["tables"].items():
-        described = warehouse.execute(f'describe "{name}"').fetchall()
+        relation = f"({SOURCES[name]})" if name in SOURCES else f'"{name}"'
+        described = warehouse.execute(f"describe select * from {relation}").fetchall()
         assert [c["name"] for c in table["columns"]] == [r[0] for r in described], name
-        assert table["rows"] == warehouse.execute(f'select count(*) from "{name}"').fetchone()[0], name
+        assert table["rows"] == warehouse.execute(f"select count(*) from {relation}").fetchone()[0], name
         for file in table["files"]:
             assert (export_dir / file["path"]).stat().st_size == file["bytes"]
         if any(r[0] == "clinic_id" for r in described):
             assert table["partition_by"] == ["clinic_id"]
             folders = {p.name for p in (export_dir / name).iterdir()}
             expected = {
-                r[0] for r in warehouse.execute(f'select distinct clinic_id from "{name}"').fetchall()
+                r[0] for r in warehouse.execute(f"select distinct clinic_id from {relation}").fetchall()
             }
             assert folders == {f"clinic_id={c}" for c in expected}, name
             assert all(
@@ -99,6 +103,12 @@ def test_the_export_holds_every_mart_and_sessions_with_hive_folders_per_clinic(
             ]
     assert (export_dir / "sessions" / "clinic_id=ETB-01" / "data_0.parquet").is_file()
     assert sorted(p.name for p in export_dir.iterdir()) == sorted([*manifest["tables"], MANIFEST])
+
+
+def test_the_lake_inputs_besides_sessions_hold_no_rejected_value_or_patient_key(export_dir):
+    tables = read_manifest(export_dir)["tables"]
+    assert [c["name"] for c in tables["quarantined_files"]["columns"]] == ["file", "clinic_id"]
+    assert "patient_key" not in {c["name"] for c in tables["load_batches"]["columns"]}
 
 
 def test_integer_sums_that_duckdb_keeps_as_hugeint_are_exported_as_exact_bigints(export_dir):
@@ -297,7 +307,8 @@ def test_datafusion_reads_every_exported_table_back_as_the_warehouse_holds_it(
             else f'"{c["name"]}"'
             for c in table["columns"]
         )
-        expected = warehouse.sql(f'select {wanted} from "{name}"').to_arrow_table()
+        relation = f"({SOURCES[name]})" if name in SOURCES else f'"{name}"'
+        expected = warehouse.sql(f"select {wanted} from {relation}").to_arrow_table()
         actual = datafusion.sql(
             f'select {", ".join(chr(34) + c + chr(34) for c in columns)} from "{name}"'
         ).to_arrow_table()

@@ -1,5 +1,8 @@
-"""Levels a fit cannot use as they are: sparse or separated categories merged, clinics that carry no
-within-clinic information left out, each change said in plain words.
+"""The guards' decisions about rows, from counts: clinics left out of a within-clinic fit, sparse levels merged.
+
+Both work on outcome counts per level (a *cube*: one row per combination of categorical levels and
+outcome, with its number of sessions), so a frame and an engine make the same decisions; the decisions
+are returned as operations that either applies to its own rows.
 """
 
 from __future__ import annotations
@@ -7,31 +10,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.design import (
-    CLINIC,
-    DIAMOND,
-)
+from analysis.design import DIAMOND
 from analysis.effects import SOURCE_NAMES
 
-#: A level (or clinic) with fewer sessions than this cannot anchor a comparison.
 MIN_LEVEL_SESSIONS = 20
 
+#: An operation on the rows: ("drop", column, level) leaves a level's rows out; ("merge", column,
+#: (a, b), name) relabels two levels as one.
+Operation = tuple
 
-def clinics_to_compare(frame: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Which rows stay in a fit with clinic fixed effects, and a plain message per clinic left out.
 
-    A clinic whose outcome never varies (no side effect at all, or every rating the same) says
+def clinics_to_drop(stats: pd.DataFrame) -> tuple[list, list[str]]:
+    """Clinics to leave out of a fit with clinic fixed effects, with a plain message for each.
+
+    ``stats`` has one row per clinic (index) with ``size`` (sessions) and ``nunique`` (distinct outcome
+    values). A clinic whose outcome never varies (no side effect at all, or every rating the same) says
     nothing about the settings *within* a clinic, and its own effect would run off to infinity; a
     clinic with fewer than 20 sessions cannot anchor a comparison. Both are left out of the network
     fit (as a conditional likelihood would leave them out), never merged with another clinic.
     """
-    if CLINIC not in frame or frame[CLINIC].nunique() < 2:
-        return np.ones(len(frame), dtype=bool), []
-    clinics = frame[CLINIC].astype(object).to_numpy()
-    stats = pd.DataFrame({"clinic": clinics, "y": y}).groupby("clinic")["y"].agg(["size", "nunique"])
-    notes = []
-    dropped = []
-    for clinic, row in stats.iterrows():
+    if len(stats) < 2:
+        return [], []
+    dropped, notes = [], []
+    for clinic, row in stats.sort_index().iterrows():
         if row["size"] < MIN_LEVEL_SESSIONS:
             dropped.append(clinic)
             notes.append(
@@ -43,28 +44,27 @@ def clinics_to_compare(frame: pd.DataFrame, y: np.ndarray) -> tuple[np.ndarray, 
                 f"Clinic {clinic} left out of the comparison within clinics: its outcome never varied, so it "
                 "says nothing about the settings."
             )
-    return ~np.isin(clinics, dropped), notes
+    return dropped, notes
 
 
-def merge_sparse_levels(
-    frame: pd.DataFrame, y_binary: np.ndarray
-) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+def plan_merges(cube: pd.DataFrame) -> tuple[list[Operation], list[str]]:
     """Merge categorical levels that are sparse or separated (no events, or only events).
 
-    Skin-type groups merge with their smaller neighbour (``IV`` + ``V–VI`` → ``IV–VI``); other
-    levels are pooled (``hands or back``) and, if the pool is still sparse, merged into the most
-    common level. Diamond-tip sessions, whose flow coding needs their own level, are left out
-    instead. Returns the frame, the matching outcome and one plain message per change.
+    ``cube`` has a column per categorical (those of ``SOURCE_NAMES`` present), ``y`` (the binary
+    outcome) and ``n`` (sessions). Skin-type groups merge with their smaller neighbour (``IV`` +
+    ``V–VI`` → ``IV–VI``); other levels are pooled (``hands or back``) and, if the pool is still
+    sparse, merged into the most common level. Diamond-tip sessions, whose flow coding needs their own
+    level, are left out instead. Returns the operations in order and one plain message per change.
     """
+    ops: list[Operation] = []
     notes: list[str] = []
-    frame = frame.copy()
-    y = np.asarray(y_binary, dtype=bool)
+    cube = cube.assign(events=cube["n"] * cube["y"].astype(int))
     for col, (source, _) in SOURCE_NAMES.items():
-        if col not in frame:
+        if col not in cube:
             continue
         for _ in range(20):
-            values = frame[col].astype(object).to_numpy()
-            stats = pd.DataFrame({"level": values, "y": y}).groupby("level")["y"].agg(["size", "sum"])
+            stats = cube.groupby(col)[["n", "events"]].sum().rename(columns={"n": "size", "events": "sum"})
+            stats = stats[stats["size"] > 0]
             if len(stats) < 2:
                 break
             bad = stats[
@@ -75,15 +75,29 @@ def merge_sparse_levels(
             level = bad["size"].idxmin()
             why = _why(stats.loc[level])
             if col == "crystal_type" and level == DIAMOND:
-                keep = values != DIAMOND
-                frame, y = frame.loc[keep], y[keep]
+                cube = cube[cube[col] != DIAMOND]
+                ops.append(("drop", col, DIAMOND))
                 notes.append(f"Diamond-tip sessions left out: {why}.")
                 continue
             target = _merge_target(col, level, stats, set(bad.index))
             merged = _merged_name(col, level, target)
-            frame[col] = np.where(np.isin(values, [level, target]), merged, values)
+            values = cube[col].to_numpy(object)
+            cube = cube.assign(**{col: np.where(np.isin(values, [level, target]), merged, values)})
+            ops.append(("merge", col, (level, target), merged))
             notes.append(f"{source} '{level}' {why}: merged with '{target}' as '{merged}'.")
-    return frame, y, notes
+    return ops, notes
+
+
+def apply_to_frame(frame: pd.DataFrame, ops: list[Operation]) -> np.ndarray:
+    """Apply the operations to a frame's columns in place; returns which of its rows stay."""
+    keep = np.ones(len(frame), dtype=bool)
+    for kind, col, levels, *merged in ops:
+        values = frame[col].astype(object).to_numpy()
+        if kind == "drop":
+            keep &= values != levels
+        else:
+            frame[col] = np.where(np.isin(values, list(levels)), merged[0], values)
+    return keep
 
 
 def _why(row) -> str:
@@ -101,7 +115,7 @@ def _merge_target(col: str, level, stats: pd.DataFrame, bad: set):
         i = order.index(level)
         neighbours = [order[j] for j in (i - 1, i + 1) if 0 <= j < len(order)]
         return min(neighbours, key=lambda lv: stats.loc[lv, "size"])
-    others = [lv for lv in bad if lv != level and lv != DIAMOND]
+    others = sorted(lv for lv in bad if lv != level and lv != DIAMOND)
     if others:
         return min(others, key=lambda lv: stats.loc[lv, "size"])
     candidates = stats.drop(index=[lv for lv in (level, DIAMOND) if lv in stats.index])
