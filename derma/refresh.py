@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -115,17 +114,16 @@ def fit_on_snapshot(
     The sessions never come into Python whole: the models are fitted from sums the engine computes
     (``derma.lake``), so memory stays flat as the warehouse grows. The engine gets half of
     ``memory_limit`` (the rest is for Python's side: the funnels' and alerts' columns, the courses)
-    and spills beyond it into a private temporary folder (mode 0700), removed afterwards.
+    and spills beyond it into the engine's private temporary folder (mode 0700), removed afterwards.
     """
     from derma.lake.engines import DuckDBEngine
     from derma.lake.results import fit_everything_on
 
-    with tempfile.TemporaryDirectory(prefix="derma-refresh-") as spill:
-        engine = DuckDBEngine.over_snapshot(path, memory_limit=half_of(memory_limit), temp_directory=spill)
-        try:
-            return fit_everything_on(engine, scope, series, rebase, targets)
-        finally:
-            engine.close()
+    engine = DuckDBEngine.over_snapshot(path, memory_limit=half_of(memory_limit))
+    try:
+        return fit_everything_on(engine, scope, series, rebase, targets)
+    finally:
+        engine.close()
 
 
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}

@@ -9,6 +9,8 @@ aggregate model fits do goes through these, so one code path serves both engines
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -51,7 +53,12 @@ def macro_statements() -> list[str]:
 
 
 class DuckDBEngine:
-    """An in-memory DuckDB with the warehouse's macros, over lake Parquet or an attached warehouse snapshot."""
+    """An in-memory DuckDB with the warehouse's macros, over lake Parquet or an attached warehouse snapshot.
+
+    What does not fit in ``memory_limit`` spills into a private folder (mode 0700) of the engine's own,
+    removed by :meth:`close` (DuckDB's default would be ``.tmp`` in the working directory, readable by
+    everyone); ``temp_directory`` names another.
+    """
 
     name = "duckdb"
 
@@ -61,8 +68,8 @@ class DuckDBEngine:
         config = {"memory_limit": memory_limit} if memory_limit else {}
         if threads:
             config["threads"] = threads
-        if temp_directory:
-            config["temp_directory"] = temp_directory
+        self._spill = None if temp_directory else tempfile.mkdtemp(prefix="derma-engine-")
+        config["temp_directory"] = temp_directory or self._spill
         self.con = duckdb.connect(config=config)
         self.made: list[str] = []
         self.con.execute("set enable_progress_bar = false")
@@ -142,6 +149,8 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
+        if self._spill:
+            shutil.rmtree(self._spill, ignore_errors=True)
 
 
 class SparkEngine:
