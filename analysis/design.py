@@ -273,6 +273,37 @@ class LinearFit:
     decisions: dict = field(default_factory=dict)
     curve_fits: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_rows(
+        cls,
+        kind: str,
+        rhs: str,
+        names,
+        params,
+        cov,
+        info,
+        rows,
+        reference: dict,
+        loglike: float,
+        cov_type: str,
+        support: dict,
+    ) -> LinearFit:
+        """A fit on ``rows`` (its outcome levels and patient clusters), with its covariance's kind named."""
+        return cls(
+            kind,
+            rhs,
+            tuple(names),
+            params,
+            cov,
+            info,
+            rows.y_levels,
+            reference,
+            float(loglike),
+            rows.n_clusters,
+            "cluster-robust by patient" if cov_type == "cluster" else "model-based",
+            support=support,
+        )
+
     @property
     def k_beta(self) -> int:
         return len(self.names)

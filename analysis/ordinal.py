@@ -98,19 +98,8 @@ def fit_cumulative_logit(
         if np.issubdtype(np.asarray(rows.y_levels).dtype, np.number)
         else float("nan"),
     }
-    return LinearFit(
-        "cumulative_logit",
-        rhs,
-        names,
-        params,
-        cov,
-        info,
-        rows.y_levels,
-        reference,
-        float(loglike),
-        rows.n_clusters,
-        "cluster-robust by patient" if cov_type == "cluster" else "model-based",
-        support=support,
+    return LinearFit.from_rows(
+        "cumulative_logit", rhs, names, params, cov, info, rows, reference, loglike, cov_type, support
     )
 
 

@@ -195,17 +195,6 @@ def fit_logit(rhs: str, rows: Collapsed, env, reference: dict, cov_type: str = "
     with np.errstate(divide="ignore", invalid="ignore"):
         loglike = float(np.sum(events * np.log(mu) + (trials - events) * np.log1p(-mu)))
     support = {"n_patterns": len(rows.patterns), "events": float(events.sum())}
-    return LinearFit(
-        "logit",
-        rhs,
-        tuple(info.column_names),
-        beta,
-        cov,
-        info,
-        rows.y_levels,
-        reference,
-        loglike,
-        rows.n_clusters,
-        "cluster-robust by patient" if cov_type == "cluster" else "model-based",
-        support=support,
+    return LinearFit.from_rows(
+        "logit", rhs, info.column_names, beta, cov, info, rows, reference, loglike, cov_type, support
     )

@@ -70,19 +70,9 @@ def fit_logit_sums(rhs: str, rows, env, reference: dict, cov_type: str = "cluste
     else:
         cov = np.linalg.inv(-hessian)
     rows.remember(names, beta)
-    return LinearFit(
-        "logit",
-        rhs,
-        names,
-        beta,
-        cov,
-        info,
-        rows.y_levels,
-        reference,
-        float(loglike),
-        rows.n_clusters,
-        "cluster-robust by patient" if cov_type == "cluster" else "model-based",
-        support={"n_patterns": rows.n_patterns, "events": float(events)},
+    support = {"n_patterns": rows.n_patterns, "events": float(events)}
+    return LinearFit.from_rows(
+        "logit", rhs, names, beta, cov, info, rows, reference, loglike, cov_type, support
     )
 
 
@@ -133,19 +123,9 @@ def fit_cumulative_sums(rhs: str, rows, env, reference: dict, cov_type: str = "c
         cov = np.linalg.inv(-hess)
     rows.remember(names + theta_names, params)
     levels = np.asarray(rows.y_levels)
-    return LinearFit(
-        "cumulative_logit",
-        rhs,
-        names,
-        params,
-        cov,
-        info,
-        rows.y_levels,
-        reference,
-        float(loglike),
-        rows.n_clusters,
-        "cluster-robust by patient" if cov_type == "cluster" else "model-based",
-        support={"n_patterns": rows.n_patterns, "events": float(counts[levels >= SATISFIED_FROM].sum())},
+    support = {"n_patterns": rows.n_patterns, "events": float(counts[levels >= SATISFIED_FROM].sum())}
+    return LinearFit.from_rows(
+        "cumulative_logit", rhs, names, params, cov, info, rows, reference, loglike, cov_type, support
     )
 
 

@@ -122,17 +122,21 @@ class EngineFitRows:
         The dummies' part of ``eta`` is the same for every pattern of a cell: Python adds it up per
         cell and the engine joins it (``off``), so no statement carries a CASE per level.
         """
+        name = self._offsets(design, beta)
+        return (
+            f"select *, {_eta(design, beta)} as eta from (select s.*, o.off from {self._numeric_table(design)} as s "
+            f"join {name} as o on o.cell = s.cell) as d"
+        )
+
+    def _offsets(self, design: Design, beta) -> str:
+        """A table of each cell's dummies' part of ``eta`` (``cell``, ``off``), summed in Python."""
         codes = self._codes(design)
         padded = np.append(np.asarray(beta, dtype=float), 0.0)  # a reference level (-1) adds 0
         offsets = padded[codes].sum(axis=1) if codes.shape[1] else np.zeros(len(codes))
         name = unique_name("offsets")
         self.engine.put(name, pd.DataFrame({"cell": np.arange(len(codes), dtype=np.int64), "off": offsets}))
         self._stages.append(name)
-        eta = " + ".join([*(f"{lit(beta[i])} * n{j}" for j, (i, _) in enumerate(design.numeric)), "off"])
-        return (
-            f"select *, {eta} as eta from (select s.*, o.off from {self._numeric_table(design)} as s "
-            f"join {name} as o on o.cell = s.cell) as d"
-        )
+        return name
 
     def _numeric_table(self, design: Design) -> str:
         """The patterns with the design's numeric columns (splines evaluated) as a table, made once per design.
@@ -316,20 +320,14 @@ class EngineFitRows:
 
     def _sessions_with_eta(self, design: Design, beta) -> str:
         """Each session's patient, outcome, cell, numeric design columns and ``eta`` (for the meat)."""
-        codes = self._codes(design)
-        padded = np.append(np.asarray(beta, dtype=float), 0.0)
-        offsets = padded[codes].sum(axis=1) if codes.shape[1] else np.zeros(len(codes))
-        name = unique_name("offsets")
-        self.engine.put(name, pd.DataFrame({"cell": np.arange(len(codes), dtype=np.int64), "off": offsets}))
-        self._stages.append(name)
+        name = self._offsets(design, beta)
         numeric = "".join(f", {sql} as n{j}" for j, (_, sql) in enumerate(design.numeric))
         joined = " and ".join(f"c.{col} = r.{col}" for col in self.columns)
-        eta = " + ".join([*(f"{lit(beta[i])} * n{j}" for j, (i, _) in enumerate(design.numeric)), "off"])
         sessions = (
             f"select r.patient, r.y, c.cell, o.off{numeric} from {self.rows} as r "
             f"join {self.cell_table} as c on {joined} join {name} as o on o.cell = c.cell"
         )
-        return f"select *, {eta} as eta from ({sessions}) as s"
+        return f"select *, {_eta(design, beta)} as eta from ({sessions}) as s"
 
     def _meat(self, design: Design, rows: str, score: str, extra: dict[str, str]) -> np.ndarray:
         """``Σ_g s_g s_gᵀ`` over patients g, from per-patient and per patient × cell score sums.
@@ -392,3 +390,8 @@ class EngineFitRows:
             for name in [per_cell, *self._stages]:
                 self.engine.drop(name)
             self._stages.clear()
+
+
+def _eta(design: Design, beta) -> str:
+    """The linear predictor over a row with the numeric columns ``n0``… and the cell's offset ``off``."""
+    return " + ".join([*(f"{lit(beta[i])} * n{j}" for j, (i, _) in enumerate(design.numeric)), "off"])
