@@ -126,12 +126,14 @@ def risk_adjusted_alert(
     effects a month is caught within 6 months in 96% of clinics (median 2 months), with fewer than
     2 side effects a month in 44% (median 7.5 months).
     """
-    data = pd.DataFrame(
-        {
-            "month": as_months(sessions["month"]) if len(sessions) else pd.Series([], dtype="datetime64[ns]"),
-            "outcome": pd.array(sessions["outcome"], dtype="boolean") if len(sessions) else [],
-            "expected": pd.to_numeric(sessions["expected"], errors="coerce") if len(sessions) else [],
-        }
+    n = len(sessions)
+    # Plain arrays, not a frame per step: the network's alert reads every session of the network.
+    month = as_months(sessions["month"]).to_numpy() if n else np.array([], dtype="datetime64[ns]")
+    outcome = pd.array(sessions["outcome"] if n else [], dtype="boolean")
+    expected = (
+        pd.to_numeric(sessions["expected"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if n
+        else np.array([], dtype=float)
     )
     case_mix = sessions.attrs.get("case_mix", {})
     if case_mix.get("status") == "not_enough_data":
@@ -146,38 +148,58 @@ def risk_adjusted_alert(
         return _unavailable(
             what, "no_case_mix", f"no alert possible: the case-mix model cannot be fitted ({reason})"
         )
-    data = data.dropna().reset_index(drop=True)
-    if data.empty:
+    keep = ~np.isnat(month) & ~np.asarray(outcome.isna()) & ~np.isnan(expected)
+    if not keep.any():
         return _unavailable(
             what, "not_enough_data", f"no alert possible: no {what[0].split(' (')[0]} with a known outcome"
         )
-    data["outcome"] = data["outcome"].astype(bool)
-    month_list, which = np.unique(data["month"].to_numpy(), return_inverse=True)
-    data["segment"] = np.cumsum(segment_starts(pd.Series(month_list), rebase))[which]
+    y = outcome.to_numpy(dtype=bool, na_value=False)[keep]
+    month, expected = month[keep], expected[keep]
+    which, month_list = pd.factorize(month, sort=True)  # a hash of a few dozen months, not a sort
+    segment_of = np.cumsum(segment_starts(pd.Series(month_list), rebase))
     frames, notes = [], []
-    for segment, part in data.groupby("segment", sort=True):
-        frames.append(_segment(part, int(segment), baseline_points, min_points, odds_ratio, arl, seed, notes))
+    for segment in np.unique(segment_of):
+        own = np.flatnonzero(segment_of == segment)  # the segment's months, in order
+        whole = len(own) == len(month_list)  # one segment (no process change): no copy of the arrays
+        rows = slice(None) if whole else (which >= own[0]) & (which <= own[-1])
+        frames.append(
+            _segment(
+                month_list[own],
+                which if whole else which[rows] - own[0],
+                y[rows],
+                expected[rows],
+                int(segment),
+                baseline_points,
+                min_points,
+                odds_ratio,
+                arl,
+                seed,
+                notes,
+            )
+        )
     months = pd.concat(frames, ignore_index=True)[MONTH_COLUMNS]
     return _reading(months, what, odds_ratio, arl, min_points, baseline_points, notes)
 
 
-def _segment(part, segment, baseline_points, min_points, odds_ratio, arl, seed, notes) -> pd.DataFrame:
-    order = np.sort(part["month"].unique())
-    baseline = part["month"].isin(order[:baseline_points])
-    delta = offset_to_baseline(part.loc[baseline, "expected"], part.loc[baseline, "outcome"])
-    risks = shift_risks(part["expected"], delta)
-    part = part.assign(risk=risks)
-    grouped = part.groupby("month", sort=True)
+def _segment(
+    order, which, y, expected, segment, baseline_points, min_points, odds_ratio, arl, seed, notes
+) -> pd.DataFrame:
+    """One segment's months: ``order`` its months in order, ``which`` each session's month among them."""
+    baseline = which < baseline_points
+    delta = offset_to_baseline(expected[baseline], y[baseline])
+    risks = shift_risks(expected, delta)
+    sessions = np.bincount(which, minlength=len(order))
     months = pd.DataFrame(
         {
             "month": order,
             "segment": segment,
-            "sessions": grouped.size().to_numpy(),
-            "observed": grouped["outcome"].sum().to_numpy().astype(float),
-            "expected": grouped["risk"].sum().to_numpy(),
+            "sessions": sessions,
+            "observed": np.bincount(which, weights=y.astype(float), minlength=len(order)),
+            "expected": np.bincount(which, weights=risks, minlength=len(order)),
         }
     )
-    month_risks = [group["risk"].to_numpy() for _, group in grouped]
+    # Each month's risks in the sessions' order (a stable sort by month).
+    month_risks = np.split(risks[np.argsort(which, kind="stable")], np.cumsum(sessions)[:-1])
     penalties = np.array([month_penalty(r, odds_ratio) for r in month_risks])
     months["score"] = months["observed"] * np.log(odds_ratio) - penalties
     if len(order) < min_points:
@@ -185,7 +207,7 @@ def _segment(part, segment, baseline_points, min_points, odds_ratio, arl, seed, 
         months["alert"] = False
         return months
     # How well the baseline pins the level down: the simulated limit allows for that error.
-    base = risks[baseline.to_numpy()]
+    base = risks[baseline]
     level_se = 1 / np.sqrt((base * (1 - base)).sum() + 1 / PRIOR_SD**2)
     limit = simulate_limit(month_risks, odds_ratio, arl, seed=seed, level_se=level_se)
     value, alarm, _start = run_cusum(months["score"], limit.h)

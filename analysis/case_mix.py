@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 OUTCOME = "any_side_effect"
 
@@ -55,32 +56,70 @@ def _levels(values: pd.Series, missing: str | None = None) -> pd.Series:
 def _case_mix_frame(
     sessions: pd.DataFrame, outcome: str, within: str | None, compare: str | None
 ) -> pd.DataFrame:
-    """Categorical covariates, session number and outcome for rows whose outcome and covariates are known."""
+    """Categorical covariates, session number and outcome for rows whose outcome and covariates are known.
+
+    The complete rows are chosen first and each column is built for them alone, so the frame is made
+    once (no copy of every session's row to drop the incomplete ones): at 10M sessions this frame and
+    its making are most of the case-mix fit's memory.
+    """
     needed = ["fitzpatrick", "indication", "treatment_area", "session_number", outcome]
     needed += [c for c in (within, compare) if c is not None]
     if sessions is None or sessions.empty or any(c not in sessions for c in needed):
         return pd.DataFrame(columns=[*BASE_TERMS, "y"])
-    frame = pd.DataFrame(index=sessions.index)
-    for column in ("fitzpatrick", "indication", "treatment_area"):
-        frame[column] = _levels(sessions[column])
+    y = sessions[outcome].astype("boolean")
+    number = pd.to_numeric(sessions["session_number"], errors="coerce")
+    keep = y.notna().to_numpy() & number.notna().to_numpy()
+    for column in ("fitzpatrick", "indication", "treatment_area", *({within, compare} - {None})):
+        keep &= sessions[column].notna().to_numpy()
+    index = sessions.index[keep]
+
+    def kept(column: str) -> pd.Series:
+        # One index object shared by every column: a boolean mask per Series would copy it each time.
+        return pd.Series(sessions[column].array[keep], index=index, name=column, copy=False)
+
+    columns = {column: _levels(kept(column)) for column in ("fitzpatrick", "indication", "treatment_area")}
     # An unrecorded pre-care answer, crystal or device is its own level rather than a reason to drop the session.
-    pre = sessions["pre_care_followed"].astype("boolean") if "pre_care_followed" in sessions else None
-    answer = np.full(len(frame), UNRECORDED, dtype=object)
-    if pre is not None:
-        answer[pre.fillna(False).to_numpy(bool)] = "yes"
-        answer[(~pre).fillna(False).to_numpy(bool)] = "no"
-    frame["pre_care"] = pd.Categorical(answer)
+    answer = np.ones(len(index), dtype=np.int8)  # 0 no, 1 unrecorded, 2 yes
+    if "pre_care_followed" in sessions:
+        pre = pd.array(sessions["pre_care_followed"].array[keep], dtype="boolean")
+        answer[pre.fillna(False).to_numpy(bool)] = 2
+        answer[(~pre).fillna(False).to_numpy(bool)] = 0
+    columns["pre_care"] = pd.Series(
+        pd.Categorical.from_codes(answer, categories=["no", UNRECORDED, "yes"]).remove_unused_categories(),
+        index=index,
+        copy=False,
+    )
     for term, column in OPTIONAL_TERMS.items():
         if column in sessions:
-            frame[term] = _levels(sessions[column], missing=UNRECORDED)
-    frame["session_number"] = pd.to_numeric(sessions["session_number"], errors="coerce").astype("Float64")
+            columns[term] = _levels(kept(column), missing=UNRECORDED)
+    columns["session_number"] = pd.Series(
+        number.to_numpy(dtype=float, na_value=np.nan)[keep], index=index, copy=False
+    )
     for column in {within, compare} - {None}:
-        frame[column] = _levels(sessions[column])
-    frame["y"] = sessions[outcome].astype("boolean")
-    frame = frame.dropna()
-    frame["session_number"] = frame["session_number"].astype(float)
-    frame["y"] = frame["y"].astype(bool)
-    return frame
+        columns[column] = _levels(kept(column))
+    columns["y"] = pd.Series(y.to_numpy(dtype=bool, na_value=False)[keep], index=index, copy=False)
+    return pd.DataFrame(columns, copy=False)
+
+
+def _pattern_ids(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's covariate pattern (numbered in order of first appearance) and each pattern's first row.
+
+    A group-by over many columns holds a 64-bit code per column and row at once (0.7 GB at 10M
+    sessions); here the columns' codes are folded into one key a column at a time.
+    """
+    key = np.zeros(len(frame), dtype=np.int64)
+    span = 1
+    for column in columns:
+        codes, uniques = pd.factorize(frame[column], sort=False)
+        if span * (len(uniques) + 1) >= 2**62:
+            key, folded = pd.factorize(key, sort=False)
+            span = len(folded)
+        key = key * (len(uniques) + 1) + (codes + 1)
+        span *= len(uniques) + 1
+    ids, _ = pd.factorize(key, sort=False)
+    # Numbered in order of first appearance: a row starts a pattern when its number exceeds all before it.
+    seen = np.maximum.accumulate(ids)
+    return ids, np.flatnonzero(np.r_[True, ids[1:] > seen[:-1]]) if len(ids) else np.array([], dtype=np.int64)
 
 
 def _pool_levels(values: pd.Series, y: pd.Series, units: pd.Series | None) -> tuple[pd.Series, int]:
@@ -119,26 +158,36 @@ def _pool_levels(values: pd.Series, y: pd.Series, units: pd.Series | None) -> tu
     return pd.Series(merged, index=values.index, name=values.name), len(pooled)
 
 
-def _design(patterns: pd.DataFrame, terms: list[str]) -> np.ndarray:
+def _design(patterns: pd.DataFrame, terms: list[str]) -> sparse.csr_matrix:
     """Intercept, ``session_number`` as it is, and one indicator per non-reference level of the other terms.
 
-    The reference level is the first in sorted order, as patsy's treatment coding takes it.
+    The reference level is the first in sorted order, as patsy's treatment coding takes it. The matrix
+    is sparse: with clinic fixed effects a network's design has a column per clinic, and its dense form
+    (millions of patterns by hundreds of columns) took gigabytes for a handful of non-zeros a row.
     """
     n = len(patterns)
-    columns = [np.ones((n, 1))]
+    every = np.arange(n)
+    rows, columns, values = [every], [np.zeros(n, dtype=np.int64)], [np.ones(n)]
+    width = 1
     for term in terms:
         if term == "session_number":
-            columns.append(patterns[term].to_numpy(float)[:, None])
+            rows.append(every)
+            columns.append(np.full(n, width, dtype=np.int64))
+            values.append(patterns[term].to_numpy(float))
+            width += 1
             continue
         codes, _ = pd.factorize(patterns[term], sort=True)
-        dummies = np.zeros((n, codes.max()))
-        rows = np.flatnonzero(codes > 0)
-        dummies[rows, codes[rows] - 1] = 1.0
-        columns.append(dummies)
-    return np.hstack(columns)
+        present = np.flatnonzero(codes > 0)
+        rows.append(present)
+        columns.append(width + codes[present] - 1)
+        values.append(np.ones(len(present)))
+        width += int(codes.max())
+    return sparse.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape=(n, width)
+    )
 
 
-def fit_binomial(x: np.ndarray, events: np.ndarray, trials: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def fit_binomial(x, events: np.ndarray, trials: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Fitted probabilities of a binomial logit GLM (maximum likelihood by IRLS) and plain warnings.
 
     The same iterations as R's ``glm.fit`` and statsmodels' GLM (start at the smoothed observed share,
@@ -155,12 +204,9 @@ def fit_binomial(x: np.ndarray, events: np.ndarray, trials: np.ndarray) -> tuple
     for _ in range(MAX_ITERATIONS):
         weight = trials * mu * (1 - mu)
         working = eta + (events - trials * mu) / weight
-        weighted = x * weight[:, None]
-        # einsum, not BLAS: on a tall, thin design a multi-threaded BLAS sharing busy cores ran 10-30x
-        # slower than one thread; einsum's single loop costs the same whatever the machine is doing.
-        information = np.einsum("ij,ik->jk", weighted, x)
-        beta = np.linalg.lstsq(information, np.einsum("ij,i->j", weighted, working), rcond=None)[0]
-        eta = np.einsum("ij,j->i", x, beta)
+        information, score = _normal_equations(x, weight, working)
+        beta = np.linalg.lstsq(information, score, rcond=None)[0]
+        eta = np.asarray(x @ beta).ravel()
         mu = np.clip(1 / (1 + np.exp(-eta)), eps, 1 - eps)
         deviance = _binomial_deviance(events, trials, mu)
         if abs(deviance - deviance_old) <= 1e-8 * (abs(deviance) + 0.1):
@@ -173,6 +219,17 @@ def fit_binomial(x: np.ndarray, events: np.ndarray, trials: np.ndarray) -> tuple
     if not converged:
         problems.append("the case-mix model did not fully converge; expected counts are approximate")
     return mu, problems
+
+
+def _normal_equations(x, weight: np.ndarray, working: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``XᵀWX`` and ``XᵀWz`` of one IRLS step, for a sparse or a dense design."""
+    if sparse.issparse(x):
+        weighted = sparse.csr_matrix(x.multiply(weight[:, None]))
+        return (x.T @ weighted).toarray(), np.asarray(weighted.T @ working).ravel()
+    weighted = x * weight[:, None]
+    # einsum, not BLAS: on a tall, thin design a multi-threaded BLAS sharing busy cores ran 10-30x
+    # slower than one thread; einsum's single loop costs the same whatever the machine is doing.
+    return np.einsum("ij,ik->jk", weighted, x), np.einsum("ij,i->j", weighted, working)
 
 
 def _binomial_deviance(events: np.ndarray, trials: np.ndarray, mu: np.ndarray) -> float:
@@ -283,8 +340,10 @@ def fit_case_mix(
         attrs["warnings"].append(
             f"dropped (only one value in the data): {', '.join(TERM_WORDS.get(t, t) for t in dropped)}"
         )
-    groups = frame.groupby(asked, sort=False, observed=True)
-    patterns = groups["y"].agg(["sum", "count"]).reset_index().rename(columns={"sum": "events"})
+    ids, first = _pattern_ids(frame, asked)
+    patterns = frame.iloc[first][asked].reset_index(drop=True)
+    patterns["events"] = np.bincount(ids, weights=frame["y"].to_numpy(float)).astype(np.int64)
+    patterns["count"] = np.bincount(ids).astype(np.int64)
     rhs = " + ".join(f"C({t})" if t != "session_number" else t for t in terms) or "1"
     attrs["formula"] = f"events + non_events ~ {rhs}"
     attrs["terms"] = terms
@@ -301,7 +360,6 @@ def fit_case_mix(
         attrs["warnings"].append(f"the case-mix model could not be fitted ({exc}); using the overall rate")
         fitted = np.full(len(patterns), events / len(frame))
     attrs["warnings"] = list(dict.fromkeys(attrs["warnings"]))
-    # groupby numbers its groups in the order the patterns were aggregated (sort=False both times)
-    expected.loc[frame.index] = fitted[groups.ngroup().to_numpy()]
+    expected.loc[frame.index] = fitted[ids]
     expected.attrs.update(attrs)
     return expected

@@ -131,20 +131,38 @@ def _aggregate(sessions: pd.DataFrame, expected, unit: str, outcome: str, within
     else:
         exp = pd.Series(np.asarray(expected, dtype=float), index=sessions.index)
     y = sessions[outcome].astype("boolean")
-    use = y.notna() & exp.notna() & sessions[unit].notna()
+    use = (y.notna() & exp.notna() & sessions[unit].notna()).to_numpy()
+    # Units (and groups) keep their dtype: a categorical is grouped by its codes, never turned into
+    # a Python string per session (at 10M sessions that took 1.8 GB and most of the time).
     data = pd.DataFrame(
         {
-            "unit": sessions.loc[use, unit].to_numpy(),
-            "y": y[use].astype(int).to_numpy(),
-            "p": exp[use].to_numpy(),
-            "group": sessions.loc[use, within].to_numpy() if within else None,
+            "unit": sessions[unit][use].array,
+            "y": y.to_numpy(dtype=int, na_value=0)[use],
+            "p": exp.to_numpy()[use],
         }
     )
-    agg = data.groupby("unit", sort=True).agg(
+    agg = data.groupby("unit", sort=True, observed=True).agg(
         n_sessions=("y", "size"), observed=("y", "sum"), expected=("p", "sum")
     )
-    # A unit working in two groups is drawn in the one where it has most sessions.
-    agg["group"] = data.groupby("unit", sort=True)["group"].agg(lambda s: s.mode().iat[0]) if within else None
+    agg.index = pd.Index(np.asarray(agg.index), name="unit")
+    if within:
+        # A unit working in two groups is drawn in the one where it has most sessions (ties: the first).
+        counts = (
+            pd.DataFrame({"unit": data["unit"], "group": sessions[within][use].array})
+            .groupby(["unit", "group"], sort=True, observed=True)
+            .size()
+            .rename("n")
+            .reset_index()
+        )
+        counts = counts.sort_values(["unit", "n"], ascending=[True, False], kind="stable")
+        first = counts.drop_duplicates("unit")
+        agg["group"] = (
+            pd.Series(np.asarray(first["group"]), index=np.asarray(first["unit"]))
+            .reindex(agg.index)
+            .to_numpy()
+        )
+    else:
+        agg["group"] = None
     return agg.reset_index()
 
 

@@ -280,7 +280,7 @@ def _control_charts(
         "side_effects_p_prime": (_side_effect_chart, side_effect_inputs(sessions), SIDE_EFFECTS),
         "satisfaction_xmr": (_satisfaction_chart, dissatisfaction_inputs(sessions), NOT_SATISFIED),
     }
-    split = {chart: _by_clinic(inputs, sessions["clinic_id"]) for chart, (_, inputs, _) in charts.items()}
+    rows = _clinic_rows(sessions["clinic_id"])
     points, verdicts = [], []
     units = [scope] if scope != NETWORK else list(dict.fromkeys(series["unit"]))
     for unit in units:
@@ -289,7 +289,7 @@ def _control_charts(
         for chart, (build, inputs, what) in charts.items():
             direction = CHART_DIRECTIONS[chart]
             result = build(data, direction, months, targets.get((unit, chart)))
-            mine = inputs if unit == NETWORK else split[chart].get(unit, inputs.iloc[:0])
+            mine = inputs if unit == NETWORK else _of_clinic(inputs, rows.get(unit))
             alert = risk_adjusted_alert(mine, what, rebase=months, **({"arl": arl} if arl else {}))
             points.append(_chart_points(result, alert).assign(unit=unit, chart=chart, measure=result.measure))
             verdicts.append(
@@ -324,12 +324,23 @@ def _control_charts(
     return {"spc_points": frame, "spc_verdicts": pd.DataFrame(verdicts)}
 
 
-def _by_clinic(inputs: pd.DataFrame, clinic: pd.Series) -> dict[str, pd.DataFrame]:
-    """The alert inputs of each clinic, keeping what the case-mix fit said about itself."""
-    parts = {str(name): part for name, part in inputs.groupby(clinic.to_numpy(), sort=False)}
-    for part in parts.values():
-        part.attrs = dict(inputs.attrs)
-    return parts
+def _clinic_rows(clinic: pd.Series) -> dict[str, np.ndarray]:
+    """Each clinic's row positions; the alerts then take one clinic's inputs at a time.
+
+    Holding every clinic's inputs as a split copy beside the network's doubled their memory (0.4 GB
+    at 10M sessions); positions are 8 bytes a session, computed once for both charts.
+    """
+    codes, names = pd.factorize(clinic, sort=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+    return {str(name): order[bounds[i] : bounds[i + 1]] for i, name in enumerate(names)}
+
+
+def _of_clinic(inputs: pd.DataFrame, rows: np.ndarray | None) -> pd.DataFrame:
+    """A clinic's alert inputs, keeping what the case-mix fit said about itself."""
+    part = inputs.iloc[rows if rows is not None else []]
+    part.attrs = dict(inputs.attrs)
+    return part
 
 
 def _side_effect_chart(data: pd.DataFrame, direction: str, rebase, target):

@@ -116,14 +116,16 @@ def fit_on_snapshot(
     ``memory_limit`` (the rest is for Python's side: the funnels' and alerts' columns, the courses)
     and spills beyond it into the engine's private temporary folder (mode 0700), removed afterwards.
     """
+    from derma.fitting import model_tables
     from derma.lake.engines import DuckDBEngine
-    from derma.lake.results import fit_everything_on
+    from derma.lake.results import read_everything
 
     engine = DuckDBEngine.over_snapshot(path, memory_limit=half_of(memory_limit))
     try:
-        return fit_everything_on(engine, scope, series, rebase, targets)
+        inputs, total = read_everything(engine, scope)
     finally:
-        engine.close()
+        engine.close()  # its memory is given back before the funnels and alerts work on the sessions
+    return model_tables(scope=scope, series=series, rebase=rebase, targets=targets, **inputs), total
 
 
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}

@@ -12,11 +12,13 @@ import contextlib
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from derma.lake.layout import LakeError, LakeTable, quoted
 
@@ -24,6 +26,8 @@ ENGINES = ("duckdb", "spark")
 #: Spark's defaults for one machine: its cores, a small heap, few shuffle partitions.
 SPARK_MASTER = "local[2]"
 SPARK_MEMORY = "1g"
+#: Rows per Arrow batch when a result is streamed into Python (``batches``): about 10-50 MB a batch.
+BATCH_ROWS = 1_000_000
 INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER"}
 INTEGER_TYPES |= {"UBIGINT", "UHUGEINT"}
 FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
@@ -120,6 +124,14 @@ class DuckDBEngine:
     def frame(self, sql: str) -> pd.DataFrame:
         try:
             return self.con.sql(sql).to_arrow_table().to_pandas()
+        except duckdb.Error as exc:
+            raise EngineError(f"duckdb: {str(exc).splitlines()[0]}") from None
+
+    def batches(self, sql: str, rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """The result as Arrow record batches, streamed: only one batch of it is in Python at a time."""
+        try:
+            reader = self.con.sql(sql).to_arrow_reader(rows)
+            yield from reader
         except duckdb.Error as exc:
             raise EngineError(f"duckdb: {str(exc).splitlines()[0]}") from None
 
@@ -226,6 +238,15 @@ class SparkEngine:
             return frame.toArrow().to_pandas()
         except Exception as exc:  # noqa: BLE001
             raise EngineError(f"spark: {str(exc).strip().splitlines()[0]}") from None
+
+    def batches(self, sql: str, rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+        """The result as Arrow record batches (collected by the driver first: Spark hands Arrow over whole)."""
+        frame = self._sql(sql)
+        try:
+            table = frame.toArrow()
+        except Exception as exc:  # noqa: BLE001
+            raise EngineError(f"spark: {str(exc).strip().splitlines()[0]}") from None
+        yield from table.to_batches(max_chunksize=rows)
 
     def write(self, sql: str, folder: Path, partition_by: tuple[str, ...]) -> None:
         from pyspark.sql import functions as F

@@ -8,7 +8,10 @@ the funnels compare (as categoricals). No stage holds every session's full row.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from derma.fitting import PO_CHECK_MAX_SESSIONS, model_tables, sample_note, sample_share
 from derma.lake.models import fit_outcome_models_on, scope_filter
@@ -40,6 +43,16 @@ def fit_everything_on(
 
     ``rebase`` and ``targets`` are the recorded process changes and targets (``derma.annotations``).
     """
+    inputs, total = read_everything(engine, scope)
+    return model_tables(scope=scope, series=series, rebase=rebase, targets=targets, **inputs), total
+
+
+def read_everything(engine, scope: str) -> tuple[dict, int]:
+    """All the engine work of a scope's model tables: the fits and the small reads the other stages need.
+
+    Returned as :func:`derma.fitting.model_tables`' keyword arguments, with the number of sessions, so
+    a caller can close the engine (and give its memory back) before the tables are computed.
+    """
     where = scope_filter(scope)
     total = int(engine.frame(f"select count(*) as n from sessions where {where}").iloc[0]["n"])
     fits = fit_outcome_models_on(engine, scope)
@@ -52,20 +65,16 @@ def fit_everything_on(
         ).iloc[0]["n"]
     )
     courses, by_indication = engine_courses(engine, where)
-    tables = model_tables(
-        fits,
-        scope,
-        series,
-        po_sample=engine_sample(engine, where, total),
-        seen=seen,
-        has_diamond=has_diamond,
-        unit_sessions=unit_frame(engine, where),
-        courses=courses,
-        courses_by_indication=by_indication,
-        rebase=rebase,
-        targets=targets,
-    )
-    return tables, total
+    inputs = {
+        "fits": fits,
+        "po_sample": engine_sample(engine, where, total),
+        "seen": seen,
+        "has_diamond": has_diamond,
+        "unit_sessions": unit_frame(engine, where),
+        "courses": courses,
+        "courses_by_indication": by_indication,
+    }
+    return inputs, total
 
 
 def unit_frame(engine, where: str) -> pd.DataFrame:
@@ -83,12 +92,58 @@ def unit_frame(engine, where: str) -> pd.DataFrame:
 
 
 def categorical_frame(engine, sql: str) -> pd.DataFrame:
-    """A result with its text columns as pandas categoricals (a few bytes a row, not a string each)."""
-    frame = engine.frame(sql)
-    for column in frame.columns:
-        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
-            frame[column] = frame[column].astype("category")
+    """A result with its text columns as pandas categoricals (a few bytes a row, not a string each).
+
+    The result is streamed batch by batch and each batch's text is kept only as small integer codes
+    into that batch's own dictionary, so no column of every row's text is ever held (at 10M sessions
+    that text, with its Arrow and pandas copies, took 2.3 GB at peak). The codes are mapped onto the
+    sorted union of the dictionaries at the end, which is what ``astype("category")`` gives.
+    """
+    texts: dict[str, list[tuple[np.ndarray, list]]] = {}
+    others: dict[str, list[pa.Array]] = {}
+    names: list[str] = []
+    for batch in engine.batches(sql):
+        names = batch.schema.names
+        for name, column in zip(names, batch.columns, strict=True):
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                encoded = pc.dictionary_encode(column)
+                codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+                dictionary = encoded.dictionary.to_pylist()
+                texts.setdefault(name, []).append((_narrow(codes, len(dictionary)), dictionary))
+            else:
+                # Copied out of the batch: a column still pointing into an imported batch keeps that
+                # whole batch, its text included, alive (1.2 GB more at 10M sessions).
+                others.setdefault(name, []).append(pa.concat_arrays([column, pa.array([], type=column.type)]))
+    if not names:
+        frame = engine.frame(f"select * from ({sql}) where false")
+        return frame.astype({c: "category" for c in frame.columns if pd.api.types.is_string_dtype(frame[c])})
+    columns = {}
+    for name in names:
+        if name in texts:
+            columns[name] = _categorical(texts.pop(name))
+        else:
+            columns[name] = pa.chunked_array(others.pop(name)).to_pandas()
+    frame = pd.DataFrame(columns, copy=False)
+    pa.default_memory_pool().release_unused()  # mimalloc keeps freed pages (0.5 GB at 10M) otherwise
     return frame
+
+
+def _narrow(codes: np.ndarray, size: int) -> np.ndarray:
+    return codes.astype(np.int16) if size < np.iinfo(np.int16).max else codes
+
+
+def _categorical(parts: list[tuple[np.ndarray, list]]) -> pd.Categorical:
+    """One categorical from each batch's codes and dictionary: codes remapped onto the sorted union."""
+    categories = sorted({value for _, dictionary in parts for value in dictionary})
+    position = {value: i for i, value in enumerate(categories)}
+    kind = np.int16 if len(categories) < np.iinfo(np.int16).max else np.int32
+    codes = np.empty(sum(len(c) for c, _ in parts), dtype=kind)
+    start = 0
+    for batch_codes, dictionary in parts:
+        lookup = np.array([position[v] for v in dictionary] + [-1], dtype=kind)  # code -1 (null) -> -1
+        codes[start : start + len(batch_codes)] = lookup[batch_codes]
+        start += len(batch_codes)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="str"))
 
 
 def engine_sample(engine, where: str, total: int) -> tuple[pd.DataFrame, str]:
