@@ -42,8 +42,9 @@ def fit_everything(
         seen=sessions[["fitzpatrick", "indication", "treatment_area"]].drop_duplicates(),
         has_diamond=bool((sessions["crystal_type"] == "diamond_tip").any()),
         unit_sessions=sessions,
-        courses=summarise_courses(sessions),
-        courses_by_indication={i: summarise_courses(g) for i, g in sessions.groupby("indication")},
+        course_tables=course_tables(
+            summarise_courses(sessions), {i: summarise_courses(g) for i, g in sessions.groupby("indication")}
+        ),
         rebase=rebase,
         targets=targets,
     )
@@ -57,12 +58,15 @@ def model_tables(
     seen: pd.DataFrame,
     has_diamond: bool,
     unit_sessions: pd.DataFrame,
-    courses: pd.DataFrame,
-    courses_by_indication: dict,
+    course_tables: dict[str, pd.DataFrame],
     rebase: Mapping[str, Sequence] | None = None,
     targets: Mapping[tuple[str, str], object] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The model tables from the fits and what each other stage reads (from memory or from an engine)."""
+    """The model tables from the fits and what each other stage reads (from memory or from an engine).
+
+    ``course_tables`` are :func:`course_tables` of the courses, made by the caller: the courses (a row
+    each) need not then be held while the funnels and alerts work on every session.
+    """
     from analysis.curves import model_curves
     from analysis.proportional_odds import check_proportional_odds
 
@@ -111,7 +115,7 @@ def model_tables(
     }
     tables.update(_funnels(unit_sessions, scope))
     tables.update(_control_charts(series, unit_sessions, scope, rebase, targets))
-    tables.update(_courses(courses, courses_by_indication))
+    tables.update(course_tables)
     return tables
 
 
@@ -367,7 +371,7 @@ def _chart_points(result, alert) -> pd.DataFrame:
     return merged
 
 
-def _courses(courses: pd.DataFrame, by_indication: dict) -> dict[str, pd.DataFrame]:
+def course_tables(courses: pd.DataFrame, by_indication: dict) -> dict[str, pd.DataFrame]:
     """Course curves and dropout from the courses (``summarise_courses``): all, and each indication's own.
 
     An indication's courses are summarised from that indication's sessions alone (its clinics' first and

@@ -14,8 +14,10 @@ downloads and workbooks. Three rules keep them data there:
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only where a frame is made safe: a load never imports it (0.3 s a run)
+    import pandas as pd
 
 #: Characters a spreadsheet treats as the start of a formula (OWASP CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -80,6 +82,8 @@ def neutralise_cell(value: object) -> object:
 
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose text cells are neutralised for CSV (column names too)."""
+    import pandas as pd
+
     out = frame.copy()
     for column in out.columns:
         series = out[column]

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from derma.fitting import PO_CHECK_MAX_SESSIONS, model_tables, sample_note, sample_share
+from derma.fitting import PO_CHECK_MAX_SESSIONS, course_tables, model_tables, sample_note, sample_share
 from derma.lake.models import fit_outcome_models_on, scope_filter
 from derma.refresh import INPUT_COLUMNS
 
@@ -65,14 +65,15 @@ def read_everything(engine, scope: str) -> tuple[dict, int]:
         ).iloc[0]["n"]
     )
     courses, by_indication = engine_courses(engine, where)
+    courses_made = course_tables(courses, by_indication)
+    del courses, by_indication  # a row per course: not held beside the sessions' columns below
     inputs = {
         "fits": fits,
         "po_sample": engine_sample(engine, where, total),
         "seen": seen,
         "has_diamond": has_diamond,
         "unit_sessions": unit_frame(engine, where),
-        "courses": courses,
-        "courses_by_indication": by_indication,
+        "course_tables": courses_made,
     }
     return inputs, total
 
