@@ -153,9 +153,11 @@ def risk_adjusted_alert(
         return _unavailable(
             what, "not_enough_data", f"no alert possible: no {what[0].split(' (')[0]} with a known outcome"
         )
-    y = outcome.to_numpy(dtype=bool, na_value=False)[keep]
-    month, expected = month[keep], expected[keep]
+    y = outcome.to_numpy(dtype=bool, na_value=False)
+    if not keep.all():  # usually every session counts: no copies then
+        y, month, expected = y[keep], month[keep], expected[keep]
     which, month_list = pd.factorize(month, sort=True)  # a hash of a few dozen months, not a sort
+    del month, outcome, keep
     segment_of = np.cumsum(segment_starts(pd.Series(month_list), rebase))
     frames, notes = [], []
     for segment in np.unique(segment_of):
@@ -307,6 +309,7 @@ def _inputs(sessions: pd.DataFrame, outcome: pd.Series, expected: pd.Series) -> 
             "expected": expected.astype(float),
         },
         index=sessions.index,
+        copy=False,  # the month is the sessions' own column, not a copy per chart
     )
     frame.attrs["case_mix"] = dict(expected.attrs)
     return frame

@@ -84,7 +84,11 @@ def offset_to_baseline(p, y, prior_sd: float = PRIOR_SD) -> float:
 
 
 def shift_risks(p, delta: float) -> np.ndarray:
-    return expit(logit(np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)) + delta)
+    """``expit(logit(p) + delta)``, computed in one new array (the network's alert shifts 10M risks)."""
+    shifted = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
+    logit(shifted, out=shifted)
+    shifted += delta
+    return expit(shifted, out=shifted)
 
 
 def event_distribution(p) -> tuple[int, np.ndarray]:
