@@ -112,9 +112,10 @@ def fit_on_snapshot(
     """Every model table of ``scope`` fitted where the snapshot's sessions are (a private read-only DuckDB).
 
     The sessions never come into Python whole: the models are fitted from sums the engine computes
-    (``derma.lake``), so memory stays flat as the warehouse grows. The engine gets half of
-    ``memory_limit`` (the rest is for Python's side: the funnels' and alerts' columns, the courses)
-    and spills beyond it into the engine's private temporary folder (mode 0700), removed afterwards.
+    (``derma.lake``); what Python holds is a few categorical codes per session for the funnels and
+    alerts (linear in the sessions, about 330 MB at 10M) and the course tables. The engine gets half
+    of ``memory_limit`` (the other half is for those reads, made while it is open) and spills beyond
+    it into its private temporary folder (mode 0700); it is closed before the pandas stages run.
     """
     from derma.fitting import model_tables
     from derma.lake.engines import DuckDBEngine
