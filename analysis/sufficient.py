@@ -12,12 +12,16 @@ to the convergence tolerance.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from analysis.design import FitFailure, LinearFit, build_design, check_information
 from analysis.ordinal import SATISFIED_FROM
 
 MAX_ITERATIONS = 100
+#: The first (linear) column of a restricted cubic spline term, with the variable's name.
+SPLINE_FIRST = re.compile(r"^rcs\((\w+), \w+\)\[0\]$")
 #: statsmodels' Newton stops when no coefficient moves by more than this (``fit_logit`` uses it).
 LOGIT_TOL = 1e-10
 
@@ -35,15 +39,31 @@ def sandwich(hessian: np.ndarray, meat: np.ndarray, clusters: int) -> np.ndarray
 
 
 def _start(names: tuple[str, ...], warm: dict, default: np.ndarray) -> np.ndarray:
-    """A warm start: the coefficients of an earlier fit of the same rows where the names match."""
-    return np.array([warm.get(n, d) for n, d in zip(names, default, strict=True)], dtype=float)
+    """A warm start: the coefficients of an earlier fit of the same rows where the names match.
+
+    A spline's first column is the variable itself (``rcs(x, knots)[0]`` is ``x``), so a spline's
+    linear coefficient starts from the linear fit's slope, its other columns from 0: exactly the
+    linear fit, a few steps from the spline's optimum. A linear term starts from a spline's linear
+    coefficient. The rest start from ``default``.
+    """
+    slopes = {}
+    for name, value in warm.items():
+        match = SPLINE_FIRST.match(name)
+        slopes.setdefault(match.group(1) if match else name, value)
+    values = []
+    for name, fallback in zip(names, default, strict=True):
+        match = SPLINE_FIRST.match(name)
+        values.append(warm.get(name, slopes.get(match.group(1) if match else name, fallback)))
+    return np.array(values, dtype=float)
 
 
 def fit_logit_sums(rhs: str, rows, env, reference: dict, cov_type: str = "cluster") -> LinearFit:
     """A binomial logit GLM by Newton's method, each iteration one aggregation by the rows' engine.
 
     Starts from the intercept-only fit (as :func:`analysis.side_effects.fit_logit`), or from an earlier
-    fit of the same rows when the rows carry one (fewer iterations, the same optimum).
+    fit of the same rows when the rows carry one (fewer iterations, the same optimum). The covariance
+    and log-likelihood come from the last iteration's sums, taken at most 1e-10 (the tolerance) from
+    the estimate: another aggregation at the estimate would change them only in the tenth digit.
     """
     info = design_info(rhs, rows, env)
     names = tuple(info.column_names)
@@ -63,7 +83,6 @@ def fit_logit_sums(rhs: str, rows, env, reference: dict, cov_type: str = "cluste
             break
     else:
         raise FitFailure("the logistic fit did not converge")
-    loglike, _, hessian = rows.logit_sums(info, env, beta)
     check_information(hessian)
     if cov_type == "cluster":
         cov = sandwich(hessian, rows.logit_meat(info, env, beta), rows.n_clusters)
@@ -81,7 +100,8 @@ def fit_cumulative_sums(rhs: str, rows, env, reference: dict, cov_type: str = "c
 
     The same iterations as :func:`analysis.ordinal.fit_cumulative_logit`: a trial step is kept when the
     log-likelihood does not fall, else halved; converged when the log-likelihood changes by less than
-    1e-12 and no parameter by more than 1e-8. Parameters are ``β`` then ``θ_1 < … < θ_{K-1}``.
+    1e-12 and no parameter by more than 1e-8. Parameters are ``β`` then ``θ_1 < … < θ_{K-1}``; the
+    start is as :func:`fit_logit_sums`'.
     """
     info = design_info(rhs, rows, env)
     names = tuple(info.column_names[1:])

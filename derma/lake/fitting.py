@@ -42,6 +42,8 @@ class EngineRows:
     merges: dict = field(default_factory=dict)  # column -> {level: merged name}
     excluded: tuple[str, ...] = ()  # SQL predicates of rows left out
     categories: dict | None = None
+    #: Estimates of earlier fits of the same outcome, shared with the fit rows (``remember``) as starts.
+    starts: dict = field(default_factory=dict, compare=False)
 
     # ---------------------------------------------------------------------------------- relations
     def relation(self) -> str:
@@ -217,6 +219,7 @@ class EngineRows:
             events=int(totals["events"]) if self.kind == "logit" else 0,
             n_patterns=int(totals["patterns"]),
             n_clusters=patients,
+            warm_start=self.starts,
         )
 
     @staticmethod

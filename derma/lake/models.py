@@ -26,9 +26,18 @@ def scope_filter(scope: str | None) -> str:
     return "true" if scope in (None, "network") else f"clinic_id = {lit(scope)}"
 
 
-def model_rows(engine, outcome: str, where: str, unit: str = CLINIC_UNIT, direct: bool = False):
+def model_rows(
+    engine,
+    outcome: str,
+    where: str,
+    unit: str = CLINIC_UNIT,
+    direct: bool = False,
+    starts: dict | None = None,
+):
     """A model's coded rows materialised in the engine, with what coding left out.
 
+    ``starts`` holds the estimates of earlier fits of the same outcome (and gains this model's): its
+    fits start from them where the coefficients' names match (fewer Newton steps, the same optimum).
     Returns ``(rows, clinics, unknown, notes)``: the :class:`EngineRows`, the number of clinics among
     sessions with a known outcome, the sessions without one, and the coding's plain messages.
     """
@@ -42,7 +51,7 @@ def model_rows(engine, outcome: str, where: str, unit: str = CLINIC_UNIT, direct
         f"select count(*) filter (where {known}) as known, count(*) filter (where not ({known})) as unknown, "
         f"count(distinct case when {known} then clinic_id end) as clinics from sessions where {where}"
     ).iloc[0]
-    rows = EngineRows(engine, table, kind, columns)
+    rows = EngineRows(engine, table, kind, columns, starts={} if starts is None else starts)
     notes = []
     bad = int(counts["known"]) - rows.n
     if bad:
@@ -57,18 +66,26 @@ def fit_outcome_models_on(engine, scope: str | None = None, checks: bool = True)
     the network's models are refitted within clinicians, as :func:`analysis.curves.fit_outcome_models`.
     """
     where = scope_filter(scope)
+    # Each outcome's fits start from the estimates of its fits before: the direct model from the
+    # satisfaction model's, the checks within clinicians from the clinic models'.
+    starts = {"side_effects": {}, "satisfaction": {}}
     with scratch(engine):
-        side_rows, clinics, unknown, notes = model_rows(engine, "side_effects", where)
+        side_rows, clinics, unknown, notes = model_rows(
+            engine, "side_effects", where, starts=starts["side_effects"]
+        )
         side, side_fit = side_effect_model_of(side_rows, clinics, unknown, notes)
     with scratch(engine):
-        sat_rows, clinics, _, notes = model_rows(engine, "satisfaction", where)
+        sat_rows, clinics, _, notes = model_rows(engine, "satisfaction", where, starts=starts["satisfaction"])
         sat, sat_fit, _ = satisfaction_model_of(sat_rows, clinics, notes)
     with scratch(engine):
-        direct_rows, clinics, _, notes = model_rows(engine, "satisfaction", where, direct=True)
+        direct_rows, clinics, _, notes = model_rows(
+            engine, "satisfaction", where, direct=True, starts=dict(starts["satisfaction"])
+        )
         direct, _, _ = satisfaction_model_of(direct_rows, clinics, notes, direct=True)
     if checks and _clinicians_nest(engine, where):
-        side = replace(side, checks=_within_clinicians(engine, where, "side_effects", side))
-        sat = replace(sat, checks=_within_clinicians(engine, where, "satisfaction", sat))
+        side_checks = _within_clinicians(engine, where, "side_effects", side, starts["side_effects"])
+        sat_checks = _within_clinicians(engine, where, "satisfaction", sat, starts["satisfaction"])
+        side, sat = replace(side, checks=side_checks), replace(sat, checks=sat_checks)
     return OutcomeFits(side, sat, side_fit, sat_fit, direct)
 
 
@@ -81,11 +98,11 @@ def _clinicians_nest(engine, where: str) -> bool:
     return int(counts["clinics"]) >= 2 and int(counts["units"]) > int(counts["clinics"])
 
 
-def _within_clinicians(engine, where: str, outcome: str, result) -> tuple[str, ...]:
+def _within_clinicians(engine, where: str, outcome: str, result, starts: dict) -> tuple[str, ...]:
     if result.status == "not_enough_data":
         return ()
     with scratch(engine):
-        rows, clinics, unknown, notes = model_rows(engine, outcome, where, unit=CLINICIAN_UNIT)
+        rows, clinics, unknown, notes = model_rows(engine, outcome, where, unit=CLINICIAN_UNIT, starts=starts)
         if outcome == "side_effects":
             refit, _ = side_effect_model_of(rows, clinics, unknown, notes)
         else:

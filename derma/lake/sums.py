@@ -150,7 +150,10 @@ class EngineFitRows:
                 self.engine.drop(self._numeric[1])
             name = unique_name("numeric")
             numeric = "".join(f", {sql} as n{j}" for j, (_, sql) in enumerate(design.numeric))
-            self.engine.materialise(name, f"select *{numeric} from {self.patterns}")
+            # only what a step reads: the settings' own columns would make the table a third wider
+            counts = ["events"] if self.kind == "logit" else [f"c{j}" for j in range(len(self.y_levels))]
+            kept = ", ".join(["cell", "n", *counts])
+            self.engine.materialise(name, f"select {kept}{numeric} from {self.patterns}")
             self._numeric = (key, name)
         return self._numeric[1]
 

@@ -114,3 +114,18 @@ def test_every_model_of_the_sample_lake_equals_todays_fit_in_memory(
         assert mine.names == theirs.names
         np.testing.assert_allclose(mine.params, theirs.params, rtol=1e-6, atol=1e-9, err_msg=name)
         np.testing.assert_allclose(mine.cov, theirs.cov, rtol=1e-6, atol=1e-12, err_msg=name)
+
+
+def test_a_spline_starts_from_the_linear_fit_and_a_linear_term_from_the_spline():
+    """``rcs(x, knots)[0]`` is ``x``: the warm start carries the slope across, the nonlinear columns from 0."""
+    from analysis.sufficient import _start
+
+    spline = "rcs(vacuum_10kpa, vacuum_knots)"
+    linear_fit = {"Intercept": -2.0, "vacuum_10kpa": 0.3, "skin_type[T.III]": 0.1}
+    names = ("Intercept", f"{spline}[0]", f"{spline}[1]", "skin_type[T.III]", "passes")
+    start = _start(names, linear_fit, np.array([-1.0, 0.0, 0.0, 0.0, 0.5]))
+    np.testing.assert_array_equal(start, [-2.0, 0.3, 0.0, 0.1, 0.5])
+
+    spline_fit = {"Intercept": -2.1, f"{spline}[0]": 0.25, f"{spline}[1]": 0.04}
+    start = _start(("Intercept", "vacuum_10kpa"), spline_fit, np.zeros(2))
+    np.testing.assert_array_equal(start, [-2.1, 0.25])
