@@ -1,10 +1,10 @@
 """The fitters' questions answered by the engine: a Newton step's sums, and the sandwich's meat.
 
 The covariate patterns carry their *cell*: the combination of categorical levels (and unit) they
-belong to. A step is one aggregation over the patterns, per cell: each weight, its products with the
-numeric design columns, and the Hessian weight's products with each pair of them. The dummies' part of the
+belong to. A step is two aggregations over the patterns: the products of the numeric design columns
+overall, and per cell each weight and its products with the numeric columns. The dummies' part of the
 linear predictor is added per cell in Python and joined; Python assembles the p × p matrix from the
-cells (thousands of rows, a few hundred thousand with clinicians). The meat comes from per-patient sums of the row scores, computed in the
+cells (a few thousand rows). The meat comes from per-patient sums of the row scores, computed in the
 engine at the estimate.
 """
 
@@ -200,13 +200,12 @@ class EngineFitRows:
         return f"(select *, {', '.join(parts)} from {stage})"
 
     def _step(self, design: Design, source: str, weights: dict[str, str]) -> StepSums:
-        """A step's sums in one aggregation per cell, read once from the patterns.
+        """A step's sums in two aggregations: the numeric pairs overall, and the rest per cell.
 
-        Per cell: each weight; ``a``, ``b`` and the ``v*`` times each numeric column; and ``a`` times
-        each pair of numeric columns, summed over the cells in Python for the numeric block of ``XᵀAX``
-        (one pass over the patterns instead of a second one for that block: at 10M sessions the
-        patterns spill, and each pass reads them back). The dummies' rows and columns of the matrix
-        and vectors are sums of the cells (:meth:`_matrix`, :meth:`_vector`), done in Python.
+        Overall: ``Σ a·n_i·n_j`` (the numeric block of ``XᵀAX``). Per cell: each weight, and ``a``,
+        ``b`` and the ``v*`` times each numeric column; the dummies' rows and columns of the matrix and
+        vectors are sums of those cells (:meth:`_matrix`, :meth:`_vector`), done in Python on a few
+        thousand rows.
         """
         q = len(design.numeric)
         numeric = [f"n{i}" for i in range(q)]
@@ -217,17 +216,24 @@ class EngineFitRows:
             per_cell.append(f"sum(w_{name}) as {name}_")
             if name in ("a", "b") or name.startswith("v"):
                 per_cell += [f"sum(w_{name} * n{i}) as {name}_{i}" for i in range(q)]
-        pairs = [f"a_{i}_{j}" for i in range(q) for j in range(i, q)]
-        per_cell += [f"sum(w_a * n{i} * n{j}) as a_{i}_{j}" for i in range(q) for j in range(i, q)]
         try:
             cells = self.engine.frame(f"select cell, {', '.join(per_cell)} from {rows} as w group by cell")
+            pairs = [(i, j) for i in range(q) for j in range(i, q)]
+            products = (
+                self.engine.frame(
+                    "select "
+                    + ", ".join(f"sum(w_a * n{i} * n{j}) as a_{i}_{j}" for i, j in pairs)
+                    + f" from {rows} as w"
+                ).iloc[0]
+                if pairs
+                else pd.Series(dtype=float)
+            )
         finally:
             for name in self._stages:
                 self.engine.drop(name)
             self._stages.clear()
         cell = cells["cell"].to_numpy(np.int64)
-        products = cells[pairs].astype(float).sum()
-        return StepSums(cells.drop(columns=["cell", *pairs]).astype(float), products, cell)
+        return StepSums(cells.drop(columns="cell").astype(float), products.astype(float), cell)
 
     def _matrix(self, design: Design, sums: StepSums, w: str) -> np.ndarray:
         """``Σ w xxᵀ`` over the design columns, from the overall numeric pairs and the per-cell sums."""
