@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.design import CLINIC, NUMERICS
+from analysis.design import CLINIC
 from derma.lake.fitting import skeleton, unique_name
 from derma.lake.model_sql import Design, lit
 
@@ -139,32 +139,22 @@ class EngineFitRows:
         return name
 
     def _numeric_table(self, design: Design) -> str:
-        """The patterns with the design's numeric columns ``n0``… (splines evaluated), made once per design.
+        """The patterns with the design's numeric columns (splines evaluated) as a table, made once per design.
 
         Every step of a fit reads it; evaluating the spline terms in each step's statement made the
-        engine plan them again each time (at small sizes planning was most of a step). Only the
-        spline columns are stored, beside the patterns' own: the intercept and the settings are read
-        as they are. The new table replaces the patterns (the next design's is made from it), so one
-        table of patterns is held at a time: at 10M sessions two would not fit the engine's memory
-        beside each other, and every step would read spilled blocks back.
+        engine plan them again each time (at small sizes planning was most of a step).
         """
         key = tuple(sql for _, sql in design.numeric)
         if self._numeric[0] != key:
-            name = unique_name("patterns")
+            if self._numeric[1]:
+                self.engine.drop(self._numeric[1])
+            name = unique_name("numeric")
+            numeric = "".join(f", {sql} as n{j}" for j, (_, sql) in enumerate(design.numeric))
+            # only what a step reads: the settings' own columns would make the table a third wider
             counts = ["events"] if self.kind == "logit" else [f"c{j}" for j in range(len(self.y_levels))]
-            kept = ", ".join([*NUMERICS, "cell", "n", *counts])
-            computed = [(j, sql) for j, (_, sql) in enumerate(design.numeric) if not _stored(sql)]
-            splines = "".join(f", {sql} as n{j}" for j, sql in computed)
-            self.engine.materialise(name, f"select {kept}{splines} from {self.patterns}")
-            self.engine.drop(self.patterns)
-            self.patterns = name
-            columns = ", ".join(
-                f"{sql} as n{j}" if _stored(sql) else f"n{j}" for j, (_, sql) in enumerate(design.numeric)
-            )
-            self._numeric = (
-                key,
-                f"(select cell, n, {', '.join(counts)}{', ' if columns else ''}{columns} from {name})",
-            )
+            kept = ", ".join(["cell", "n", *counts])
+            self.engine.materialise(name, f"select {kept}{numeric} from {self.patterns}")
+            self._numeric = (key, name)
         return self._numeric[1]
 
     def _codes(self, design: Design) -> np.ndarray:
@@ -403,11 +393,6 @@ class EngineFitRows:
             for name in [per_cell, *self._stages]:
                 self.engine.drop(name)
             self._stages.clear()
-
-
-def _stored(sql: str) -> bool:
-    """A numeric design column the patterns hold as it is: the intercept or a setting."""
-    return sql == "cast(1 as double)" or sql in NUMERICS
 
 
 def _eta(design: Design, beta) -> str:
