@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +57,8 @@ SESSION_SPLINE = "rcs(session_number, session_knots)"
 # Vacuum stays linear in the models (its odds ratio per 10 kPa is a reported effect); a spline in it
 # is fitted as a check, and used for the vacuum curves when the data reject linearity.
 VACUUM_SPLINE = "rcs(vacuum_10kpa, vacuum_knots)"
+#: A spline's design column name: the variable, the knots' name and the column (0 is the variable itself).
+SPLINE_COLUMN = re.compile(r"^rcs\((\w+), (\w+)\)\[(\d+)\]$")
 
 
 def code_covariates(sessions: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

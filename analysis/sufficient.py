@@ -12,16 +12,12 @@ to the convergence tolerance.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-from analysis.design import FitFailure, LinearFit, build_design, check_information
+from analysis.design import SPLINE_COLUMN, FitFailure, LinearFit, build_design, check_information
 from analysis.ordinal import SATISFIED_FROM
 
 MAX_ITERATIONS = 100
-#: The first (linear) column of a restricted cubic spline term, with the variable's name.
-SPLINE_FIRST = re.compile(r"^rcs\((\w+), \w+\)\[0\]$")
 #: statsmodels' Newton stops when no coefficient moves by more than this (``fit_logit`` uses it).
 LOGIT_TOL = 1e-10
 
@@ -46,15 +42,21 @@ def _start(names: tuple[str, ...], warm: dict, default: np.ndarray) -> np.ndarra
     linear fit, a few steps from the spline's optimum. A linear term starts from a spline's linear
     coefficient. The rest start from ``default``.
     """
-    slopes = {}
-    for name, value in warm.items():
-        match = SPLINE_FIRST.match(name)
-        slopes.setdefault(match.group(1) if match else name, value)
-    values = []
-    for name, fallback in zip(names, default, strict=True):
-        match = SPLINE_FIRST.match(name)
-        values.append(warm.get(name, slopes.get(match.group(1) if match else name, fallback)))
-    return np.array(values, dtype=float)
+    slopes = {_slope_of(name): value for name, value in warm.items() if _slope_of(name)}
+
+    def start(name: str, fallback: float) -> float:
+        if name in warm:
+            return warm[name]
+        variable = _slope_of(name)
+        return warm.get(variable, fallback) if variable else slopes.get(name, fallback)
+
+    return np.array([start(n, d) for n, d in zip(names, default, strict=True)], dtype=float)
+
+
+def _slope_of(name: str) -> str | None:
+    """The variable whose slope a spline's first column is (``rcs(x, knots)[0]`` → ``x``), else None."""
+    match = SPLINE_COLUMN.match(name)
+    return match.group(1) if match and match.group(3) == "0" else None
 
 
 def fit_logit_sums(rhs: str, rows, env, reference: dict, cov_type: str = "cluster") -> LinearFit:

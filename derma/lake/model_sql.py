@@ -15,11 +15,10 @@ import re
 
 import numpy as np
 
-from analysis.design import CLINIC, DIAMOND, SKIN_GROUPS
+from analysis.design import CLINIC, DIAMOND, SKIN_GROUPS, SPLINE_COLUMN
 
 NUMERIC_SOURCES = ("vacuum_10kpa", "passes", "flow_10pct", "session_number")
 FACTORS = ("skin_type", "indication", "treatment_area", "crystal_type", "pre_care", "side_effect")
-SPLINE = re.compile(r"^rcs\((\w+), (\w+)\)\[(\d+)\]$")
 DUMMY = re.compile(r"^(\w+)\[T\.(.*)\]$")
 
 
@@ -99,7 +98,7 @@ class Design:
                 self.numeric.append((i, "cast(1 as double)"))
             elif name in NUMERIC_SOURCES:
                 self.numeric.append((i, name))
-            elif match := SPLINE.match(name):
+            elif match := SPLINE_COLUMN.match(name):
                 variable, knots_name, j = match.group(1), match.group(2), int(match.group(3))
                 self.numeric.append((i, spline_sql(variable, env[knots_name], j)))
             elif (match := DUMMY.match(name)) and match.group(1) == CLINIC:

@@ -129,3 +129,37 @@ def test_a_spline_starts_from_the_linear_fit_and_a_linear_term_from_the_spline()
     spline_fit = {"Intercept": -2.1, f"{spline}[0]": 0.25, f"{spline}[1]": 0.04}
     start = _start(("Intercept", "vacuum_10kpa"), spline_fit, np.zeros(2))
     np.testing.assert_array_equal(start, [-2.1, 0.25])
+
+
+def test_warm_starts_take_fewer_newton_steps_to_the_same_estimates(coarse_sessions, tmp_path, monkeypatch):
+    """The spline check from the linear fit's slope: fewer engine aggregations than from names alone."""
+    import analysis.sufficient as sufficient
+    from derma.lake.sums import EngineFitRows
+
+    steps = []
+    original = EngineFitRows.logit_sums
+    monkeypatch.setattr(EngineFitRows, "logit_sums", lambda self, *a: steps.append(1) or original(self, *a))
+    table = sessions_table(coarse_sessions, tmp_path / "sessions")
+
+    def fit():
+        steps.clear()
+        engine = open_engine("duckdb")
+        try:
+            engine.register("sessions", table)
+            with scratch(engine):
+                _, fitted = side_effect_model_of(*model_rows(engine, "side_effects", "true"))
+        finally:
+            engine.close()
+        assert "Wald" in fitted.decisions["vacuum_kpa"]  # the spline in vacuum was fitted
+        return len(steps), fitted
+
+    warm, warm_fit = fit()
+
+    def names_only(names, start, default):  # the start before: only coefficients of the same name
+        return np.array([start.get(n, d) for n, d in zip(names, default, strict=True)], dtype=float)
+
+    monkeypatch.setattr(sufficient, "_start", names_only)
+    cold, cold_fit = fit()
+    assert warm < cold, (warm, cold)
+    np.testing.assert_allclose(warm_fit.params, cold_fit.params, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(warm_fit.cov, cold_fit.cov, rtol=1e-6, atol=1e-12)
