@@ -35,6 +35,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--pandas", action="store_true", help="also time the pandas read_csv + load route")
+    parser.add_argument(
+        "--name",
+        help="results file name (default: ingest_ROWS), so a new run does not replace a recorded one",
+    )
     args = parser.parse_args()
     csv = export_csv(args.rows)
     fix = correction_csv(args.rows)
@@ -150,7 +154,7 @@ def main() -> None:
         "correction_one_clinic_rows": data_rows(fix_one),
         "ingest_rows_per_s": round(args.rows / ours),
     }
-    path = save(f"ingest_{args.rows}", result)
+    path = save(args.name or f"ingest_{args.rows}", result)
     print(
         f"rows={args.rows} bare={base:.2f}s derma={ours:.2f}s ratio={result['ratio_ingest_vs_bare']} "
         f"reingest/first={result['ratio_reingest_vs_first']} "

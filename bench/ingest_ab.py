@@ -54,6 +54,10 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="git commit or branch to compare against")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--name",
+        help="results file name (default: ingest_ab_ROWS), so a new run does not replace a recorded one",
+    )
     args = parser.parse_args()
     csv = export_csv(args.rows)
     base = Path(tempfile.mkdtemp(prefix="derma-ab-base-"))
@@ -73,7 +77,7 @@ def main() -> None:
         "median_s": {side: round(m, 2) for side, m in medians.items()},
         "ratio_this_vs_base": round(medians["this"] / medians["base"], 3),
     }
-    path = save(f"ingest_ab_{args.rows}", result)
+    path = save(args.name or f"ingest_ab_{args.rows}", result)
     print(
         f"rows={args.rows} base={medians['base']:.2f}s this={medians['this']:.2f}s "
         f"ratio={result['ratio_this_vs_base']} -> {path}",

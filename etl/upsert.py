@@ -52,6 +52,13 @@ CONTENT_COLUMNS = tuple(
 )
 
 
+#: A file's good rows: checked without a problem and not part of a key repeated with other contents.
+GOOD_ROWS = f"""select {", ".join(f"r.{c}" for c in TYPED_COLUMNS)}, r._row
+    from _rows as r
+    anti join _rows_dups as d on d._row = r._row
+    where len(r.problems) = 0"""
+
+
 #: The most of an offending value a quarantine record keeps (a 50 MB field is cut here).
 SHOWN_CHARS = 200
 
@@ -83,25 +90,28 @@ def upsert_file(
     its good rows (clinics, first and last session date) for the unchanged-file short cut, and the
     quarantine records per reason code.
     """
-    typed = ", ".join(f"r.{c}" for c in TYPED_COLUMNS)
     same = " and ".join(f"i.{c} is not distinct from s.{c}" for c in CONTENT_COLUMNS)
-    con.execute(f"""create or replace temp table _incoming as
-        with good as (
-            select {typed}, r._row
-            from _rows as r
-            anti join _rows_dups as d on d._row = r._row
-            where len(r.problems) = 0
-        )
-        select i.*, case when s.session_id is null then 'insert' when {same} then 'unchanged' else 'update' end
-                    as action,
+    # Only the rows whose key is already stored are materialised (with what to do with each): a file of
+    # new sessions, a first load above all, is not copied again before it is inserted (at 1M rows that
+    # copy was a tenth of the load; at 10M it spilled).
+    con.execute(f"""create or replace temp table _matched as
+        select i.clinic_id, i.session_id, i.patient_key,
+               case when {same} then 'unchanged' else 'update' end as action,
                s.patient_key as _stored_patient_key
-        from good as i
-        left join wh.sessions as s on s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
-    inserted, updated, unchanged_new, clinics, first, last = con.execute(
-        "select count(*) filter (action = 'insert'), count(*) filter (action = 'update'), "
-        "count(*) filter (action = 'unchanged'), coalesce(list(distinct clinic_id), []), min(session_date), "
-        "max(session_date) from _incoming"
+        from ({GOOD_ROWS}) as i
+        inner join wh.sessions as s on s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
+    good, clinics, first, last = con.execute(
+        f"select count(*), coalesce(list(distinct clinic_id), []), min(session_date), max(session_date) "
+        f"from ({GOOD_ROWS})"
     ).fetchall()[0]
+    updated, unchanged_new = con.execute(
+        "select count(*) filter (action = 'update'), count(*) filter (action = 'unchanged') from _matched"
+    ).fetchall()[0]
+    inserted = good - updated - unchanged_new
+    # The good rows to write: new keys and changed contents (every good row but the unchanged ones).
+    written = f"""select * from ({GOOD_ROWS}) as i
+        where not exists (select 1 from _matched as m where m.action = 'unchanged'
+                          and m.clinic_id = i.clinic_id and m.session_id = i.session_id)"""
     # Rows with problems, and every row of a key with differing contents, go to quarantine.
     con.execute("""create or replace temp table _bad as
         select r._row, r.clinic_id, r.session_id, r.patient_key,
@@ -137,13 +147,12 @@ def upsert_file(
     con.execute("begin transaction")
     try:
         # A corrected row may name another patient: the one it leaves is renumbered too.
-        con.execute("""insert into _touched select clinic_id, _stored_patient_key from _incoming
+        con.execute("""insert into _touched select clinic_id, _stored_patient_key from _matched
                        where action = 'update' and _stored_patient_key <> patient_key""")
-        con.execute("""delete from wh.sessions s using _incoming i
-                       where i.action = 'update' and s.clinic_id = i.clinic_id and s.session_id = i.session_id""")
+        con.execute("""delete from wh.sessions s using _matched m
+                       where m.action = 'update' and s.clinic_id = m.clinic_id and s.session_id = m.session_id""")
         con.execute(
-            f"""insert into wh.sessions ({columns})
-            select {values} from _incoming where action in ('insert', 'update')""",
+            f"insert into wh.sessions ({columns}) select {values} from ({written})",
             {"batch": batch_id, "file": name},
         )
         con.execute(
@@ -162,10 +171,8 @@ def upsert_file(
     # A failed statement inside an explicit transaction can make COMMIT a silent no-op: verify.
     if after_sessions != before_sessions + inserted or after_quarantine != before_quarantine + records:
         raise LoadError(f"{name}: stored counts do not match the load; the batch was abandoned")
-    con.execute(
-        "insert into _touched select distinct clinic_id, patient_key from _incoming where action <> 'unchanged'"
-    )
-    con.execute("drop table _incoming; drop table _bad")
+    con.execute(f"insert into _touched select distinct clinic_id, patient_key from ({written})")
+    con.execute("drop table _matched; drop table _bad")
     counts = (inserted, updated, unchanged_new + repeats, quarantined)
     return counts, (clinics, first, last), tuple((r, int(n)) for r, n in reasons)
 
