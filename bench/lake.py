@@ -4,6 +4,7 @@ the warehouse refresh before (every session in Python) and after (fitted in the 
     python -m bench.lake --sizes 1000000 10000000
     python -m bench.lake --sizes 1000000 --stages refresh --before-source /path/to/main/checkout
     python -m bench.lake --sizes 1000000 --stages fits --scopes HAN-12 network
+    python -m bench.lake --sizes 10000000 --stages handover --engines duckdb spark
 
 Each stage runs as a child process (``derma ...`` or the refresh of another source tree), timed (wall
 seconds, and CPU seconds of the child and what it waited for: on a shared machine the fairer figure) with
@@ -211,6 +212,38 @@ def fits(size: int, scopes: list[str], out: dict, checkpoint) -> dict:
     return out
 
 
+HANDOVER = """
+import sys
+from derma.lake.engines import open_engine
+from derma.lake.layout import Lake
+from derma.lake.marts import register_inputs
+from derma.lake.models import scope_filter
+from derma.lake.results import engine_courses, unit_frame
+lake = Lake.open(sys.argv[1])
+engine = open_engine(sys.argv[2], result_dir=lake.path.parent)
+try:
+    register_inputs(engine, lake)
+    where = scope_filter("network")
+    print(len(unit_frame(engine, where)), len(engine_courses(engine, where)[0]))
+finally:
+    engine.close()
+"""
+
+
+def handover(size: int, names: list[str], out: dict, checkpoint) -> dict:
+    """What ``derma models --lake`` hands from the engine to Python beside the fits, on each engine.
+
+    The per-session columns of the funnels and alerts and the summarised courses of the network
+    (:func:`derma.lake.results.unit_frame`, :func:`~derma.lake.results.engine_courses`): the stage that
+    ran Spark's driver out of heap at 10M while it collected them whole.
+    """
+    lake = str(lake_of(size))
+    for engine in names:
+        out[engine] = run_stage(f"handover_{engine}_{size}", [sys.executable, "-c", HANDOVER, lake, engine])
+        checkpoint()
+    return out
+
+
 def load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
@@ -223,7 +256,7 @@ def main() -> None:
         "--stages",
         nargs="+",
         default=["marts", "models", "refresh"],
-        choices=["marts", "models", "refresh", "fits"],
+        choices=["marts", "models", "refresh", "fits", "handover"],
     )
     parser.add_argument(
         "--scopes", nargs="+", default=["network"], help="scopes of the fits stage (network or a clinic id)"
@@ -252,6 +285,8 @@ def main() -> None:
             fits(size, args.scopes, entry.setdefault("fits", {}), checkpoint)
         if lake_stages:
             engines(size, args.engines, lake_stages, entry, checkpoint)
+        if "handover" in args.stages:
+            handover(size, args.engines, entry.setdefault("handover", {}), checkpoint)
         if "refresh" in args.stages:
             refresh(size, args.before_source, entry.setdefault("refresh", {}), checkpoint)
         entry["load_after"] = load_average()

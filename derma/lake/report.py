@@ -54,7 +54,7 @@ def lake_model_report(
     lake = Lake.open(lake_path)
     if SERIES_MART not in lake.manifest["tables"]:
         raise LakeError(f"the lake {lake.path} has no {SERIES_MART} mart: build it with 'derma marts --lake'")
-    engine = open_engine(engine_name, master, memory_limit)
+    engine = open_engine(engine_name, master, memory_limit, result_dir=lake.path.parent)
     try:
         register_inputs(engine, lake)
         engine.register(SERIES_MART, lake.table(SERIES_MART))

@@ -99,3 +99,35 @@ def test_text_output_names_the_engine_and_each_mart(lake_copy, engine, spark):
     assert f"on {engine}" in run.stdout
     for name in MART_NAMES:
         assert name in run.stdout
+
+
+def test_spark_hands_a_result_to_python_through_parquet_in_order_and_leaves_nothing(
+    sample_lake, tmp_path, spark
+):
+    """``SparkEngine.batches``: the executors write, Python reads a batch at a time, the folder goes."""
+    import pyarrow as pa
+
+    from derma.lake.engines import DuckDBEngine, SparkEngine
+    from derma.lake.marts import register_inputs
+
+    lake = Lake.open(sample_lake)
+    sql = (
+        "select clinic_id, session_id, satisfaction, cast(date_trunc('month', session_date) as timestamp) "
+        "as month from sessions order by clinic_id, session_id"
+    )
+    engine = SparkEngine(result_dir=tmp_path)
+    register_inputs(engine, lake)
+    batches = list(engine.batches(sql, rows=500))
+    expected_engine = DuckDBEngine()
+    register_inputs(expected_engine, lake)
+    try:
+        expected = expected_engine.frame(sql)
+    finally:
+        expected_engine.close()
+    assert len(expected) > 1000 and all(b.num_rows <= 500 for b in batches) and len(batches) > 2
+    got = pa.Table.from_batches(batches).to_pandas()
+    assert got["session_id"].tolist() == expected["session_id"].tolist()  # the query's order, kept
+    assert got["satisfaction"].astype("Int64").equals(expected["satisfaction"].astype("Int64"))
+    assert (got["month"].to_numpy() == expected["month"].to_numpy()).all()  # no time zone added
+    assert list(tmp_path.iterdir()) == []  # the hand-over folder is removed
+    assert sum(b.num_rows for b in engine.batches("select clinic_id from sessions where false")) == 0
