@@ -35,6 +35,16 @@ BY_CLINIC = (
     "patient_courses",
     "unit_patients",
 )
+#: How each :data:`BY_CLINIC` mart reads its sessions (once, in its first CTE): where a build for some
+#: clinics puts its filter, so the aggregation never sees the other clinics' sessions.
+SOURCE = "select * from stg_sessions"
+CLINICS_FILTER = " where list_contains($c::varchar[], clinic_id)"
+#: Marts whose aggregation holds every session's values (ordered aggregates: the course's modes and its
+#: dates in order), built clinic batch by clinic batch when the sessions are many. Under the default
+#: 2 GB the patient courses of 10M sessions built at once spilled and took 13.5 s; in batches of
+#: about 2.5M sessions they take 7.9 s, with the same rows (``bench/README.md``, *Ingest speed*).
+IN_BATCHES = ("patient_courses",)
+BATCH_SESSIONS = 2_500_000
 
 
 def build_marts(
@@ -55,15 +65,18 @@ def build_marts(
         for query in list_queries("staging"):
             con.execute(f"create or replace view {query.name} as\n{query.sql}")
             built.append(query.name)
+        batches = None
         for query in list_queries("marts"):
             if clinics is not None and query.name in BY_CLINIC:
                 params = {"c": list(clinics)}
                 con.execute(f"delete from {query.name} where list_contains($c::varchar[], clinic_id)", params)
+                con.execute(f"insert into {query.name}\n{for_clinics(query)}", params)
+            elif query.name in IN_BATCHES and len(batches := batches or clinic_batches(con)) > 1:
                 con.execute(
-                    f"insert into {query.name} select * from (\n{query.sql}\n) "
-                    "where list_contains($c::varchar[], clinic_id)",
-                    params,
+                    f"create or replace table {query.name} as select * from (\n{query.sql}\n) limit 0"
                 )
+                for batch in batches:
+                    con.execute(f"insert into {query.name}\n{for_clinics(query)}", {"c": batch})
             else:
                 con.execute(f"create or replace table {query.name} as\n{query.sql}")
             built.append(query.name)
@@ -73,3 +86,31 @@ def build_marts(
     finally:
         con.execute("use memory")
     return built
+
+
+def for_clinics(query) -> str:
+    """A :data:`BY_CLINIC` mart's SQL for the clinics bound as ``$c``, filtered where it reads the sessions.
+
+    (A filter around the whole query is not pushed below the patient courses' aggregation and join: at
+    10M sessions that rebuilt every clinic's courses for each batch.)
+    """
+    if query.sql.count(SOURCE) != 1:
+        raise ValueError(f"the mart {query.name} must read its sessions once, as '{SOURCE}'")
+    return query.sql.replace(SOURCE, SOURCE + CLINICS_FILTER)
+
+
+def clinic_batches(con: duckdb.DuckDBPyConnection, size: int | None = None) -> list[list[str]]:
+    """The clinics in order, cut into runs of at most ``size`` sessions (:data:`BATCH_SESSIONS`) where
+    they can be: one run for a small warehouse, a clinic of its own when it alone is larger."""
+    size = size or BATCH_SESSIONS
+    batches: list[list[str]] = [[]]
+    held = 0
+    for clinic, sessions in con.execute(
+        "select clinic_id, count(*) from sessions group by clinic_id order by clinic_id"
+    ).fetchall():
+        if batches[-1] and held + sessions > size:
+            batches.append([])
+            held = 0
+        batches[-1].append(clinic)
+        held += sessions
+    return batches

@@ -92,3 +92,40 @@ def test_a_batch_touching_one_clinic_rebuilds_only_that_clinics_rows(settings, t
         )
     finally:
         con.close()
+
+
+def test_courses_built_in_clinic_batches_equal_one_build(settings, tmp_path, monkeypatch):
+    """A large warehouse builds the patient courses clinic batch by clinic batch: the same rows."""
+    import etl.marts
+
+    ingest([SAMPLE], settings, today=TODAY)
+    published = current_snapshot(settings.data_dir).path  # small: built in one statement
+    batched = tmp_path / "batched.duckdb"
+    shutil.copy(published, batched)
+    monkeypatch.setattr(etl.marts, "BATCH_SESSIONS", 1)  # a batch per clinic
+    con = duckdb.connect()
+    try:
+        con.execute("attach ? as wh", [str(batched)])
+        con.execute("use wh")
+        batches = etl.marts.clinic_batches(con)
+        con.execute("use memory")
+        clinics = sorted(r[0] for r in con.execute("select distinct clinic_id from wh.sessions").fetchall())
+        assert len(clinics) > 2 and batches == [[c] for c in clinics]
+        build_marts(con)
+        con.execute("attach ? as one (read_only)", [str(published)])
+        for a, b in (("wh", "one"), ("one", "wh")):
+            missing = con.execute(
+                f"select count(*) from (select * from {a}.patient_courses except all select * from {b}.patient_courses)"
+            ).fetchall()[0][0]
+            assert missing == 0, f"{missing} course(s) of {a} not in {b}"
+        assert con.execute("select count(*) from wh.patient_courses").fetchall()[0][0] > 300
+    finally:
+        con.close()
+
+
+def test_every_per_clinic_mart_reads_its_sessions_once_where_the_clinic_filter_goes():
+    from etl.marts import for_clinics
+
+    for query in list_queries("marts"):
+        if query.name in BY_CLINIC:
+            assert "list_contains($c::varchar[], clinic_id)" in for_clinics(query), query.name
