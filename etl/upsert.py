@@ -92,8 +92,8 @@ def upsert_file(
     """
     same = " and ".join(f"i.{c} is not distinct from s.{c}" for c in CONTENT_COLUMNS)
     # Only the rows whose key is already stored are materialised (with what to do with each): a file of
-    # new sessions, a first load above all, is not copied again before it is inserted (at 1M rows that
-    # copy was a tenth of the load; at 10M it spilled).
+    # new sessions, a first load above all, is not copied again before it is inserted (the copy of every
+    # good row took 0.3 s of a 7.8 s load at 1M; at 10M the upsert took 19 s with it, 12 s without).
     con.execute(f"""create or replace temp table _matched as
         select i.clinic_id, i.session_id, i.patient_key,
                case when {same} then 'unchanged' else 'update' end as action,
