@@ -10,7 +10,8 @@ Each stage runs as a child process (``derma ...`` or the refresh of another sour
 seconds, and CPU seconds of the child and what it waited for: on a shared machine the fairer figure) with
 its peak memory: ``peak_rss_mb`` is the child's own peak (wait4; for Spark the Python driver), and
 ``tree_peak_mb`` the peak of the sum over the child and every process under it, sampled every 0.2 s (for
-Spark this includes the JVM, which does the work). ``before`` runs ``derma models --refresh`` from the
+Spark this includes the JVM, which does the work). ``written_gb`` is what it wrote to the file system
+(wait4's output blocks), its spill included. ``before`` runs ``derma models --refresh`` from the
 source tree given by ``--before-source`` (main before this change: the refresh that loads every session
 into pandas); ``after`` runs this tree's. Both refresh a private copy of the bench warehouse. The lake is
 ``derma export`` of the warehouse, written once per size under the bench cache and reused.
@@ -96,6 +97,9 @@ def run_stage(label: str, command: list[str], env: dict | None = None, cwd: Path
         # CPU time of the child and the processes it waited for: on a shared machine the fairer measure.
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        # What the child and the processes it waited for wrote to the file system (512-byte blocks), spill
+        # included: a count of work that does not depend on how fast the disk was (the 10M refresh spills).
+        "written_gb": round(usage.ru_oublock * 512 / 1e9, 2),
     }
     result["tree_peak_mb"] = round(max(peak[0], result["peak_rss_mb"]), 1)
     print(label, result, flush=True)
