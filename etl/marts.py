@@ -69,7 +69,7 @@ def build_marts(
         for query in list_queries("marts"):
             if clinics is not None and query.name in BY_CLINIC:
                 params = {"c": list(clinics)}
-                con.execute(f"delete from {query.name} where list_contains($c::varchar[], clinic_id)", params)
+                con.execute(f"delete from {query.name}{CLINICS_FILTER}", params)
                 con.execute(f"insert into {query.name}\n{for_clinics(query)}", params)
             elif query.name in IN_BATCHES and len(batches := batches or clinic_batches(con)) > 1:
                 con.execute(

@@ -103,6 +103,9 @@ def test_courses_built_in_clinic_batches_equal_one_build(settings, tmp_path, mon
     batched = tmp_path / "batched.duckdb"
     shutil.copy(published, batched)
     monkeypatch.setattr(etl.marts, "BATCH_SESSIONS", 1)  # a batch per clinic
+    built_for = []  # the clinic batches the courses were built from, statement by statement
+    for_clinics = etl.marts.for_clinics
+    monkeypatch.setattr(etl.marts, "for_clinics", lambda q: built_for.append(q.name) or for_clinics(q))
     con = duckdb.connect()
     try:
         con.execute("attach ? as wh", [str(batched)])
@@ -112,6 +115,7 @@ def test_courses_built_in_clinic_batches_equal_one_build(settings, tmp_path, mon
         clinics = sorted(r[0] for r in con.execute("select distinct clinic_id from wh.sessions").fetchall())
         assert len(clinics) > 2 and batches == [[c] for c in clinics]
         build_marts(con)
+        assert built_for == ["patient_courses"] * len(clinics)  # one statement per clinic, not one in all
         con.execute("attach ? as one (read_only)", [str(published)])
         for a, b in (("wh", "one"), ("one", "wh")):
             missing = con.execute(
