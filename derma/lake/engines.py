@@ -64,11 +64,15 @@ def macro_statements() -> list[str]:
 
 
 class DuckDBEngine:
-    """An in-memory DuckDB with the warehouse's macros, over lake Parquet or an attached warehouse snapshot.
+    """A DuckDB with the warehouse's macros, over lake Parquet or an attached warehouse snapshot.
 
-    What does not fit in ``memory_limit`` spills into a private folder (mode 0700) of the engine's own,
-    removed by :meth:`close` (DuckDB's default would be ``.tmp`` in the working directory, readable by
-    everyone); ``temp_directory`` names another.
+    Its database is a file in a private folder (mode 0700) of the engine's own, removed by :meth:`close`
+    with everything in it. The tables a fit reads at every step (:meth:`materialise`) are stored there,
+    compressed: DuckDB drops their pages from memory when it needs the room and reads them back, where a
+    table held in memory is written to a spill file again each time it is evicted (at 10M sessions that
+    rewriting was half of what the fits wrote). What does not fit in ``memory_limit`` spills into the same
+    folder (DuckDB's default would be ``.tmp`` in the working directory, readable by everyone);
+    ``temp_directory`` names another folder for the spill.
     """
 
     name = "duckdb"
@@ -79,9 +83,9 @@ class DuckDBEngine:
         config = {"memory_limit": memory_limit} if memory_limit else {}
         if threads:
             config["threads"] = threads
-        self._spill = None if temp_directory else tempfile.mkdtemp(prefix="derma-engine-")
-        config["temp_directory"] = temp_directory or self._spill
-        self.con = duckdb.connect(config=config)
+        self._folder = tempfile.mkdtemp(prefix="derma-engine-")
+        config["temp_directory"] = temp_directory or self._folder
+        self.con = duckdb.connect(str(Path(self._folder) / "engine.duckdb"), config=config)
         self.made: list[str] = []
         self.con.execute("set enable_progress_bar = false")
         for statement in macro_statements():
@@ -112,8 +116,10 @@ class DuckDBEngine:
     def view(self, name: str, sql: str) -> None:
         self.con.execute(f'create or replace view "{name}" as\n{sql}')
 
-    def materialise(self, name: str, sql: str) -> None:
-        self.con.execute(f'create or replace temp table "{name}" as\n{sql}')
+    def materialise(self, name: str, sql: str, *, scratch: bool = False) -> None:
+        """The result of ``sql`` as a table, stored in the engine's file; with ``scratch`` (a small table,
+        or a step's staging that is read once or twice and dropped) held in memory as a temporary table."""
+        self.con.execute(f'create or replace {"temp " if scratch else ""}table "{name}" as\n{sql}')
         self.made.append(name)
 
     def put(self, name: str, frame: pd.DataFrame) -> None:
@@ -168,8 +174,7 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
-        if self._spill:
-            shutil.rmtree(self._spill, ignore_errors=True)
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 class SparkEngine:
@@ -218,7 +223,8 @@ class SparkEngine:
     def columns(self, sql: str) -> list[str]:
         return list(self._sql(sql).columns)
 
-    def materialise(self, name: str, sql: str) -> None:
+    def materialise(self, name: str, sql: str, *, scratch: bool = False) -> None:  # noqa: ARG002 - the same call as DuckDB
+        """The result of ``sql`` cached in memory and on the executors' disks (``scratch`` or not)."""
         from pyspark import StorageLevel
 
         self.drop(name)

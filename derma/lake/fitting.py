@@ -183,6 +183,7 @@ class EngineRows:
             cells,
             f"select cast(row_number() over (order by {categorical}) - 1 as bigint) as cell, {categorical} "
             f"from (select distinct {categorical} from {rel} as r) as d",
+            scratch=True,
         )
         numeric = ", ".join(f"r.{c}" for c in NUMERICS)
         joined = " and ".join(f"c.{col} = r.{col}" for col in self.columns)

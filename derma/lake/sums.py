@@ -184,7 +184,9 @@ class EngineFitRows:
         )
         cum = ", ".join(f"1 / (1 + exp(-({lit(theta[j])} - eta))) as f{j + 1}" for j in range(m))
         stage = unique_name("cumulative")
-        self.engine.materialise(stage, f"select {carried}, {cum} from ({self._with_eta(design, beta)}) as e")
+        self.engine.materialise(
+            stage, f"select {carried}, {cum} from ({self._with_eta(design, beta)}) as e", scratch=True
+        )
         self._stages.append(stage)
         f = ["cast(0 as double)", *[f"f{j + 1}" for j in range(m)], "cast(1 as double)"]
         parts = []
@@ -309,6 +311,7 @@ class EngineFitRows:
             stage,
             f"select *, {upper} as up, {lower} as lo from (select *, {cum} "
             f"from ({self._sessions_with_eta(design, params[:k])}) as e) as q",
+            scratch=True,
         )
         self._stages.append(stage)
         rows = (
@@ -351,6 +354,7 @@ class EngineFitRows:
         self.engine.materialise(
             per_cell,
             f"select patient, cell, sum({score}) as su, {sums} from ({rows}) as r group by patient, cell",
+            scratch=True,
         )
         try:
             patient = f"(select patient, {', '.join(f'sum({n}) as {n}' for n in names)} from {per_cell} group by patient)"
