@@ -69,8 +69,8 @@ class DuckDBEngine:
     Its database is a file in a private folder (mode 0700) of the engine's own, removed by :meth:`close`
     with everything in it. The tables a fit reads at every step (:meth:`materialise`) are stored there,
     compressed: DuckDB drops their pages from memory when it needs the room and reads them back, where a
-    table held in memory is written to a spill file again each time it is evicted (at 10M sessions that
-    rewriting was half of what the fits wrote). What does not fit in ``memory_limit`` spills into the same
+    table held in memory is written to a spill file again each time it is evicted (a 10M refresh wrote
+    0.6× as much this way, ``bench/README.md``). What does not fit in ``memory_limit`` spills into the same
     folder (DuckDB's default would be ``.tmp`` in the working directory, readable by everyone);
     ``temp_directory`` names another folder for the spill.
     """

@@ -31,8 +31,11 @@ def test_a_named_spill_folder_is_the_callers_and_stays(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir(mode=0o700)
     engine = DuckDBEngine(memory_limit="64MB", temp_directory=str(folder))
+    own = Path(engine._folder)  # the database file is still in the engine's own folder
+    assert own != folder and (own / "engine.duckdb").is_file()
     engine.close()
     assert folder.is_dir()
+    assert not own.exists()
 
 
 def test_a_fits_tables_are_stored_in_the_engines_file_and_a_steps_staging_in_memory(tmp_path, monkeypatch):
