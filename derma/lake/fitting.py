@@ -170,12 +170,15 @@ class EngineRows:
         small table; the patterns keep the numeric columns, the cell number and the outcome counts.
         """
         rel = self.relation()
+        # Counts as 4-byte integers: a SUM of integers is a 16-byte HUGEINT in DuckDB, and every
+        # step carries these columns (the proportional-odds steps' staged table five of them).
         if self.kind == "logit":
-            counts, levels = "count(*) as n, sum(y) as events", [0, 1]
+            counts, levels = "cast(count(*) as integer) as n, cast(sum(y) as integer) as events", [0, 1]
         else:
             levels = sorted(self.summary().y_counts)
-            counts = "count(*) as n, " + ", ".join(
-                f"sum(case when y = {lv} then 1 else 0 end) as c{j}" for j, lv in enumerate(levels)
+            counts = "cast(count(*) as integer) as n, " + ", ".join(
+                f"cast(sum(case when y = {lv} then 1 else 0 end) as integer) as c{j}"
+                for j, lv in enumerate(levels)
             )
         categorical = ", ".join(self.columns)
         cells = unique_name("cells")
