@@ -33,12 +33,12 @@ from etl.warehouse import current_snapshot
 PARTS = (
     ("sandwich: ordinal bounds", lambda s: " as up, " in s),
     ("step: per-cell sums", lambda s: "group by cell" in s and "sum(w_" in s),
-    ("step: numeric products", lambda s: "sum(w_a * n" in s or "group by nid" in s),
+    ("step: numeric products", lambda s: "sum(w_a * n" in s),
     ("step: staged ordinal probabilities", lambda s: " as f1" in s and "1 / (1 + exp(" in s and "group by" not in s),
     ("sandwich: per patient x cell scores", lambda s: "group by patient, cell" in s),
     ("sandwich: cell pairs", lambda s: "a.patient = b.patient" in s),
     ("sandwich: other", lambda s: "_scores_" in s),
-    ("rows to patterns", lambda s: "_patterns_" in s[:40] or "group by s.nid, c.cell" in s or "join _cells_" in s),
+    ("rows to patterns", lambda s: "join _cells_" in s or "select distinct" in s and "row_number()" in s),
 )
 spent, count = collections.defaultdict(float), collections.Counter()
 
