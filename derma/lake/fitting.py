@@ -164,7 +164,7 @@ class EngineRows:
         return replace(self, categories=categories)
 
     def collapsed(self):
-        """The rows summed to covariate patterns in a temporary table, each with its cell, for the fitters.
+        """The rows summed to covariate patterns in a table of the engine, each with its cell, for the fitters.
 
         A cell is one combination of the categorical levels (unit included), numbered in a second
         small table; the patterns keep the numeric columns, the cell number and the outcome counts.
