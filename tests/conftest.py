@@ -24,6 +24,8 @@ def isolated_env(tmp_path_factory, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     keys = tmp_path_factory.mktemp("key")
     monkeypatch.setenv("DERMA_SECRET_KEY_FILE", str(keys / "secret.key"))
+    # Where `derma serve --lake` keeps a lake's data folder by default.
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
 
 
 @pytest.fixture

@@ -35,16 +35,23 @@ from etl.settings import Settings
     default=None,
     help="Serve a lake (a folder 'derma export' wrote) instead of the warehouse: read-only views over its Parquet.",
 )
-@data_dir_option
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Warehouse folder (default: $DERMA_DATA_DIR or ./data). With --lake: the lake's own folder for its "
+    "view database, notes, targets and audit log (default: one per lake under $XDG_DATA_HOME/derma/lakes).",
+)
 @handled
 def serve(port, host, lake, data_dir) -> None:
     """The Streamlit dashboard over the current snapshot (or over a lake's marts with --lake)."""
-    settings = settings_for(data_dir)
     if lake is not None:
         from derma.cli.lake import lake_failures
         from derma.lake.serving import lake_data_dir
 
-        settings = settings.with_data_dir(lake_failures(lambda: lake_data_dir(lake)))
+        settings = Settings.from_env().with_data_dir(lake_failures(lambda: lake_data_dir(lake, data_dir)))
+    else:
+        settings = settings_for(data_dir)
     _serve(settings, port, host)
 
 

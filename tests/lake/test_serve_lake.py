@@ -10,12 +10,15 @@ import pytest
 
 from derma.lake.report import lake_model_report
 from derma.lake.serving import lake_data_dir
+from etl import userdata
 from etl.access import scoped_connection
-from etl.warehouse import connect, current_snapshot
+from etl.settings import Settings
+from etl.warehouse import SNAPSHOT_DIR, connect, current_snapshot
 from queries import run_query
 from tests.dashboard.browser import serve
 from tests.dashboard.test_access_app import assert_clean, open_as, shown
 from tests.dashboard.users import ANA, ANN, MINE, OTHERS, ROLES
+from tests.helpers import derma
 
 HEADER = "X-Forwarded-Email"
 
@@ -70,6 +73,39 @@ def test_the_scoped_lake_connection_shows_one_clinic_and_reads_no_other_file(lak
             con.execute("select * from read_csv('/etc/passwd')").fetchall()
     finally:
         con.close()
+
+
+def test_a_lake_keeps_one_data_folder_with_its_notes_between_serves(lake_copy, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    lake = lake_copy()
+    first = lake_data_dir(lake)
+    assert first.parent == tmp_path / "xdg" / "derma" / "lakes" and first.name.startswith("lake-")
+    assert first.stat().st_mode & 0o777 == 0o700  # the audit log and the notes live here
+    settings = Settings.from_env().with_data_dir(first)
+    note = userdata.add_note(settings, day="2026-10-05", text="new vacuum pumps", clinic_id=MINE)
+    view = current_snapshot(first).path
+
+    again = lake_data_dir(lake)  # served again, the lake unchanged
+    assert again == first and current_snapshot(again).path == view
+    assert [n.id for n in userdata.read(settings).notes] == [note.id]
+
+    lake_model_report(lake, "duckdb", scope=MINE)  # the lake changes: a model fit is stored in it
+    changed = lake_data_dir(lake)
+    assert changed == first and current_snapshot(changed).path != view
+    assert [p.name for p in (changed / SNAPSHOT_DIR).iterdir()] == [current_snapshot(changed).path.name]
+    assert [n.id for n in userdata.read(settings).notes] == [note.id]
+    assert lake_data_dir(lake_copy("other")) != first  # another lake, another folder
+
+
+def test_serve_lake_refuses_a_warehouse_folder_in_one_line(lake_copy, sample_warehouse):
+    run = derma(
+        "serve", "--lake", str(lake_copy()), "--data-dir", str(sample_warehouse.data_dir), check_exit=1
+    )
+    assert run.stdout == "" and run.stderr.strip().splitlines() == [
+        f"derma: {sample_warehouse.data_dir} holds a warehouse: serve a lake from a folder of its own "
+        "(leave out --data-dir to use the lake's default one)"
+    ]
+    assert current_snapshot(sample_warehouse.data_dir).path.parent.name == SNAPSHOT_DIR
 
 
 @pytest.mark.parametrize("page", ["overview", "clinicians", "models", "quality"])
