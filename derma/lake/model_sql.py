@@ -6,7 +6,7 @@ from the data, such as clinic ids, go in as quoted literals); :mod:`derma.lake.f
 A design (patsy's ``DesignInfo``) splits into *numeric* columns (intercept, settings, spline terms),
 *dummies* of the small categoricals and the dummies of the *unit* (clinic, or clinician in the check).
 A Newton step needs ``Σ a xxᵀ`` and ``Σ b x`` over covariate patterns for pattern weights ``a`` and
-``b``; :mod:`derma.lake.sums` gets them from three aggregations (overall, per cell, per group of levels or unit).
+``b``; :mod:`derma.lake.sums` gets them from two aggregations (overall and per cell).
 """
 
 from __future__ import annotations
