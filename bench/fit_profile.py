@@ -5,10 +5,10 @@
 
 Runs :func:`derma.lake.models.fit_outcome_models_on` on a DuckDB over the bench warehouse's snapshot
 (1 GB for DuckDB, as the refresh gives it) in a child process, with every statement the engine runs
-timed and filed under the part of the fit it belongs to (a Newton step's per-cell sums, its per-group
-numeric sums and its numeric products, the proportional-odds steps' staged probabilities, summing rows
-to patterns, the sandwich). The child also reports its wall and CPU time, peak RSS and the gigabytes it
-wrote (getrusage output blocks: the spill is most of it). With ``--trees``, each tree (``git archive`` of a commit) is run in
+timed and filed under the part of the fit it belongs to (a Newton step's per-cell sums and its numeric
+products, the proportional-odds steps' staged probabilities, summing rows to patterns, the sandwich).
+The child also reports its wall and CPU time, peak RSS and the gigabytes it wrote (getrusage output
+blocks: the spill is most of it). With ``--trees``, each tree (``git archive`` of a commit) is run in
 turn with ``PYTHONPATH`` set to it, so the sides come from one run.
 """
 
@@ -33,7 +33,6 @@ from etl.warehouse import current_snapshot
 PARTS = (
     ("sandwich: ordinal bounds", lambda s: " as up, " in s),
     ("step: per-cell sums", lambda s: "group by cell" in s and "sum(w_" in s),
-    ("step: per-group numeric sums", lambda s: ("group by grouping sets" in s or "group by grp" in s) and "sum(w_" in s),
     ("step: numeric products", lambda s: "sum(w_a * n" in s),
     ("step: staged ordinal probabilities", lambda s: " as f1" in s and "1 / (1 + exp(" in s and "group by" not in s),
     ("sandwich: per patient x cell scores", lambda s: "group by patient, cell" in s),

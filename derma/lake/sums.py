@@ -1,12 +1,10 @@
 """The fitters' questions answered by the engine: a Newton step's sums, and the sandwich's meat.
 
 The covariate patterns carry their *cell*: the combination of categorical levels (and unit) they
-belong to. A step is three aggregations over the patterns: the products of the numeric design columns
-overall; each weight per cell; and the weights' products with the numeric columns per *group*, where a
-group is either the cell's levels without its unit or the unit alone (grouping sets), so that these
-many sums are kept for a few thousand groups rather than for every clinic × levels cell. The dummies'
-part of the linear predictor is added per cell in Python and joined; Python assembles the p × p matrix
-from the cells and groups. The meat comes from per-patient sums of the row scores, computed in the
+belong to. A step is two aggregations over the patterns: the products of the numeric design columns
+overall, and per cell each weight and its products with the numeric columns. The dummies' part of the
+linear predictor is added per cell in Python and joined; Python assembles the p × p matrix from the
+cells (a few thousand rows). The meat comes from per-patient sums of the row scores, computed in the
 engine at the estimate.
 """
 
@@ -26,16 +24,11 @@ TINY = "cast(1e-300 as double)"
 
 @dataclass(frozen=True)
 class StepSums:
-    """A Newton step's sums: each weight per cell (rows aligned with ``cell``), the weights' products with
-    the numeric columns per group (rows aligned with ``group_codes``, each group's design columns of its
-    levels, -1 where none), and the overall numeric pairs."""
+    """A Newton step's sums: per cell (rows aligned with ``cell``) and the overall numeric pairs."""
 
     cells: pd.DataFrame
     products: pd.Series
     cell: np.ndarray
-    groups: pd.DataFrame
-    group_codes: np.ndarray
-    of_levels: np.ndarray  # the groups of levels (each session is in one), not the units' groups
 
     def total(self, weight: str) -> float:
         return float(self.cells[f"{weight}_"].sum())
@@ -61,7 +54,7 @@ class EngineFitRows:
     n_clusters: int
     warm_start: dict = field(default_factory=dict)
     _stages: list = field(default_factory=list)
-    _numeric: tuple = (None, None, None)  # (the design's key, the table holding its columns, group codes)
+    _numeric: tuple = (None, None)  # (the numeric columns' SQL, the table holding them)
     _codes_cache: dict = field(default_factory=dict)
 
     def skeleton(self) -> pd.DataFrame:
@@ -146,61 +139,23 @@ class EngineFitRows:
         return name
 
     def _numeric_table(self, design: Design) -> str:
-        """The patterns with the design's numeric columns (splines evaluated) and groups, made once per design.
+        """The patterns with the design's numeric columns (splines evaluated) as a table, made once per design.
 
         Every step of a fit reads it; evaluating the spline terms in each step's statement made the
-        engine plan them again each time (at small sizes planning was most of a step). Each pattern
-        also carries its group numbers: ``grp``, its cell's levels without the unit (cells whose design
-        columns agree share one), and ``unit``, the unit's design column (-1 for the reference unit).
+        engine plan them again each time (at small sizes planning was most of a step).
         """
-        key = (tuple(sql for _, sql in design.numeric), tuple(design.names))
+        key = tuple(sql for _, sql in design.numeric)
         if self._numeric[0] != key:
             if self._numeric[1]:
                 self.engine.drop(self._numeric[1])
-            codes = self._codes(design)
-            levels = codes[:, :-1] if design.units else codes
-            if levels.shape[1]:
-                distinct, grp = np.unique(levels, axis=0, return_inverse=True)
-            else:
-                distinct, grp = np.zeros((1, 0), dtype=np.int64), np.zeros(len(codes), dtype=np.int64)
-            unit = codes[:, -1] if design.units else np.full(len(codes), -1, dtype=np.int64)
-            groups = unique_name("groups")
-            self.engine.put(
-                groups,
-                pd.DataFrame(
-                    {
-                        "cell": np.arange(len(codes), dtype=np.int64),
-                        "grp": grp.reshape(-1).astype(np.int64),
-                        "unit": unit.astype(np.int64),
-                    }
-                ),
-            )
             name = unique_name("numeric")
             numeric = "".join(f", {sql} as n{j}" for j, (_, sql) in enumerate(design.numeric))
             # only what a step reads: the settings' own columns would make the table a third wider
             counts = ["events"] if self.kind == "logit" else [f"c{j}" for j in range(len(self.y_levels))]
-            kept = ", ".join(["p.cell", "g.grp", "g.unit", "n", *counts])
-            try:
-                self.engine.materialise(
-                    name,
-                    f"select {kept}{numeric} from {self.patterns} as p join {groups} as g on g.cell = p.cell",
-                )
-            finally:
-                self.engine.drop(groups)
-            if design.units:
-                distinct = np.column_stack([distinct, np.full(len(distinct), -1, dtype=np.int64)])
-            self._numeric = (key, name, distinct)
+            kept = ", ".join(["cell", "n", *counts])
+            self.engine.materialise(name, f"select {kept}{numeric} from {self.patterns}")
+            self._numeric = (key, name)
         return self._numeric[1]
-
-    def _group_codes(self, grp: np.ndarray, unit: np.ndarray) -> np.ndarray:
-        """Per row of the grouped sums: the design columns of its levels (a unit's row: the unit's only)."""
-        distinct = self._numeric[2]
-        codes = np.full((len(grp), distinct.shape[1]), -1, dtype=np.int64)
-        by_levels = grp >= 0
-        codes[by_levels] = distinct[grp[by_levels]]
-        if len(unit) and (~by_levels).any():
-            codes[~by_levels, -1] = unit[~by_levels]
-        return codes
 
     def _codes(self, design: Design) -> np.ndarray:
         """Per cell (row) and design factor (column): the design column of the cell's level, -1 for the reference."""
@@ -225,13 +180,7 @@ class EngineFitRows:
         """
         m = len(theta)
         carried = ", ".join(
-            [
-                "cell",
-                "grp",
-                "unit",
-                *(f"n{i}" for i in range(len(design.numeric))),
-                *(f"c{j}" for j in range(m + 1)),
-            ]
+            ["cell", *(f"n{i}" for i in range(len(design.numeric))), *(f"c{j}" for j in range(m + 1))]
         )
         cum = ", ".join(f"1 / (1 + exp(-({lit(theta[j])} - eta))) as f{j + 1}" for j in range(m))
         stage = unique_name("cumulative")
@@ -253,41 +202,24 @@ class EngineFitRows:
         return f"(select *, {', '.join(parts)} from {stage})"
 
     def _step(self, design: Design, source: str, weights: dict[str, str]) -> StepSums:
-        """A step's sums in three aggregations: the numeric pairs overall, each weight per cell, and the
-        weights' products with the numeric columns per group.
+        """A step's sums in two aggregations: the numeric pairs overall, and the rest per cell.
 
-        Overall: ``Σ a·n_i·n_j`` (the numeric block of ``XᵀAX``). Per cell: each weight (the dummies'
-        diagonal and their pairs, which need the unit and the levels together). Per group, the levels
-        without the unit or the unit alone: ``a``, ``b`` and the ``v*`` times each numeric column (a
-        dummy's row of the numeric block needs only the sessions with its level). The dummies' rows and
-        columns of the matrix and vectors are sums of those (:meth:`_matrix`, :meth:`_vector`), done in
-        Python on a few thousand rows. Keeping the many numeric sums per cell instead (clinics × levels,
-        a quarter of a million cells at 10M sessions) made their aggregation spill.
+        Overall: ``Σ a·n_i·n_j`` (the numeric block of ``XᵀAX``). Per cell: each weight, and ``a``,
+        ``b`` and the ``v*`` times each numeric column; the dummies' rows and columns of the matrix and
+        vectors are sums of those cells (:meth:`_matrix`, :meth:`_vector`), done in Python on a few
+        thousand rows.
         """
         q = len(design.numeric)
         numeric = [f"n{i}" for i in range(q)]
         weighted = ", ".join(f"{expr} as w_{name}" for name, expr in weights.items())
-        rows = f"(select {', '.join(['cell', 'grp', 'unit', *numeric])}, {weighted} from {source} as s)"
-        totals = ", ".join(f"sum(w_{name}) as {name}_" for name in weights)
-        by_numeric = [
-            f"sum(w_{name} * n{i}) as {name}_{i}"
-            for name in weights
-            if name in ("a", "b") or name.startswith("v")
-            for i in range(q)
-        ]
-        sets, unit_sql = (
-            ("grouping sets ((grp), (unit))", "coalesce(unit, -1)") if design.units else ("grp", "-1")
-        )
+        rows = f"(select {', '.join(['cell', *numeric])}, {weighted} from {source} as s)"
+        per_cell = []
+        for name in weights:
+            per_cell.append(f"sum(w_{name}) as {name}_")
+            if name in ("a", "b") or name.startswith("v"):
+                per_cell += [f"sum(w_{name} * n{i}) as {name}_{i}" for i in range(q)]
         try:
-            cells = self.engine.frame(f"select cell, {totals} from {rows} as w group by cell")
-            groups = (
-                self.engine.frame(
-                    f"select coalesce(grp, -1) as grp, {unit_sql} as unit, {', '.join(by_numeric)} "
-                    f"from {rows} as w group by {sets}"
-                )
-                if by_numeric
-                else pd.DataFrame({"grp": [], "unit": []})
-            )
+            cells = self.engine.frame(f"select cell, {', '.join(per_cell)} from {rows} as w group by cell")
             pairs = [(i, j) for i in range(q) for j in range(i, q)]
             products = (
                 self.engine.frame(
@@ -303,18 +235,10 @@ class EngineFitRows:
                 self.engine.drop(name)
             self._stages.clear()
         cell = cells["cell"].to_numpy(np.int64)
-        grp, unit = (groups[c].to_numpy(np.int64) for c in ("grp", "unit"))
-        return StepSums(
-            cells.drop(columns="cell").astype(float),
-            products.astype(float),
-            cell,
-            groups.drop(columns=["grp", "unit"]).astype(float),
-            self._group_codes(grp, unit),
-            grp >= 0,
-        )
+        return StepSums(cells.drop(columns="cell").astype(float), products.astype(float), cell)
 
     def _matrix(self, design: Design, sums: StepSums, w: str) -> np.ndarray:
-        """``Σ w xxᵀ`` over the design columns, from the overall numeric pairs, the groups and the cells."""
+        """``Σ w xxᵀ`` over the design columns, from the overall numeric pairs and the per-cell sums."""
         p = design.p
         numeric = np.array([i for i, _ in design.numeric], dtype=np.int64)
         q = len(numeric)
@@ -322,20 +246,16 @@ class EngineFitRows:
         for a in range(q):
             for b in range(a, q):
                 out[numeric[a], numeric[b]] = out[numeric[b], numeric[a]] = sums.products[f"{w}_{a}_{b}"]
-        if q:
-            by_numeric = sums.groups[[f"{w}_{a}" for a in range(q)]].to_numpy()
-            for f in range(sums.group_codes.shape[1]):
-                idx = sums.group_codes[:, f]
-                keep = idx >= 0
-                block = np.zeros((p, q))
-                np.add.at(block, idx[keep], by_numeric[keep])
-                out[:, numeric] += block
-                out[numeric, :] += block.T
         codes = self._codes(design)[sums.cell]
         total = sums.cells[f"{w}_"].to_numpy()
+        by_numeric = sums.cells[[f"{w}_{a}" for a in range(q)]].to_numpy()
         for f in range(codes.shape[1]):
             idx = codes[:, f]
             keep = idx >= 0
+            block = np.zeros((p, q))
+            np.add.at(block, idx[keep], by_numeric[keep])
+            out[:, numeric] += block
+            out[numeric, :] += block.T
             np.add.at(out, (idx[keep], idx[keep]), total[keep])
             for g in range(f + 1, codes.shape[1]):
                 other = codes[:, g]
@@ -349,9 +269,7 @@ class EngineFitRows:
         out = np.zeros(design.p)
         numeric = [i for i, _ in design.numeric]
         if numeric:
-            # every session is in one group of levels (the unit's groups count it a second time)
-            of_levels = sums.groups[[f"{w}_{a}" for a in range(len(numeric))]].to_numpy()[sums.of_levels]
-            out[numeric] = of_levels.sum(axis=0)
+            out[numeric] = sums.cells[[f"{w}_{a}" for a in range(len(numeric))]].to_numpy().sum(axis=0)
         codes = self._codes(design)[sums.cell]
         total = sums.cells[f"{w}_"].to_numpy()
         for f in range(codes.shape[1]):
