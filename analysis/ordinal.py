@@ -25,6 +25,18 @@ from analysis.design import (
 SATISFIED_FROM = 4
 
 
+def loglike_tolerance(loglike: float) -> float:
+    """How far apart two log-likelihoods may be and still count as equal: 1e-12, plus the rounding of a
+    sum of that size (``1e-14·|ℓ|``).
+
+    A sum over 10^6 sessions (``|ℓ| ≈ 10^6``) computed by a parallel engine comes back in a different
+    order each time and differs in its last digits (about 1e-10 at that size); an absolute 1e-12 would be met
+    only by chance, and a converged fit would take extra steps of ~1e-15 until two sums happened to
+    agree. The parameter test (no parameter moves by more than 1e-8) still decides convergence.
+    """
+    return 1e-12 + 1e-14 * abs(loglike)
+
+
 def effective_sample_size(y: np.ndarray) -> float:
     """Harrell's effective sample size of an ordinal outcome, ``n − Σ n_j³ / n²``."""
     counts = np.unique(y, return_counts=True)[1].astype(float)
@@ -75,12 +87,12 @@ def fit_cumulative_logit(
         for _ in range(40):
             trial = params + step
             new = _loglike(trial, x, w)
-            if np.isfinite(new) and new >= loglike - 1e-12:
+            if np.isfinite(new) and new >= loglike - loglike_tolerance(loglike):
                 break
             step = step / 2
         else:
             raise FitFailure("the ordinal fit did not converge")
-        params, done = trial, abs(new - loglike) < 1e-12 and np.max(np.abs(step)) < 1e-8
+        params, done = trial, abs(new - loglike) < loglike_tolerance(loglike) and np.max(np.abs(step)) < 1e-8
         loglike = new
         if done:
             break

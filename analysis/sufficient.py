@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.design import SPLINE_COLUMN, FitFailure, LinearFit, build_design, check_information
-from analysis.ordinal import SATISFIED_FROM
+from analysis.ordinal import SATISFIED_FROM, loglike_tolerance
 
 MAX_ITERATIONS = 100
 #: statsmodels' Newton stops when no coefficient moves by more than this (``fit_logit`` uses it).
@@ -102,7 +102,8 @@ def fit_cumulative_sums(rhs: str, rows, env, reference: dict, cov_type: str = "c
 
     The same iterations as :func:`analysis.ordinal.fit_cumulative_logit`: a trial step is kept when the
     log-likelihood does not fall, else halved; converged when the log-likelihood changes by less than
-    1e-12 and no parameter by more than 1e-8. Parameters are ``β`` then ``θ_1 < … < θ_{K-1}``; the
+    :func:`~analysis.ordinal.loglike_tolerance` (1e-12 plus the rounding of an engine's sum, whose order
+    varies between runs) and no parameter by more than 1e-8. Parameters are ``β`` then ``θ_1 < … < θ_{K-1}``; the
     start is as :func:`fit_logit_sums`'.
     """
     info = design_info(rhs, rows, env)
@@ -127,12 +128,12 @@ def fit_cumulative_sums(rhs: str, rows, env, reference: dict, cov_type: str = "c
                 new = -np.inf
             else:
                 new, new_grad, new_hess = rows.ordinal_sums(info, env, trial)
-            if np.isfinite(new) and new >= loglike - 1e-12:
+            if np.isfinite(new) and new >= loglike - loglike_tolerance(loglike):
                 break
             step = step / 2
         else:
             raise FitFailure("the ordinal fit did not converge")
-        params, done = trial, abs(new - loglike) < 1e-12 and np.max(np.abs(step)) < 1e-8
+        params, done = trial, abs(new - loglike) < loglike_tolerance(loglike) and np.max(np.abs(step)) < 1e-8
         loglike, grad, hess = new, new_grad, new_hess
         if done:
             break
