@@ -116,18 +116,9 @@ class DuckDBEngine:
     def view(self, name: str, sql: str) -> None:
         self.con.execute(f'create or replace view "{name}" as\n{sql}')
 
-    def materialise(
-        self, name: str, sql: str, *, scratch: bool = False, clustered_by: str | None = None
-    ) -> None:
+    def materialise(self, name: str, sql: str, *, scratch: bool = False) -> None:
         """The result of ``sql`` as a table, stored in the engine's file; with ``scratch`` (a small table,
-        or a step's staging that is read once or twice and dropped) held in memory as a temporary table.
-
-        With ``clustered_by``, the rows are stored in the order of that column, so that a later
-        ``group by`` or join on it meets each key's rows together (DuckDB keeps a table's order through
-        projections and the probe side of a join, as ``preserve_insertion_order`` is on).
-        """
-        if clustered_by:
-            sql = f"select * from (\n{sql}\n) as clustered order by {clustered_by}"
+        or a step's staging that is read once or twice and dropped) held in memory as a temporary table."""
         self.con.execute(f'create or replace {"temp " if scratch else ""}table "{name}" as\n{sql}')
         self.made.append(name)
 
@@ -232,26 +223,12 @@ class SparkEngine:
     def columns(self, sql: str) -> list[str]:
         return list(self._sql(sql).columns)
 
-    def materialise(
-        self,
-        name: str,
-        sql: str,
-        *,
-        scratch: bool = False,  # noqa: ARG002 - the same call as DuckDB
-        clustered_by: str | None = None,
-    ) -> None:
-        """The result of ``sql`` cached in memory and on the executors' disks (``scratch`` or not).
-
-        ``clustered_by`` sorts each partition by the column (no shuffle): an aggregation by it then
-        meets each key's rows together within a partition, as on DuckDB.
-        """
+    def materialise(self, name: str, sql: str, *, scratch: bool = False) -> None:  # noqa: ARG002 - the same call as DuckDB
+        """The result of ``sql`` cached in memory and on the executors' disks (``scratch`` or not)."""
         from pyspark import StorageLevel
 
         self.drop(name)
-        frame = self._sql(sql)
-        if clustered_by:
-            frame = frame.sortWithinPartitions(clustered_by)
-        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+        frame = self._sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
         frame.count()
         frame.createOrReplaceTempView(name)
         self._cached[name] = frame

@@ -195,9 +195,6 @@ class EngineRows:
             patterns,
             f"select {numeric}, c.cell, {counts} from {rel} as r join {cells} as c on {joined} "
             f"group by {numeric}, c.cell",
-            # A step sums by cell after joining each cell's offset: with the patterns in cell order,
-            # both meet a cell's rows together (a step's sums of 4M patterns in 120k cells: 0.79 → 0.26 s).
-            clustered_by="cell",
         )
         cell_levels = self.engine.frame(f"select * from {cells} order by cell")
         totals = self.engine.frame(
