@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from analysis.design import CLINIC
@@ -40,5 +41,56 @@ def test_a_fits_pattern_counts_are_four_byte_integers_not_hugeint_sums(kind, y, 
         assert rows.n == 5000
         sums = engine.frame(f"select {', '.join(f'sum({c}) as {c}' for c in counts)} from {rows.patterns}")
         assert int(sums.iloc[0][counts[1:]].sum()) == (1250 if kind == "logit" else 5000)
+    finally:
+        engine.close()
+
+
+class NoisySums:
+    """The rows of a fit whose log-likelihood comes back perturbed in its last digits, alternately up and
+    down, as a parallel engine's sum in a different order does (traced at 1M: ±1.2e-10 on |ℓ| ≈ 10^6)."""
+
+    def __init__(self, rows, relative: float):
+        self._rows, self._relative, self.calls = rows, relative, 0
+
+    def __getattr__(self, name):
+        return getattr(self._rows, name)
+
+    def ordinal_sums(self, info, env, params):
+        loglike, grad, hess = self._rows.ordinal_sums(info, env, params)
+        self.calls += 1
+        return loglike * (1 + self._relative * (-1) ** self.calls), grad, hess
+
+
+def test_the_ordinal_fit_converges_through_a_sums_rounding_noise():
+    """A fixed 1e-12 on |ℓ| ≈ 8,000 is below the noise of summing in another order: the fit must still
+    stop where it would without noise, at the same estimate and with the same number of sums."""
+    from analysis.design import design_env
+    from analysis.sufficient import fit_cumulative_sums
+
+    engine = DuckDBEngine(memory_limit="256MB")
+    try:
+        # a rating that rises with the vacuum, with scatter: not at its optimum from the start
+        rating = "cast(least(5, 1 + (range % 7) // 2 + (range * 7919) % 3) as integer)"
+        engine.materialise("coded", CODED.format(y=rating))
+
+        def rows():  # each fit from the same cold start (rows remember a fit to start the next from)
+            return (
+                EngineRows(engine, "coded", "ordinal", (CLINIC, "crystal_type"), starts={})
+                .categorised({CLINIC: ["A", "B"], "crystal_type": ["corundum", "diamond"]})
+                .collapsed()
+            )
+
+        rhs = f"vacuum_10kpa + session_number + {CLINIC} + crystal_type"
+        fits = {}
+        for relative in (0.0, 1e-15):  # 1e-15 · 8,000 ≈ 8e-12: ten times the old absolute tolerance
+            noisy = NoisySums(rows(), relative)
+            fits[relative] = (
+                fit_cumulative_sums(rhs, noisy, design_env(()), {}, cov_type="model"),
+                noisy.calls,
+            )
+        (quiet, quiet_calls), (noisy_fit, noisy_calls) = fits[0.0], fits[1e-15]
+        assert abs(quiet.loglike) > 1000
+        assert noisy_calls == quiet_calls
+        np.testing.assert_allclose(noisy_fit.params, quiet.params, rtol=0, atol=1e-8)
     finally:
         engine.close()
