@@ -26,6 +26,12 @@ ENGINES = ("duckdb", "spark")
 #: Spark's defaults for one machine: its cores, a small heap, few shuffle partitions.
 SPARK_MASTER = "local[2]"
 SPARK_MEMORY = "1g"
+#: The most Parquet one scan task reads. Spark's default (128 MB) put the 10M lake's 137 MB of sessions
+#: into about five partitions; a cached table's partition is one block, and reading a block of two
+#: million coded sessions back from disk into the 1 GB heap failed (``OutOfMemoryError`` in
+#: ``maybeCacheDiskBytesInMemory``, with 8 or 64 shuffle partitions alike). Smaller scans keep every
+#: cached block a few tens of MB, on one machine or a cluster (``bench/README.md``).
+SPARK_SPLIT = "16m"
 #: Rows per Arrow batch when a result is streamed into Python (``batches``): about 10-50 MB a batch.
 BATCH_ROWS = 1_000_000
 INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER"}
@@ -315,6 +321,7 @@ def spark_session(master: str):
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.files.maxPartitionBytes", SPARK_SPLIT)
         .config("spark.sql.session.timeZone", "UTC")
         # clinic ids such as "01" stay text: the lake's partition values are strings.
         .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
