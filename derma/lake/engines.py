@@ -23,7 +23,7 @@ import pyarrow as pa
 from derma.lake.layout import LakeError, LakeTable, quoted
 
 ENGINES = ("duckdb", "spark")
-#: Spark's defaults for one machine: its cores, a small heap, few shuffle partitions.
+#: Spark's defaults for one machine: its cores, a small heap, small partitions.
 SPARK_MASTER = "local[2]"
 SPARK_MEMORY = "1g"
 #: The most Parquet one scan task reads. Spark's default (128 MB) put the 10M lake's 137 MB of sessions
@@ -32,6 +32,10 @@ SPARK_MEMORY = "1g"
 #: ``maybeCacheDiskBytesInMemory``, with 8 or 64 shuffle partitions alike). Smaller scans keep every
 #: cached block a few tens of MB, on one machine or a cluster (``bench/README.md``).
 SPARK_SPLIT = "16m"
+#: Partitions of a shuffle (a group-by's or a join's output) before adaptive execution merges small
+#: ones up to :data:`SPARK_SPLIT`. With 8, the 10M patterns' table (8.5M rows of some 25 numbers) was
+#: eight blocks of roughly 200 MB, and the ordinal fit's first step ran the heap out the same way.
+SPARK_SHUFFLE_PARTITIONS = "64"
 #: Rows per Arrow batch when a result is streamed into Python (``batches``): about 10-50 MB a batch.
 BATCH_ROWS = 1_000_000
 INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER"}
@@ -320,7 +324,8 @@ def spark_session(master: str):
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log4j}")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.shuffle.partitions", SPARK_SHUFFLE_PARTITIONS)
+        .config("spark.sql.adaptive.advisoryPartitionSizeInBytes", SPARK_SPLIT)
         .config("spark.sql.files.maxPartitionBytes", SPARK_SPLIT)
         .config("spark.sql.session.timeZone", "UTC")
         # clinic ids such as "01" stay text: the lake's partition values are strings.
