@@ -23,7 +23,7 @@ import pyarrow as pa
 from derma.lake.layout import LakeError, LakeTable, quoted
 
 ENGINES = ("duckdb", "spark")
-#: Spark's defaults for one machine: its cores, a small heap, small partitions.
+#: Spark's defaults for one machine: its cores, a small heap, few shuffle partitions.
 SPARK_MASTER = "local[2]"
 SPARK_MEMORY = "1g"
 #: The most Parquet one scan task reads. Spark's default (128 MB) put the 10M lake's 137 MB of sessions
@@ -32,10 +32,6 @@ SPARK_MEMORY = "1g"
 #: ``maybeCacheDiskBytesInMemory``, with 8 or 64 shuffle partitions alike). Smaller scans keep every
 #: cached block a few tens of MB, on one machine or a cluster (``bench/README.md``).
 SPARK_SPLIT = "16m"
-#: Partitions of a shuffle (a group-by's or a join's output) before adaptive execution merges small
-#: ones up to :data:`SPARK_SPLIT`. With 8, the 10M patterns' table (8.5M rows of some 25 numbers) was
-#: eight blocks of roughly 200 MB, and the ordinal fit's first step ran the heap out the same way.
-SPARK_SHUFFLE_PARTITIONS = "64"
 #: Rows per Arrow batch when a result is streamed into Python (``batches``): about 10-50 MB a batch.
 BATCH_ROWS = 1_000_000
 INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER"}
@@ -234,11 +230,17 @@ class SparkEngine:
         return list(self._sql(sql).columns)
 
     def materialise(self, name: str, sql: str, *, scratch: bool = False) -> None:  # noqa: ARG002 - the same call as DuckDB
-        """The result of ``sql`` cached in memory and on the executors' disks (``scratch`` or not)."""
+        """The result of ``sql`` cached on the executors' disks (``scratch`` or not).
+
+        On disk only, read back as a stream: with memory as well, a block that had gone to disk was read
+        back into the heap whole to be cached there again, and at 10M sessions (the patterns' table in
+        eight blocks of 1M rows) that ran the 1 GB heap out (``bench/README.md``). The operating
+        system's page cache keeps the blocks a Newton step reads again close at hand.
+        """
         from pyspark import StorageLevel
 
         self.drop(name)
-        frame = self._sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
+        frame = self._sql(sql).persist(StorageLevel.DISK_ONLY)
         frame.count()
         frame.createOrReplaceTempView(name)
         self._cached[name] = frame
@@ -324,8 +326,7 @@ def spark_session(master: str):
         .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{log4j}")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", SPARK_SHUFFLE_PARTITIONS)
-        .config("spark.sql.adaptive.advisoryPartitionSizeInBytes", SPARK_SPLIT)
+        .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.files.maxPartitionBytes", SPARK_SPLIT)
         .config("spark.sql.session.timeZone", "UTC")
         # clinic ids such as "01" stay text: the lake's partition values are strings.
