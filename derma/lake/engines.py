@@ -27,10 +27,11 @@ ENGINES = ("duckdb", "spark")
 SPARK_MASTER = "local[2]"
 SPARK_MEMORY = "1g"
 #: The most Parquet one scan task reads. Spark's default (128 MB) put the 10M lake's 137 MB of sessions
-#: into about five partitions; a cached table's partition is one block, and reading a block of two
+#: into about five partitions; a cached table's partition is one block, and reading a block of about two
 #: million coded sessions back from disk into the 1 GB heap failed (``OutOfMemoryError`` in
-#: ``maybeCacheDiskBytesInMemory``, with 8 or 64 shuffle partitions alike). Smaller scans keep every
-#: cached block a few tens of MB, on one machine or a cluster (``bench/README.md``).
+#: ``maybeCacheDiskBytesInMemory``). Smaller scans keep the blocks of tables read from the lake small; a
+#: group-by's output is still one block per shuffle partition, hence :meth:`SparkEngine.materialise`
+#: caching on disk only (``bench/README.md``).
 SPARK_SPLIT = "16m"
 #: Rows per Arrow batch when a result is streamed into Python (``batches``): about 10-50 MB a batch.
 BATCH_ROWS = 1_000_000
